@@ -1,0 +1,120 @@
+"""The values that pass between layers.
+
+Every layer speaks in these frozen dataclasses; ORM rows stay inside `storage/`, Scrapy
+responses inside the spiders. Nothing here touches the network or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SourceKind = Literal["feed", "sitemap", "listing"]
+ChannelKind = Literal["slack", "webhook", "apprise", "console"]
+AlertStatus = Literal["pending", "delivered", "dead"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """A configured news source, with what the last poll left behind for the next one."""
+
+    name: str
+    kind: SourceKind
+    url: str
+    every_seconds: float
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEntry:
+    """One item a feed lists: where the article is and what the feed says of it."""
+
+    url: str
+    guid: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """One fetched and extracted copy of a story, as one outlet published it."""
+
+    url: str
+    source: str
+    title: str
+    text: str
+    language: str | None = None
+    published_at: datetime | None = None
+    guid: str | None = None
+    outlet: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Why a rule matched: the sentences and the terms in them that satisfied the query."""
+
+    rule: str
+    event: str
+    sentences: tuple[str, ...]
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Match:
+    """The verdict of the rules on one article: on topic or not, and which events it reports."""
+
+    topic: bool
+    events: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Names of the rules that matched, in rule order."""
+        return tuple(e.rule for e in self.evidence)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Story:
+    """One real-world story: every copy of it that kurilwatch has seen."""
+
+    id: int
+    title: str
+    url: str
+    language: str | None
+    published_at: datetime | None
+    first_seen_at: datetime
+    urls: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """A decided alert for one story on one channel, as the outbox holds it."""
+
+    id: str
+    channel: str
+    story_id: int
+    events: tuple[str, ...]
+    rules: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    status: AlertStatus = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """An alert rule as configured: a boolean keyword query that reports one event type."""
+
+    name: str
+    event: str
+    query: str
+    where: tuple[str, ...] = ("title", "text")
+    channels: tuple[str, ...] | None = None
+    severity: str | None = None
