@@ -118,3 +118,36 @@ class Rule:
     where: tuple[str, ...] = ("title", "text")
     channels: tuple[str, ...] | None = None
     severity: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryState:
+    """What is known of a story when a new copy of it arrives, for the alert decision."""
+
+    story_id: int
+    is_new: bool
+    published_at: datetime | None
+    first_seen_at: datetime
+    alerted: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Per channel, the events already alerted for this story."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertPlan:
+    """A decision to write one outbox row: this story, this channel, these events."""
+
+    channel: str
+    events: tuple[str, ...]
+    rules: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    seq: int = 0
+    is_update: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestResult:
+    """What storing one article did: `outcome` is stored, joined or duplicate."""
+
+    outcome: Literal["stored", "joined", "duplicate"]
+    story_id: int | None = None
+    alerts: tuple[str, ...] = ()

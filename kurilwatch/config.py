@@ -1,0 +1,297 @@
+"""The typed configuration: one YAML file, validated once, passed down.
+
+`load_config(path, environ)` reads the file, replaces `${VAR}` (and `${VAR:-default}`) from the
+environment mapping it is given, validates everything with pydantic and returns a frozen
+`Settings`. Any problem raises `ConfigError` whose message names the file, the key and what
+was expected. Nothing below the command line reads `os.environ`: the command line passes
+`environ` in, and `KURILWATCH_DATABASE_URL` there wins over `database_url` in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kurilwatch.errors import ConfigError
+from kurilwatch.model import Rule, Source
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_KEYS = frozenset({"url", "secret", "database_url"})
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def parse_duration(value: object) -> float:
+    """Read `30s`, `5m`, `1h`, `2d`, `250ms` or a bare number of seconds into seconds.
+
+    Raises:
+        ValueError: the value is not such a duration.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        found = _DURATION.match(str(value))
+        if not found:
+            raise ValueError("expected a duration such as 30s, 5m or 1h")
+        seconds = float(found.group(1)) * _UNITS[found.group(2)]
+    if seconds <= 0:
+        raise ValueError("expected a duration greater than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One news source: `name`, `kind`, `url`, `every`, and `query` for search-feed URLs."""
+
+    name: str = Field(pattern=_NAME)
+    kind: Literal["feed", "sitemap", "listing"] = "feed"
+    url: str
+    every: Duration = 300.0
+    query: str | None = None
+    links: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_supported(self) -> SourceConfig:
+        if self.kind != "feed":
+            raise ValueError(f"kind {self.kind!r} is not supported yet; use kind: feed")
+        if "{query}" in self.url and not self.query:
+            raise ValueError("url contains {query} but the source has no query:")
+        return self
+
+    def to_source(self) -> Source:
+        """The source as the crawler sees it, with `{query}` filled in URL-encoded."""
+        from urllib.parse import quote_plus
+
+        url = self.url.replace("{query}", quote_plus(self.query)) if self.query else self.url
+        return Source(name=self.name, kind=self.kind, url=url, every_seconds=self.every)
+
+
+class ChannelConfig(_Strict):
+    """Where alerts go: a Slack incoming webhook, a generic webhook, Apprise, or the console."""
+
+    name: str = Field(pattern=_NAME)
+    kind: Literal["slack", "webhook", "apprise", "console"]
+    url: SecretStr | None = None
+    secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ChannelConfig:
+        if self.kind != "console":
+            if self.url is None or not self.url.get_secret_value().strip():
+                raise ValueError(f"a {self.kind} channel needs a url")
+            if self.kind in ("slack", "webhook") and not re.match(
+                r"^https?://", self.url.get_secret_value()
+            ):
+                raise ValueError("expected an http:// or https:// URL in url")
+        if self.secret is not None and self.kind != "webhook":
+            raise ValueError("secret is only for kind: webhook")
+        if self.secret is not None and not self.secret.get_secret_value().startswith("whsec_"):
+            raise ValueError("expected a Standard Webhooks secret starting with whsec_")
+        return self
+
+
+class RuleConfig(_Strict):
+    """A rule as written in YAML."""
+
+    name: str = Field(pattern=_NAME)
+    event: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    query: str = Field(min_length=1)
+    where: tuple[Literal["title", "text"], ...] = ("title", "text")
+    channels: tuple[str, ...] | None = None
+    severity: Literal["low", "medium", "high"] | None = None
+
+    def to_rule(self) -> Rule:
+        """The rule as the matcher takes it."""
+        return Rule(
+            name=self.name,
+            event=self.event,
+            query=self.query,
+            where=self.where,
+            channels=self.channels,
+            severity=self.severity,
+        )
+
+
+class DeliveryConfig(_Strict):
+    """How the outbox is drained."""
+
+    interval: Duration = 5.0
+    timeout: Duration = 15.0
+    retry_initial: Duration = 10.0
+    retry_max: Duration = 3600.0
+    give_up_after: Duration = 86400.0
+    batch: int = Field(default=50, ge=1, le=1000)
+
+
+class CrawlConfig(_Strict):
+    """How politely and how long the crawler works."""
+
+    user_agent: str | None = None
+    timeout: Duration = 120.0
+    download_timeout: Duration = 30.0
+    max_size: int = Field(default=10 * 1024 * 1024, ge=1024)
+    concurrency_per_domain: int = Field(default=2, ge=1, le=16)
+    obey_robots: bool = True
+
+
+class Settings(_Strict):
+    """Everything kurilwatch needs to run, validated."""
+
+    config_path: Path | None = None
+    database_url: SecretStr | None = None
+    data_dir: Path | None = None
+    alert_max_age: Duration = 72 * 3600.0
+    sources: tuple[SourceConfig, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    watch: str | None = None
+    rules: tuple[RuleConfig, ...] | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
+    crawl: CrawlConfig = CrawlConfig()
+
+    @model_validator(mode="after")
+    def _names_unique_and_known(self) -> Settings:
+        for label, items in (("sources", self.sources), ("channels", self.channels)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"{label}: the name {item.name!r} is used twice")
+                seen.add(item.name)
+        known = {c.name for c in self.channels}
+        for rule in self.rules or ():
+            for channel in rule.channels or ():
+                if channel not in known:
+                    raise ValueError(f"rule {rule.name!r} names unknown channel {channel!r}")
+        return self
+
+
+def load_config(path: Path, environ: Mapping[str, str], *, required: bool = True) -> Settings:
+    """Read, expand and validate the YAML file at `path`.
+
+    Args:
+        path: the configuration file.
+        environ: the environment to expand `${VAR}` from (and `KURILWATCH_DATABASE_URL`).
+        required: when false, a missing file gives the empty configuration.
+
+    Raises:
+        ConfigError: naming the file, the key and what was expected.
+    """
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(
+                f"{path}: no such configuration file (copy kurilwatch.example.yaml to start)"
+            ) from None
+        raw_text = ""
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    expanded = _expand(raw, environ, path, ())
+    database_url = environ.get("KURILWATCH_DATABASE_URL")
+    if database_url:
+        expanded["database_url"] = database_url
+    expanded["config_path"] = path
+    return validate_settings(expanded, path)
+
+
+def validate_settings(data: dict[str, Any], path: Path) -> Settings:
+    """Validate an already expanded mapping, naming `path` in any error."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def _expand(node: Any, environ: Mapping[str, str], path: Path, key: tuple[Any, ...]) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, environ, path, (*key, k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, environ, path, (*key, i)) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def substitute(found: re.Match[str]) -> str:
+        name, default = found.group(1), found.group(2)
+        value = environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise ConfigError(
+                    f"{path}: {_dotted(key)}: expected the environment variable {name} to be set"
+                )
+            return default
+        return value
+
+    return _ENV_REF.sub(substitute, node)
+
+
+def _dotted(key: tuple[Any, ...]) -> str:
+    text = ""
+    for part in key:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif error["type"] == "literal_error":
+            message = message.replace("Input should be", "expected")
+        got = error.get("input")
+        secret = bool(loc) and (
+            loc[0] == "database_url"
+            or (loc[0] == "channels" and any(p in _SECRET_KEYS for p in loc[1:]))
+        )
+        if (
+            error["type"] not in ("missing", "extra_forbidden")
+            and not secret
+            and isinstance(got, str | int | float)
+        ):
+            message += f" (got {got!r})"
+        lines.append(f"{path}: {_dotted(loc)}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,207 @@
+"""Articles: exact dedup, story assignment and the outbox rows, in one transaction.
+
+`ingest_article` stores one extracted, on-topic article. In a single transaction it
+1. drops it as a duplicate when its canonical URL, or its GUID within its source, is known;
+2. otherwise takes a transaction-level advisory lock on its content hash, so two copies of
+   one story ingested at once by two crawls still end in one story;
+3. joins the story of an article with the same normalized-text SHA-256, or starts a story;
+4. asks the caller's pure `plan` function which alerts are due for the story as it now
+   stands, and writes them to the outbox (`alerts`), unique per story, channel and revision.
+So no story is stored without its alerts and no alert without its story.
+
+`seen_urls` remembers article URLs already decided so the crawler never fetches them again.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, Engine
+
+from kurilwatch.model import AlertPlan, Article, IngestResult, StoryState
+from storage.fingerprint import content_hash
+from storage.tables import alerts, articles, seen_urls, sources, stories
+
+Planner = Callable[[StoryState], Sequence[AlertPlan]]
+
+
+def unseen_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
+    """The URLs among `urls` that are neither stored articles nor already decided."""
+    wanted = set(urls)
+    if not wanted:
+        return set()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(articles.c.url).where(articles.c.url.in_(wanted)))
+        decided = conn.execute(sa.select(seen_urls.c.url).where(seen_urls.c.url.in_(wanted)))
+        known = {row[0] for row in stored} | {row[0] for row in decided}
+    return wanted - known
+
+
+def mark_seen(engine: Engine, url: str, *, source: str, verdict: str, now: datetime) -> None:
+    """Remember that `url` was decided (`off_topic`, `unusable`, …) and need not be fetched."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(seen_urls)
+            .values(url=url, source=source, verdict=verdict, seen_at=now)
+            .on_conflict_do_nothing()
+        )
+
+
+def ingest_article(
+    engine: Engine,
+    article: Article,
+    *,
+    events: Sequence[str],
+    plan: Planner,
+    now: datetime,
+) -> IngestResult:
+    """Store `article` (already canonical and on topic) and its due alerts, atomically."""
+    digest = content_hash(article.text)
+    try:
+        with engine.begin() as conn:
+            return _ingest(conn, article, digest, events=events, plan=plan, now=now)
+    except _RaceLost:
+        return IngestResult(outcome="duplicate")
+
+
+class _RaceLost(Exception):
+    """A concurrent crawl stored the same URL or GUID first: roll back, report a duplicate."""
+
+
+def _ingest(
+    conn: Connection,
+    article: Article,
+    digest: str,
+    *,
+    events: Sequence[str],
+    plan: Planner,
+    now: datetime,
+) -> IngestResult:
+    if _is_duplicate(conn, article):
+        return IngestResult(outcome="duplicate")
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(digest))))
+    story_id = conn.execute(
+        sa.select(articles.c.story_id).where(articles.c.content_hash == digest).limit(1)
+    ).scalar_one_or_none()
+    is_new = story_id is None
+    if story_id is None:
+        story_id = conn.execute(
+            sa.insert(stories)
+            .values(
+                title=article.title,
+                url=article.url,
+                language=article.language,
+                published_at=article.published_at,
+                first_seen_at=now,
+                content_hash=digest,
+                events=sorted(set(events)),
+            )
+            .returning(stories.c.id)
+        ).scalar_one()
+    else:
+        known = conn.execute(
+            sa.select(stories.c.events).where(stories.c.id == story_id).with_for_update()
+        ).scalar_one()
+        if not set(events) <= set(known):
+            conn.execute(
+                sa.update(stories)
+                .where(stories.c.id == story_id)
+                .values(events=sorted(set(known) | set(events)))
+            )
+    inserted = conn.execute(
+        insert(articles)
+        .values(
+            story_id=story_id,
+            source=article.source,
+            url=article.url,
+            guid=article.guid,
+            title=article.title,
+            text=article.text,
+            language=article.language,
+            outlet=article.outlet,
+            published_at=article.published_at,
+            fetched_at=now,
+            content_hash=digest,
+            events=list(events),
+        )
+        .on_conflict_do_nothing()
+        .returning(articles.c.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        raise _RaceLost
+    conn.execute(
+        sa.update(sources)
+        .where(sources.c.name == article.source)
+        .values(articles_stored=sources.c.articles_stored + 1)
+    )
+    state = _story_state(conn, story_id, is_new=is_new)
+    written = _write_alerts(conn, story_id, plan(state), now)
+    return IngestResult(
+        outcome="stored" if is_new else "joined", story_id=story_id, alerts=tuple(written)
+    )
+
+
+def _is_duplicate(conn: Connection, article: Article) -> bool:
+    same = articles.c.url == article.url
+    if article.guid:
+        same = sa.or_(
+            same, sa.and_(articles.c.source == article.source, articles.c.guid == article.guid)
+        )
+    return conn.execute(sa.select(sa.exists().where(same))).scalar_one()
+
+
+def _story_state(conn: Connection, story_id: int, *, is_new: bool) -> StoryState:
+    story = conn.execute(
+        sa.select(stories.c.published_at, stories.c.first_seen_at).where(stories.c.id == story_id)
+    ).one()
+    alerted: dict[str, set[str]] = {}
+    for channel, events in conn.execute(
+        sa.select(alerts.c.channel, alerts.c.events).where(alerts.c.story_id == story_id)
+    ):
+        alerted.setdefault(channel, set()).update(events)
+    return StoryState(
+        story_id=story_id,
+        is_new=is_new,
+        published_at=story.published_at,
+        first_seen_at=story.first_seen_at,
+        alerted={k: frozenset(v) for k, v in alerted.items()},
+    )
+
+
+def _write_alerts(
+    conn: Connection, story_id: int, plans: Sequence[AlertPlan], now: datetime
+) -> list[str]:
+    written = []
+    for plan in plans:
+        alert_id = str(uuid.uuid4())
+        row = conn.execute(
+            insert(alerts)
+            .values(
+                id=alert_id,
+                story_id=story_id,
+                channel=plan.channel,
+                seq=plan.seq,
+                events=list(plan.events),
+                rules=list(plan.rules),
+                evidence=json.loads(json.dumps([asdict(e) for e in plan.evidence])),
+                is_update=plan.is_update,
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(alerts.c.id)
+        ).scalar_one_or_none()
+        if row is not None:
+            written.append(row)
+    return written
+
+
+def _lock_key(digest: str) -> int:
+    return int(digest[:15], 16)

@@ -1,0 +1,118 @@
+"""Engines and sessions: which database, how to connect, and the schema upgrade.
+
+`database_url(settings_url)` turns what the user wrote (a plain `postgresql://` URL works)
+into a SQLAlchemy URL for psycopg 3. `open_database` picks the configured database, or the
+embedded one when none is configured, and returns an engine with `pool_pre_ping` so a
+restarted PostgreSQL costs one failed unit of work, not the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from kurilwatch.errors import DatabaseError
+from storage.embedded import EmbeddedPostgres, start_embedded
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_ADVISORY_MIGRATE_KEY = 0x6B7572696C  # "kuril": one schema upgrade at a time
+
+
+def database_url(raw: str) -> URL:
+    """Parse a PostgreSQL URL and point it at the psycopg 3 driver.
+
+    Raises:
+        DatabaseError: the URL is not a PostgreSQL URL.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise DatabaseError("the database URL is not a valid URL") from None
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    raise DatabaseError(f"the database URL must be postgresql://…, not {url.drivername}://")
+
+
+@dataclass(slots=True)
+class Database:
+    """An open database: the engine, and the embedded server behind it if there is one."""
+
+    engine: Engine
+    embedded: EmbeddedPostgres | None = field(default=None)
+
+    def close(self) -> None:
+        """Dispose of the pool, then let go of the embedded server."""
+        self.engine.dispose()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def open_database(url: str | None, data_dir: Path) -> Database:
+    """Connect to `url`, or start the embedded PostgreSQL in `data_dir` when `url` is None.
+
+    Raises:
+        DatabaseError: the database cannot be reached.
+    """
+    embedded = None
+    if url is None:
+        embedded = start_embedded(data_dir)
+        url = embedded.url
+    engine = sa.create_engine(database_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except OperationalError as exc:
+        engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+        target = engine.url.render_as_string(hide_password=True)
+        raise DatabaseError(f"cannot connect to {target}: {_first_line(exc.orig)}") from None
+    return Database(engine=engine, embedded=embedded)
+
+
+def upgrade_schema(engine: Engine) -> str | None:
+    """Apply the Alembic migrations up to head, under an advisory lock; return the revision."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_MIGRATE_KEY)))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        revision = MigrationContext.configure(conn).get_current_revision()
+    log.info("database.upgraded", extra={"revision": revision})
+    return revision
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database is at the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    return set(current) == set(script.get_heads())
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """One unit of work: commit on success, roll back on any error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

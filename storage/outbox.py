@@ -1,0 +1,153 @@
+"""The outbox: claim due alerts under a lease, and record how each attempt went.
+
+Workers claim due rows with `FOR UPDATE SKIP LOCKED` and set a lease, so two daemons never
+send the same row at once and a row whose worker died is claimed again when its lease lapses.
+The claim returns each alert with its story as it stands now (every known copy's URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kurilwatch.model import Alert, Evidence, Story
+from storage.stories import get_story
+from storage.tables import alerts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedAlert:
+    """A due alert, leased to this worker, with its story."""
+
+    alert: Alert
+    story: Story
+    is_update: bool
+
+
+def claim_due(
+    engine: Engine, *, now: datetime, lease_seconds: float, limit: int, channels: set[str]
+) -> list[ClaimedAlert]:
+    """Lease up to `limit` pending alerts that are due on the given channels."""
+    due = (
+        sa.select(alerts.c.id)
+        .where(
+            alerts.c.status == "pending",
+            alerts.c.next_attempt_at <= now,
+            alerts.c.channel.in_(channels),
+            sa.or_(alerts.c.leased_until.is_(None), alerts.c.leased_until < now),
+        )
+        .order_by(alerts.c.next_attempt_at, alerts.c.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    with engine.begin() as conn:
+        rows = (
+            conn.execute(
+                sa.update(alerts)
+                .where(alerts.c.id.in_(due.scalar_subquery()))
+                .values(leased_until=now + timedelta(seconds=lease_seconds))
+                .returning(*alerts.c)
+            )
+            .mappings()
+            .all()
+        )
+        claimed = [
+            ClaimedAlert(
+                alert=_to_alert(row),
+                story=get_story(conn, row["story_id"]),
+                is_update=row["is_update"],
+            )
+            for row in rows
+        ]
+    return sorted(claimed, key=lambda c: (c.alert.created_at or now, c.alert.id))
+
+
+def mark_delivered(engine: Engine, alert_id: str, *, now: datetime) -> None:
+    """The receiver took it: done for good."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(
+                status="delivered",
+                delivered_at=now,
+                attempts=alerts.c.attempts + 1,
+                leased_until=None,
+                last_error=None,
+            )
+        )
+
+
+def mark_failed(
+    engine: Engine, alert_id: str, *, error: str, retry_at: datetime | None, now: datetime
+) -> None:
+    """The attempt failed: due again at `retry_at`, or dead when `retry_at` is None."""
+    values: dict[str, Any] = {
+        "attempts": alerts.c.attempts + 1,
+        "leased_until": None,
+        "last_error": error[:2000],
+    }
+    if retry_at is None:
+        values["status"] = "dead"
+    else:
+        values["next_attempt_at"] = retry_at
+    with engine.begin() as conn:
+        conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))
+
+
+def list_alerts(engine: Engine, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest alerts first, with their delivery state, as JSON-ready dicts."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                sa.select(alerts).order_by(alerts.c.created_at.desc(), alerts.c.id).limit(limit)
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            "id": r["id"],
+            "status": r["status"],
+            "attempts": r["attempts"],
+            "channel": r["channel"],
+            "story_id": r["story_id"],
+            "events": list(r["events"]),
+            "rules": list(r["rules"]),
+            "is_update": r["is_update"],
+            "created_at": r["created_at"].isoformat(),
+            "next_attempt_at": r["next_attempt_at"].isoformat(),
+            "delivered_at": r["delivered_at"].isoformat() if r["delivered_at"] else None,
+            "last_error": r["last_error"],
+        }
+        for r in rows
+    ]
+
+
+def _to_alert(row: Any) -> Alert:
+    return Alert(
+        id=row["id"],
+        channel=row["channel"],
+        story_id=row["story_id"],
+        events=tuple(row["events"]),
+        rules=tuple(row["rules"]),
+        evidence=tuple(
+            Evidence(
+                rule=e["rule"],
+                event=e["event"],
+                sentences=tuple(e["sentences"]),
+                terms=tuple(e["terms"]),
+            )
+            for e in row["evidence"]
+        ),
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+    )

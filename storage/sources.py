@@ -1,0 +1,126 @@
+"""Sources: the configured list mirrored into the database, and each one's poll health.
+
+`sync_sources` makes the table match the configuration (by name; a changed URL or kind
+forgets the old validators). `record_poll` stores what a poll found: new validators for
+conditional GET, success or the error, consecutive failures and items found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Engine
+
+from kurilwatch.errors import SourceNotFound
+from kurilwatch.model import Source
+from storage.tables import sources
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollRecord:
+    """What one poll of a source found, to be stored."""
+
+    ok: bool
+    error: str | None = None
+    items: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+    keep_validators: bool = False
+    """True when the validators must not move (not modified, or articles left to fetch)."""
+
+
+def sync_sources(engine: Engine, configured: Sequence[Source]) -> None:
+    """Insert new sources and update changed ones; a new URL or kind resets validators."""
+    with engine.begin() as conn:
+        for source in configured:
+            stmt = insert(sources).values(name=source.name, kind=source.kind, url=source.url)
+            changed = sa.or_(
+                sources.c.url != stmt.excluded.url, sources.c.kind != stmt.excluded.kind
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[sources.c.name],
+                    set_={
+                        "url": stmt.excluded.url,
+                        "kind": stmt.excluded.kind,
+                        "etag": sa.case((changed, None), else_=sources.c.etag),
+                        "last_modified": sa.case((changed, None), else_=sources.c.last_modified),
+                        "body_sha256": sa.case((changed, None), else_=sources.c.body_sha256),
+                    },
+                )
+            )
+
+
+def load_source(engine: Engine, configured: Source) -> Source:
+    """`configured` with the validators the last poll left for it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(sources.c.etag, sources.c.last_modified, sources.c.body_sha256).where(
+                sources.c.name == configured.name
+            )
+        ).one_or_none()
+    if row is None:
+        raise SourceNotFound(f"no source named {configured.name!r} in the database")
+    return Source(
+        name=configured.name,
+        kind=configured.kind,
+        url=configured.url,
+        every_seconds=configured.every_seconds,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_sha256=row.body_sha256,
+    )
+
+
+def record_poll(engine: Engine, name: str, record: PollRecord, *, now: datetime) -> None:
+    """Store the outcome of one poll of source `name`."""
+    values: dict[str, Any] = {"last_poll_at": now}
+    if record.ok:
+        values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
+        if record.items is not None:
+            values["last_items"] = record.items
+        if not record.keep_validators:
+            values.update(
+                etag=record.etag,
+                last_modified=record.last_modified,
+                body_sha256=record.body_sha256,
+            )
+    else:
+        values.update(
+            last_error=record.error,
+            last_error_at=now,
+            consecutive_failures=sources.c.consecutive_failures + 1,
+        )
+    with engine.begin() as conn:
+        conn.execute(sa.update(sources).where(sources.c.name == name).values(**values))
+
+
+def list_sources(engine: Engine) -> list[dict[str, Any]]:
+    """Every source with its health, as JSON-ready dicts."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(sources).order_by(sources.c.name)).mappings().all()
+    return [
+        {
+            "name": r["name"],
+            "kind": r["kind"],
+            "url": r["url"],
+            "last_poll_at": _iso(r["last_poll_at"]),
+            "last_ok_at": _iso(r["last_ok_at"]),
+            "last_error": r["last_error"],
+            "last_error_at": _iso(r["last_error_at"]),
+            "consecutive_failures": r["consecutive_failures"],
+            "last_items": r["last_items"],
+            "articles_stored": r["articles_stored"],
+        }
+        for r in rows
+    ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

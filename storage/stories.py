@@ -1,0 +1,69 @@
+"""Stories: read one story with all its copies, or list them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kurilwatch.errors import StoryNotFound
+from kurilwatch.model import Story
+from storage.tables import articles, stories
+
+
+def get_story(conn: Connection, story_id: int) -> Story:
+    """The story `story_id` with every known copy's URL, first seen first."""
+    row = conn.execute(sa.select(stories).where(stories.c.id == story_id)).mappings().one_or_none()
+    if row is None:
+        raise StoryNotFound(f"no story {story_id}")
+    urls = conn.execute(
+        sa.select(articles.c.url).where(articles.c.story_id == story_id).order_by(articles.c.id)
+    ).scalars()
+    return Story(
+        id=row["id"],
+        title=row["title"],
+        url=row["url"],
+        language=row["language"],
+        published_at=row["published_at"],
+        first_seen_at=row["first_seen_at"],
+        urls=tuple(urls),
+    )
+
+
+def list_stories(engine: Engine, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest stories first, each with its copies (URL, source, outlet) and events."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                sa.select(stories)
+                .order_by(stories.c.first_seen_at.desc(), stories.c.id.desc())
+                .limit(limit)
+            )
+            .mappings()
+            .all()
+        )
+        copies: dict[int, list[dict[str, Any]]] = {}
+        if rows:
+            for a in conn.execute(
+                sa.select(articles.c.story_id, articles.c.url, articles.c.source, articles.c.outlet)
+                .where(articles.c.story_id.in_([r["id"] for r in rows]))
+                .order_by(articles.c.id)
+            ).mappings():
+                copies.setdefault(a["story_id"], []).append(
+                    {"url": a["url"], "source": a["source"], "outlet": a["outlet"]}
+                )
+    return [
+        {
+            "id": r["id"],
+            "title": r["title"],
+            "url": r["url"],
+            "language": r["language"],
+            "published_at": r["published_at"].isoformat() if r["published_at"] else None,
+            "first_seen_at": r["first_seen_at"].isoformat(),
+            "events": list(r["events"]),
+            "urls": [c["url"] for c in copies.get(r["id"], [])],
+            "copies": copies.get(r["id"], []),
+        }
+        for r in rows
+    ]

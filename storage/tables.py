@@ -1,0 +1,122 @@
+"""The table definitions; Alembic migrations in `storage/migrations` must match them.
+
+sources   one row per configured source: validators for conditional GET and its health
+stories   one row per real-world story; `content_hash` of its first copy
+articles  every stored copy of a story (unique canonical URL, unique GUID per source)
+seen_urls article URLs already decided (stored, off topic, unusable): never fetched again
+alerts    the outbox: one row per story, channel and revision, with delivery state
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TIMESTAMP = DateTime(timezone=True)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_sha256", String(64)),
+    Column("last_poll_at", TIMESTAMP),
+    Column("last_ok_at", TIMESTAMP),
+    Column("last_error", Text),
+    Column("last_error_at", TIMESTAMP),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("last_items", Integer),
+    Column("articles_stored", Integer, nullable=False, server_default="0"),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("language", String(16)),
+    Column("published_at", TIMESTAMP),
+    Column("first_seen_at", TIMESTAMP, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("story_id", BigInteger, ForeignKey("stories.id"), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("url", Text, nullable=False, unique=True),
+    Column("guid", Text),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", String(16)),
+    Column("outlet", Text),
+    Column("published_at", TIMESTAMP),
+    Column("fetched_at", TIMESTAMP, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    UniqueConstraint("source", "guid"),
+    Index(None, "content_hash"),
+    Index(None, "story_id"),
+)
+
+seen_urls = Table(
+    "seen_urls",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("seen_at", TIMESTAMP, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("story_id", BigInteger, ForeignKey("stories.id"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("seq", Integer, nullable=False, server_default="0"),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("rules", ARRAY(Text), nullable=False),
+    Column("evidence", JSONB, nullable=False),
+    Column("is_update", Boolean, nullable=False, server_default=text("false")),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", TIMESTAMP, nullable=False),
+    Column("leased_until", TIMESTAMP),
+    Column("last_error", Text),
+    Column("created_at", TIMESTAMP, nullable=False),
+    Column("delivered_at", TIMESTAMP),
+    UniqueConstraint("story_id", "channel", "seq"),
+    Index("ix_alerts_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
