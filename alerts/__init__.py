@@ -1,0 +1,1 @@
+"""Alert rules, rendering and delivery."""

@@ -1,0 +1,191 @@
+"""Delivery: send one claimed alert to its channel and sort the answer once.
+
+`classify` turns an HTTP answer into a `Delivered`, `Retry` or `Reject` decision (2xx is
+delivered, for Slack only the body `ok`; transport errors, timeouts, 5xx and 429 are retried;
+other 4xx and Slack's permanent error codes are rejected). `next_attempt` is the pure
+backoff: exponential with full jitter, `Retry-After` honoured when longer, dead after
+`give_up_after`. `send` is the edge: it posts with httpx under a total deadline that also
+covers a body trickling in slowly. Webhook URLs are secrets: no message here contains one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TextIO
+
+import httpx
+
+from alerts.render import apprise_message, console_text, slack_message, webhook_body
+from kurilwatch.config import ChannelConfig, DeliveryConfig
+from kurilwatch.model import Alert, Story
+
+SLACK_PERMANENT = frozenset(
+    {
+        "invalid_payload",
+        "no_text",
+        "channel_not_found",
+        "channel_is_archived",
+        "no_service",
+        "action_prohibited",
+        "user_not_found",
+        "invalid_token",
+        "missing_text_or_fallback_or_attachments",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The receiver took the alert."""
+
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Try again later; `after` is the receiver's Retry-After in seconds, if it sent one."""
+
+    reason: str
+    after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """The receiver refused the alert for good."""
+
+    reason: str
+
+
+Outcome = Delivered | Retry | Reject
+
+
+def classify(
+    kind: str, status: int, headers: Mapping[str, str], body: bytes, *, now: datetime
+) -> Outcome:
+    """Sort one HTTP answer from a `slack` or `webhook` channel."""
+    text = body[:200].decode("utf-8", "replace").strip()
+    if 200 <= status < 300:
+        if kind == "slack" and text != "ok":
+            if text in SLACK_PERMANENT:
+                return Reject(f"slack answered {status} {text}")
+            return Retry(f"slack answered {status} {text!r} instead of ok")
+        return Delivered(status)
+    if status == 429 or status >= 500:
+        return Retry(f"HTTP {status}", after=retry_after(headers.get("retry-after"), now=now))
+    if status == 408:
+        return Retry("HTTP 408")
+    detail = f" {text}" if kind == "slack" and text else ""
+    return Reject(f"HTTP {status}{detail}")
+
+
+def retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def next_attempt(
+    outcome: Retry,
+    *,
+    attempts: int,
+    created_at: datetime,
+    now: datetime,
+    config: DeliveryConfig,
+    rng: random.Random,
+) -> datetime | None:
+    """When to try again after the `attempts`-th failed attempt; None once it is time to give up.
+
+    Full jitter: uniform in [0, min(retry_max, retry_initial * 2**(attempts-1))], but never
+    sooner than the receiver's Retry-After.
+    """
+    ceiling = min(config.retry_max, config.retry_initial * 2 ** max(0, attempts - 1))
+    delay = rng.uniform(0, ceiling)
+    if outcome.after is not None:
+        delay = max(delay, outcome.after)
+    when = now + timedelta(seconds=delay)
+    if when - created_at > timedelta(seconds=config.give_up_after):
+        return None
+    return when
+
+
+async def send(
+    client: httpx.AsyncClient,
+    channel: ChannelConfig,
+    alert: Alert,
+    story: Story,
+    *,
+    is_update: bool,
+    timeout: float,
+    now: datetime,
+    out: TextIO | None = None,
+) -> Outcome:
+    """Deliver one alert to one channel, within `timeout` seconds in all."""
+    if channel.kind == "console":
+        print(console_text(alert, story, is_update=is_update), file=out or sys.stdout, flush=True)
+        return Delivered()
+    assert channel.url is not None  # the configuration guarantees it
+    url = channel.url.get_secret_value()
+    if channel.kind == "apprise":
+        return await _send_apprise(url, alert, story, is_update=is_update, timeout=timeout)
+    if channel.kind == "slack":
+        payload = slack_message(alert, story, is_update=is_update)
+    else:
+        payload = webhook_body(alert, story, is_update=is_update)
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = {"content-type": "application/json", "webhook-id": alert.id}
+    if channel.secret is not None:
+        headers.update(_signature(channel.secret.get_secret_value(), alert.id, body, now))
+    try:
+        async with asyncio.timeout(timeout):
+            response = await client.post(url, content=body, headers=headers)
+    except TimeoutError:
+        return Retry(f"no answer within {timeout:g}s")
+    except httpx.HTTPError as exc:
+        return Retry(f"transport error: {type(exc).__name__}")
+    return classify(channel.kind, response.status_code, response.headers, response.content, now=now)
+
+
+def _signature(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    from standardwebhooks.webhooks import Webhook
+
+    timestamp = now.replace(microsecond=0)
+    signature = Webhook(secret).sign(msg_id, timestamp, body.decode("utf-8"))
+    return {"webhook-timestamp": str(int(timestamp.timestamp())), "webhook-signature": signature}
+
+
+async def _send_apprise(
+    url: str, alert: Alert, story: Story, *, is_update: bool, timeout: float
+) -> Outcome:
+    import apprise
+
+    title, body = apprise_message(alert, story, is_update=is_update)
+
+    def notify() -> bool:
+        sender = apprise.Apprise()
+        if not sender.add(url):
+            raise ValueError("not an Apprise URL")
+        return bool(sender.notify(title=title, body=body))
+
+    try:
+        async with asyncio.timeout(timeout):
+            ok = await asyncio.to_thread(notify)
+    except TimeoutError:
+        return Retry(f"no answer within {timeout:g}s")
+    except ValueError:
+        return Reject("the channel url is not an Apprise URL")
+    return Delivered() if ok else Retry("apprise reported a failure")

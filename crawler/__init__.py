@@ -1,0 +1,1 @@
+"""Fetching and parsing: Scrapy settings and spiders, pure extraction, URL canonicalization."""

@@ -1,0 +1,92 @@
+"""The hand-off from crawl to storage: topic gate, rules, then one ingest transaction.
+
+`Ingestor.accept(article)` is the whole decision for one extracted article: match the rules
+(pure), forget it when it is off topic (remembered in `seen_urls` so it is never fetched
+again), else store it with exact dedup and the alerts that `plan_alerts` decides, atomically.
+`ArticlePipeline` runs `accept` in a worker thread so the event loop never waits on the
+database or the matcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from alerts.decide import plan_alerts
+from alerts.rules import RuleSet, match_article
+from kurilwatch.model import Article, IngestResult, Rule
+from storage.articles import ingest_article, mark_seen
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ingestor:
+    """Everything needed to decide on and store one article."""
+
+    engine: Engine
+    ruleset: RuleSet
+    rules: Sequence[Rule]
+    channels: Sequence[str]
+    max_age_seconds: float
+    clock: Callable[[], datetime]
+
+    def accept(self, article: Article) -> IngestResult | None:
+        """Gate, match and store `article`; None when it is off topic."""
+        match = match_article(
+            self.ruleset, title=article.title, text=article.text, language=article.language
+        )
+        now = self.clock()
+        if not match.topic:
+            mark_seen(self.engine, article.url, source=article.source, verdict="off_topic", now=now)
+            log.info("article.off_topic", extra={"source": article.source, "url": article.url})
+            return None
+        plan = partial(
+            plan_alerts,
+            match=match,
+            rules=self.rules,
+            channels=self.channels,
+            now=now,
+            max_age_seconds=self.max_age_seconds,
+        )
+        result = ingest_article(self.engine, article, events=match.events, plan=plan, now=now)
+        log.info(
+            "article.%s",
+            result.outcome,
+            extra={
+                "source": article.source,
+                "url": article.url,
+                "story_id": result.story_id,
+                "events": list(match.events),
+                "alerts": len(result.alerts),
+            },
+        )
+        return result
+
+
+class ArticlePipeline:
+    """Scrapy item pipeline: hands each `Article` to the spider's `Ingestor` off the loop."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ArticlePipeline:
+        """Scrapy's constructor hook."""
+        return cls(crawler)
+
+    async def process_item(self, item: Any) -> Any:
+        """Store the article; count the outcome in the spider's report."""
+        spider = self.crawler.spider
+        if not isinstance(item, Article):
+            return item
+        result = await asyncio.to_thread(spider.ingestor.accept, item)
+        spider.report.count(result.outcome if result else "off_topic")
+        return item

@@ -1,0 +1,1 @@
+"""The `kurilwatch` command line, the daemon and its jobs."""

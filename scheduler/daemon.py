@@ -1,0 +1,192 @@
+"""The process: Scrapy's asyncio reactor, one `AsyncCrawlerRunner`, APScheduler, httpx.
+
+`run(settings, engine, once=…)` installs the asyncio reactor, builds the shared resources in
+an `AsyncExitStack` (closed in reverse order), and either polls every source once and
+delivers what is due (`--once`), or schedules one interval job per source (polled at start,
+then every `every:` with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
+plus the outbox drain, until SIGTERM or SIGINT. On a signal it stops scheduling, lets
+in-flight work finish within `SHUTDOWN_GRACE` seconds, stops what is left, and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from alerts.rules import compile_rules, load_default_rules
+from crawler.pipeline import Ingestor
+from crawler.settings import REACTOR, scrapy_settings
+from kurilwatch.config import Settings
+from kurilwatch.model import Rule
+from scheduler.jobs import Runtime, deliver_due, poll_source
+from storage.sources import sync_sources
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 20.0
+
+
+def utcnow() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+def resolve_rules(settings: Settings) -> tuple[str, tuple[Rule, ...]]:
+    """The topic query and rules in force: the file's, else the shipped defaults."""
+    default_watch, default_rules = load_default_rules()
+    rules = (
+        tuple(r.to_rule() for r in settings.rules) if settings.rules is not None else default_rules
+    )
+    return settings.watch or default_watch, rules
+
+
+def run(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None = None) -> int:
+    """Run the daemon (or one pass with `once`) to the end; return the exit status."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(REACTOR)
+    from twisted.internet import reactor
+
+    status = {"code": 0}
+
+    def finished(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            error = future.exception()
+            log.error("daemon.crashed", exc_info=error)
+            status["code"] = 1
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def begin() -> None:
+        future = asyncio.ensure_future(_main(settings, engine, once=once, out=out))
+        future.add_done_callback(finished)
+
+    reactor.callWhenRunning(begin)  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    return status["code"]
+
+
+async def _main(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None) -> None:
+    from scrapy.crawler import AsyncCrawlerRunner
+
+    watch, rules = resolve_rules(settings)
+    ruleset = compile_rules(watch, rules)
+    sources = [s.to_source() for s in settings.sources]
+    await asyncio.to_thread(sync_sources, engine, sources)
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(follow_redirects=False, timeout=settings.delivery.timeout)
+        )
+        runner = AsyncCrawlerRunner(scrapy_settings(settings.crawl))
+        stack.push_async_callback(runner.stop)
+        rt = Runtime(
+            settings=settings,
+            engine=engine,
+            runner=runner,
+            ingestor=Ingestor(
+                engine=engine,
+                ruleset=ruleset,
+                rules=rules,
+                channels=[c.name for c in settings.channels],
+                max_age_seconds=settings.alert_max_age,
+                clock=utcnow,
+            ),
+            http=http,
+            clock=utcnow,
+            rng=random.Random(),
+            out=out,
+        )
+        if once:
+            await _run_once(rt, sources)
+        else:
+            await _run_forever(rt, sources)
+
+
+async def _run_once(rt: Runtime, sources: list[Any]) -> None:
+    await asyncio.gather(*(poll_source(rt, s) for s in sources))
+    stats = await deliver_due(rt)
+    log.info(
+        "once.finished",
+        extra={
+            "sources": len(sources),
+            "delivered": stats.delivered,
+            "retried": stats.retried,
+            "dead": stats.dead,
+        },
+    )
+
+
+async def _run_forever(rt: Runtime, sources: list[Any]) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    inflight: set[asyncio.Task[Any]] = set()
+
+    def tracked(job: Callable[..., Any]) -> Callable[..., Any]:
+        async def wrapper(*args: Any) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                inflight.add(task)
+            try:
+                await job(*args)
+            except Exception:
+                log.exception("job.failed", extra={"job": job.__name__})
+            finally:
+                if task is not None:
+                    inflight.discard(task)
+
+        wrapper.__name__ = job.__name__
+        return wrapper
+
+    scheduler = AsyncIOScheduler(
+        timezone=UTC,
+        job_defaults={"max_instances": 1, "coalesce": True},
+    )
+    now = rt.clock()
+    for source in sources:
+        scheduler.add_job(
+            tracked(poll_source),
+            "interval",
+            args=[rt, source],
+            id=f"source:{source.name}",
+            name=f"poll {source.name}",
+            seconds=source.every_seconds,
+            jitter=min(source.every_seconds * 0.1, 30.0),
+            next_run_time=now,
+            misfire_grace_time=max(30, int(source.every_seconds)),
+        )
+    delivery = scheduler.add_job(
+        tracked(deliver_due),
+        "interval",
+        args=[rt],
+        id="deliver",
+        name="deliver due alerts",
+        seconds=rt.settings.delivery.interval,
+        next_run_time=now,
+        misfire_grace_time=60,
+    )
+    rt.on_alerts = lambda: delivery.modify(next_run_time=rt.clock())
+    scheduler.start()
+    log.info("daemon.started", extra={"sources": len(sources), "channels": len(rt.channels)})
+    await stop.wait()
+    log.info("daemon.stopping", extra={"inflight": len(inflight)})
+    scheduler.shutdown(wait=False)
+    if inflight:
+        _done, pending = await asyncio.wait(set(inflight), timeout=SHUTDOWN_GRACE)
+        if pending:
+            await rt.runner.stop()
+            await asyncio.wait(pending, timeout=5)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+    log.info("daemon.stopped")

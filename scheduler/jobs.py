@@ -1,0 +1,211 @@
+"""Jobs: poll one source, drain the outbox. Each loads, decides (pure), acts and records.
+
+`poll_source` runs one crawl of one source through the shared `AsyncCrawlerRunner`, never
+two at once for the same source, bounded by `crawl.timeout`, and records the outcome as the
+source's health (a broken source is recorded and the others carry on). `deliver_due` claims
+due outbox rows under a lease and sends them, channels side by side and each channel in
+order (Slack at most one message a second), then records each attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from alerts.delivery import Delivered, Reject, Retry, next_attempt, send
+from crawler.pipeline import Ingestor
+from crawler.spiders import FeedSpider, PollReport
+from kurilwatch.config import ChannelConfig, Settings
+from kurilwatch.model import Source
+from storage.outbox import ClaimedAlert, claim_due, mark_delivered, mark_failed
+from storage.sources import PollRecord, load_source, record_poll
+
+log = logging.getLogger(__name__)
+
+SLACK_MIN_INTERVAL = 1.0
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What the jobs share: settings, database, crawler runner, HTTP client, clock."""
+
+    settings: Settings
+    engine: Engine
+    runner: Any
+    ingestor: Ingestor
+    http: httpx.AsyncClient
+    clock: Callable[[], datetime]
+    rng: random.Random = field(default_factory=random.Random)
+    out: TextIO | None = None
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    on_alerts: Callable[[], None] | None = None
+
+    @property
+    def channels(self) -> dict[str, ChannelConfig]:
+        """The configured channels by name."""
+        return {c.name: c for c in self.settings.channels}
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    """How one drain of the outbox went."""
+
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
+    """Crawl `configured` once and record the outcome; None if a poll of it is running."""
+    lock = rt.locks.setdefault(configured.name, asyncio.Lock())
+    if lock.locked():
+        log.info("source.poll_skipped", extra={"source": configured.name, "reason": "running"})
+        return None
+    async with lock:
+        started = time.monotonic()
+        source = await asyncio.to_thread(load_source, rt.engine, configured)
+        crawler = rt.runner.create_crawler(FeedSpider)
+        task = rt.runner.crawl(crawler, source=source, ingestor=rt.ingestor)
+        timed_out = False
+        try:
+            await asyncio.wait_for(asyncio.shield(task), rt.settings.crawl.timeout)
+        except TimeoutError:
+            timed_out = True
+            await crawler.stop_async()
+            await asyncio.gather(task, return_exceptions=True)
+        except Exception as exc:  # a crawl that blew up is this source's error, not ours
+            log.exception("source.crawl_crashed", extra={"source": source.name})
+            report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
+            await _record(rt, source.name, report)
+            return report
+        spider = getattr(crawler, "spider", None)
+        report = spider.report if spider is not None else PollReport(error="crawl did not start")
+        if timed_out:
+            report.error = report.error or f"poll timed out after {rt.settings.crawl.timeout:g}s"
+        await _record(rt, source.name, report)
+        log.info(
+            "source.polled",
+            extra={
+                "source": source.name,
+                "ok": report.error is None,
+                "error": report.error,
+                "not_modified": report.not_modified,
+                "entries": report.entries,
+                "new": report.new_urls,
+                "outcomes": dict(report.outcomes),
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
+        stored = report.outcomes.get("stored", 0) + report.outcomes.get("joined", 0)
+        if stored and rt.on_alerts is not None:
+            rt.on_alerts()
+        return report
+
+
+async def _record(rt: Runtime, name: str, report: PollReport) -> None:
+    record = PollRecord(
+        ok=report.error is None,
+        error=report.error,
+        items=report.entries,
+        etag=report.etag,
+        last_modified=report.last_modified,
+        body_sha256=report.body_sha256,
+        keep_validators=report.not_modified or report.transient_failures > 0,
+    )
+    await asyncio.to_thread(record_poll, rt.engine, name, record, now=rt.clock())
+
+
+async def deliver_due(rt: Runtime) -> DeliveryStats:
+    """Send every due alert once; failed ones stay queued with their next attempt time."""
+    channels = rt.channels
+    if not channels:
+        return DeliveryStats()
+    delivery = rt.settings.delivery
+    lease = delivery.timeout * delivery.batch + 60
+    claimed = await asyncio.to_thread(
+        claim_due,
+        rt.engine,
+        now=rt.clock(),
+        lease_seconds=lease,
+        limit=delivery.batch,
+        channels=set(channels),
+    )
+    by_channel: dict[str, list[ClaimedAlert]] = defaultdict(list)
+    for item in claimed:
+        by_channel[item.alert.channel].append(item)
+    results = await asyncio.gather(
+        *(_deliver_channel(rt, channels[name], items) for name, items in by_channel.items())
+    )
+    return DeliveryStats(
+        delivered=sum(r.delivered for r in results),
+        retried=sum(r.retried for r in results),
+        dead=sum(r.dead for r in results),
+    )
+
+
+async def _deliver_channel(
+    rt: Runtime, channel: ChannelConfig, items: list[ClaimedAlert]
+) -> DeliveryStats:
+    delivered = retried = dead = 0
+    last_post = 0.0
+    for item in items:
+        if channel.kind == "slack" and last_post:
+            await asyncio.sleep(max(0.0, SLACK_MIN_INTERVAL - (time.monotonic() - last_post)))
+        last_post = time.monotonic()
+        now = rt.clock()
+        outcome = await send(
+            rt.http,
+            channel,
+            item.alert,
+            item.story,
+            is_update=item.is_update,
+            timeout=rt.settings.delivery.timeout,
+            now=now,
+            out=rt.out,
+        )
+        attempt = item.alert.attempts + 1
+        fields = {"alert_id": item.alert.id, "channel": channel.name, "attempt": attempt}
+        now = rt.clock()
+        if isinstance(outcome, Delivered):
+            await asyncio.to_thread(mark_delivered, rt.engine, item.alert.id, now=now)
+            delivered += 1
+            log.info("alert.delivered", extra={**fields, "status": outcome.status})
+            continue
+        retry_at = None
+        if isinstance(outcome, Retry):
+            retry_at = next_attempt(
+                outcome,
+                attempts=attempt,
+                created_at=item.alert.created_at or now,
+                now=now,
+                config=rt.settings.delivery,
+                rng=rt.rng,
+            )
+        await asyncio.to_thread(
+            mark_failed, rt.engine, item.alert.id, error=outcome.reason, retry_at=retry_at, now=now
+        )
+        if retry_at is None:
+            dead += 1
+            kind = "rejected" if isinstance(outcome, Reject) else "gave_up"
+            log.error(f"alert.{kind}", extra={**fields, "reason": outcome.reason})
+        else:
+            retried += 1
+            log.warning(
+                "alert.retry_scheduled",
+                extra={
+                    **fields,
+                    "reason": outcome.reason,
+                    "in_seconds": round((retry_at - now) / timedelta(seconds=1), 1),
+                },
+            )
+    return DeliveryStats(delivered=delivered, retried=retried, dead=dead)

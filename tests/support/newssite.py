@@ -1,0 +1,659 @@
+"""A local news site for tests: a real HTTP server on 127.0.0.1 that serves fixture stories.
+
+`NewsSite` runs a `ThreadingHTTPServer` on port 0 in a daemon thread and serves what an
+outlet does: an RSS 2.0 feed (`/rss.xml`), an Atom feed (`/atom.xml`), a sitemap, a home page
+listing the stories, one HTML page per story and `/robots.txt`. Feeds carry `ETag` and
+`Last-Modified` and answer conditional requests with 304. Tests make the site misbehave at run
+time (`fail`, `hang`, `serve_raw`, `truncate`) and read back every request (`requests`, `hits`),
+as Scrapy's `tests/mockserver` does.
+
+The `render_*` functions build the same bytes without a server, for unit tests of parsing and
+extraction. The server plumbing lives in `tests.support.receiver`. This module touches only
+the loopback network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from html import escape as html_escape
+from typing import Generic, NamedTuple, TypeVar
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
+
+from tests.support.receiver import Canned, Headers, LocalServer, RequestHandler
+from tests.support.stories import FixtureStory
+
+__all__ = [
+    "NewsSite",
+    "Posting",
+    "Request",
+    "render_article",
+    "render_atom",
+    "render_home",
+    "render_rss",
+    "render_sitemap",
+]
+
+_RSS = "application/rss+xml; charset=utf-8"
+_ATOM = "application/atom+xml; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
+_XML = "application/xml; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+
+
+class Request(NamedTuple):
+    """One request the site received: `(method, path, headers)`.
+
+    Attributes:
+        method: The HTTP method, e.g. "GET".
+        path: The request target as sent, query string included.
+        headers: The request headers; names are lower-cased and lookups ignore case.
+    """
+
+    method: str
+    path: str
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posting:
+    """A story as one site published it.
+
+    Attributes:
+        story: The fixture story.
+        url: The article's absolute URL.
+        published: When it was published, UTC.
+        guid: The feed GUID if one was given; the URL stands in for it otherwise.
+    """
+
+    story: FixtureStory
+    url: str
+    published: datetime
+    guid: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The entry's identity in feeds: the GUID, or the URL."""
+        return self.guid or self.url
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class _Countdown(Generic[_T]):
+    """A scripted behaviour for one path, for the next `remaining` requests or for good."""
+
+    value: _T
+    remaining: int | None
+
+
+class NewsSite(LocalServer):
+    """A news site on 127.0.0.1 serving fixture stories, feeds and scripted failures.
+
+    Use it as a context manager; the server runs from `__enter__` to `__exit__`::
+
+        with NewsSite() as site:
+            url = site.add_story(story_by_key("nemuro-rally"))
+            httpx.get(site.feed_url)
+
+    Attributes:
+        name: The outlet's name, shown in feeds, page titles and footers.
+        language: The feed's language code.
+        validators: Whether feeds send `ETag` and `Last-Modified` and honour conditional
+            requests. Set it to False to test the crawler's body-hash fallback.
+    """
+
+    def __init__(self, *, name: str = "Kuril Test News", language: str = "en") -> None:
+        """Prepare the site; the server starts on `__enter__` (or `start()`).
+
+        Args:
+            name: The outlet's name.
+            language: The feed's language code.
+        """
+        super().__init__()
+        self.name = name
+        self.language = language
+        self.validators = True
+        self._postings: list[Posting] = []
+        self._by_path: dict[str, Posting] = {}
+        self._changed_at = _now()
+        self._requests: list[Request] = []
+        self._failures: dict[str, _Countdown[Canned]] = {}
+        self._hangs: dict[str, _Countdown[float]] = {}
+        self._raw: dict[str, Canned] = {}
+        self._truncations: dict[str, int] = {}
+
+    @property
+    def url(self) -> str:
+        """The base URL, `http://127.0.0.1:PORT`, without a trailing slash."""
+        return self.base_url
+
+    @property
+    def feed_url(self) -> str:
+        """The RSS 2.0 feed's URL."""
+        return self.base_url + "/rss.xml"
+
+    @property
+    def atom_url(self) -> str:
+        """The Atom 1.0 feed's URL."""
+        return self.base_url + "/atom.xml"
+
+    @property
+    def sitemap_url(self) -> str:
+        """The XML sitemap's URL."""
+        return self.base_url + "/sitemap.xml"
+
+    @property
+    def last_modified(self) -> datetime:
+        """What `Last-Modified` says: the newest story time or the last change, if later.
+
+        Every `add_story` moves it forward by at least a second, so a client that only sends
+        `If-Modified-Since` still sees a story added with an old publication date.
+        """
+        with self._lock:
+            return max([self._changed_at, *(p.published for p in self._postings)])
+
+    @property
+    def postings(self) -> tuple[Posting, ...]:
+        """The stories on the site, newest first, as the feeds list them."""
+        with self._lock:
+            return tuple(self._postings)
+
+    def add_story(
+        self,
+        story: FixtureStory,
+        *,
+        published: datetime | None = None,
+        slug: str | None = None,
+        path_prefix: str = "/news/",
+        guid: str | None = None,
+    ) -> str:
+        """Publish a story: it gets a page and appears in the feeds, newest first.
+
+        Args:
+            story: The story to publish.
+            published: When it was published (timezone-aware); cut to whole seconds. Default:
+                now, or a second after the last change, so quick additions keep their order.
+            slug: The last part of its path; default `story.key`.
+            path_prefix: The folder of its path.
+            guid: A feed GUID (`isPermaLink="false"`); default: the URL as a permalink GUID.
+
+        Returns:
+            The article's absolute URL.
+
+        Raises:
+            ValueError: If `published` is naive or the path is already taken.
+        """
+        if published is not None and published.tzinfo is None:
+            raise ValueError("published must be timezone-aware")
+        prefix = "/" + path_prefix.strip("/") + "/" if path_prefix.strip("/") else "/"
+        path = prefix + (slug or story.key)
+        with self._lock:
+            if path in self._by_path:
+                raise ValueError(f"{path} is already published on {self.name}")
+            self._changed_at = max(_now(), self._changed_at + timedelta(seconds=1))
+            when = self._changed_at if published is None else _whole_seconds(published)
+            posting = Posting(story=story, url=self.base_url + path, published=when, guid=guid)
+            self._by_path[path] = posting
+            self._postings.append(posting)
+            # stable sort: of two stories published in the same second, the later added wins
+            self._postings.sort(key=lambda p: p.published)
+            self._postings.reverse()
+        return posting.url
+
+    def fail(
+        self,
+        path: str,
+        status: int,
+        *,
+        times: int | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer requests for `path` with `status` instead of the real response.
+
+        Args:
+            path: The path, without query string, e.g. "/rss.xml".
+            status: The status to send, e.g. 503.
+            times: Only the next this many requests; None means until `clear`.
+            body: The body to send with it.
+            headers: Extra headers, e.g. `{"Retry-After": "2"}`.
+        """
+        canned = Canned(status, body, {"Content-Type": _TEXT, **(headers or {})})
+        with self._lock:
+            self._failures[path] = _Countdown(canned, times)
+
+    def hang(self, path: str, seconds: float, *, times: int | None = None) -> None:
+        """Wait `seconds` before answering requests for `path` (stopping the site ends it).
+
+        Args:
+            path: The path, without query string.
+            seconds: How long to wait before responding.
+            times: Only the next this many requests; None means until `clear`.
+        """
+        with self._lock:
+            self._hangs[path] = _Countdown(seconds, times)
+
+    def serve_raw(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        status: int = 200,
+    ) -> None:
+        """Serve arbitrary bytes at `path` (broken XML, a huge body, a bomb) until `clear`.
+
+        Args:
+            path: The path, without query string; it may shadow a real page or feed.
+            body: The exact bytes to send.
+            content_type: The `Content-Type` header.
+            status: The status to send.
+        """
+        with self._lock:
+            self._raw[path] = Canned(status, body, {"Content-Type": content_type})
+
+    def truncate(self, path: str, keep: int) -> None:
+        """Cut responses for `path` short: announce the full length, send `keep` bytes, close.
+
+        Args:
+            path: The path, without query string.
+            keep: How many bytes of the body to send before closing the connection.
+        """
+        with self._lock:
+            self._truncations[path] = keep
+
+    def clear(self, path: str | None = None) -> None:
+        """Undo `fail`, `hang`, `serve_raw` and `truncate`, for one path or for all.
+
+        Args:
+            path: The path to restore; None restores every path.
+        """
+        with self._lock:
+            for table in (self._failures, self._hangs, self._raw, self._truncations):
+                if path is None:
+                    table.clear()
+                else:
+                    table.pop(path, None)
+
+    @property
+    def requests(self) -> list[Request]:
+        """A copy of every request received so far, in order of arrival."""
+        with self._lock:
+            return list(self._requests)
+
+    def hits(self, path: str) -> int:
+        """Count the requests for `path` (matched with or without their query string).
+
+        Args:
+            path: A path such as "/rss.xml", or a path with its query string.
+
+        Returns:
+            How many requests asked for it.
+        """
+        return sum(1 for r in self.requests if path in (r.path, urlsplit(r.path).path))
+
+    def handle(self, handler: RequestHandler) -> None:
+        """Answer one request: record it, apply the scripted behaviours, then serve.
+
+        Args:
+            handler: The request being handled.
+        """
+        path = urlsplit(handler.path).path
+        headers = Headers(handler.headers.items())
+        with self._lock:
+            self._requests.append(Request(handler.command, handler.path, headers))
+            delay = _take(self._hangs, path)
+        if delay is not None:
+            self.sleep(delay)
+        with self._lock:
+            canned = _take(self._failures, path) or self._raw.get(path)
+            keep = self._truncations.get(path)
+        if canned is None:
+            canned = self._route(handler.command, path, headers)
+        handler.send(canned, keep=keep)
+
+    def _route(self, method: str, path: str, headers: Headers) -> Canned:
+        """Build the real response for a path."""
+        if method not in ("GET", "HEAD"):
+            return Canned(405, b"method not allowed\n", {"Allow": "GET, HEAD"})
+        with self._lock:
+            postings = tuple(self._postings)
+            posting = self._by_path.get(path)
+        built = self.last_modified
+        site = {"site_url": self.base_url, "site_name": self.name}
+        if path == "/rss.xml":
+            body = render_rss(postings, **site, language=self.language, built=built)
+            return self._feed(body, _RSS, built, headers)
+        if path == "/atom.xml":
+            body = render_atom(postings, **site, language=self.language, built=built)
+            return self._feed(body, _ATOM, built, headers)
+        if path == "/sitemap.xml":
+            return Canned(200, render_sitemap(postings), {"Content-Type": _XML})
+        if path == "/robots.txt":
+            robots = f"User-agent: *\nAllow: /\n\nSitemap: {self.sitemap_url}\n"
+            return Canned(200, robots.encode(), {"Content-Type": _TEXT})
+        if path == "/":
+            home = render_home(postings, **site, language=self.language)
+            return Canned(200, home, {"Content-Type": _HTML})
+        if posting is not None:
+            page = render_article(posting, site_name=self.name)
+            return Canned(200, page, {"Content-Type": _HTML})
+        return Canned(404, b"<!DOCTYPE html><title>Not found</title>", {"Content-Type": _HTML})
+
+    def _feed(self, body: bytes, content_type: str, modified: datetime, headers: Headers) -> Canned:
+        """Serve a feed with its validators, or 304 if the client's copy is current."""
+        if not self.validators:
+            return Canned(200, body, {"Content-Type": content_type})
+        etag = '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+        validators = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True)}
+        if _not_modified(headers, etag, modified):
+            return Canned(304, b"", validators)
+        return Canned(200, body, {"Content-Type": content_type, **validators})
+
+
+def _not_modified(headers: Headers, etag: str, modified: datetime) -> bool:
+    """Decide a conditional GET as RFC 9110 §13.2.2 does: If-None-Match wins when present."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    if_modified_since = headers.get("if-modified-since")
+    if if_modified_since is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return modified <= since
+
+
+def _take(table: dict[str, _Countdown[_T]], path: str) -> _T | None:
+    """Use one turn of the scripted behaviour for `path`, if there is one; lock held."""
+    entry = table.get(path)
+    if entry is None:
+        return None
+    if entry.remaining is not None:
+        entry.remaining -= 1
+        if entry.remaining <= 0:
+            del table[path]
+    return entry.value
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    """The moment in UTC, cut to the second (HTTP dates have no finer resolution)."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _now() -> datetime:
+    """The current time in UTC, cut to the second."""
+    return _whole_seconds(datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class _Chrome:
+    """The words around a story on a page, in the page's language."""
+
+    nav: tuple[str, ...]
+    related: str
+    related_items: tuple[str, ...]
+    byline: str
+    rights: str
+    latest: str
+    date_format: str
+
+
+_NAV_PATHS = ("/", "/world/", "/asia/", "/politics/", "/business/", "/science/", "/opinion/")
+_CHROME = {
+    "en": _Chrome(
+        nav=("Home", "World", "Asia-Pacific", "Politics", "Business", "Science", "Opinion"),
+        related="Related stories",
+        related_items=(
+            "Cold front brings heavy snow to northern Hokkaido",
+            "Nikkei ends higher as exporters gain",
+            "Ferry operators add summer sailings to Rishiri",
+        ),
+        byline="By Staff Reporter",
+        rights="All rights reserved.",
+        latest="Latest news",
+        date_format="%B %d, %Y %H:%M UTC",
+    ),
+    "ja": _Chrome(
+        nav=("ホーム", "国際", "アジア", "政治", "経済", "科学", "オピニオン"),
+        related="関連記事",
+        related_items=(
+            "北海道北部で大雪、交通に乱れ",
+            "日経平均が反発、輸出関連株に買い",
+            "利尻島へのフェリー、夏季は増便",
+        ),
+        byline="本社記者",
+        rights="無断転載を禁じます。",
+        latest="最新ニュース",
+        date_format="%Y年%m月%d日 %H:%M",
+    ),
+    "ru": _Chrome(
+        nav=("Главная", "В мире", "АТР", "Политика", "Экономика", "Наука", "Мнения"),
+        related="Читайте также",
+        related_items=(
+            "На север Хоккайдо обрушился сильный снегопад",
+            "Биржи Азии закрылись ростом",
+            "Во Владивостоке открылась новая набережная",
+        ),
+        byline="Корреспондент редакции",
+        rights="Все права защищены.",
+        latest="Последние новости",
+        date_format="%d.%m.%Y %H:%M",
+    ),
+}
+
+
+def render_article(posting: Posting, *, site_name: str = "Kuril Test News") -> bytes:
+    """Render a story's page as a real outlet would, chrome and all.
+
+    The page has the metadata extractors read (`og:title`, `article:published_time`,
+    canonical link) and the boilerplate they must drop: a navigation menu, a site header, a
+    related-stories aside and a footer. Their words never touch the watched topic, so even a
+    sloppy extraction cannot turn a negative story into a positive.
+
+    Args:
+        posting: The story and where and when it was published.
+        site_name: The outlet's name.
+
+    Returns:
+        The page, UTF-8.
+    """
+    story, e = posting.story, html_escape
+    chrome = _CHROME.get(story.language, _CHROME["en"])
+    iso = posting.published.isoformat()
+    nav = "".join(
+        f'<li><a href="{href}">{e(label)}</a></li>'
+        for href, label in zip(_NAV_PATHS, chrome.nav, strict=True)
+    )
+    paragraphs = "\n".join(f"<p>{e(p)}</p>" for p in story.paragraphs)
+    related = "".join(
+        f'<li><a href="/archive/{n}">{e(title)}</a></li>'
+        for n, title in enumerate(chrome.related_items, start=1)
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{e(story.language)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(story.title)} | {e(site_name)}</title>
+<meta name="description" content="{e(story.lead)}">
+<meta property="og:type" content="article">
+<meta property="og:title" content="{e(story.title)}">
+<meta property="og:url" content="{e(posting.url)}">
+<meta property="og:site_name" content="{e(site_name)}">
+<meta property="article:published_time" content="{iso}">
+<link rel="canonical" href="{e(posting.url)}">
+</head>
+<body>
+<header class="site-header">
+<a class="logo" href="/">{e(site_name)}</a>
+<nav class="main-menu"><ul>{nav}</ul></nav>
+</header>
+<main>
+<article class="story">
+<h1>{e(story.title)}</h1>
+<p class="byline">{e(chrome.byline)} · <time datetime="{iso}">\
+{posting.published.strftime(chrome.date_format)}</time></p>
+{paragraphs}
+</article>
+<aside class="related"><h2>{e(chrome.related)}</h2><ul>{related}</ul></aside>
+</main>
+<footer class="site-footer">
+<p>© {posting.published.year} {e(site_name)}. {e(chrome.rights)}</p>
+<ul><li><a href="/about">About</a></li><li><a href="/privacy">Privacy</a></li>\
+<li><a href="/contact">Contact</a></li></ul>
+</footer>
+</body>
+</html>
+"""
+    return page.encode()
+
+
+def render_home(
+    postings: Iterable[Posting], *, site_url: str, site_name: str, language: str = "en"
+) -> bytes:
+    """Render the home page: a list of links to every story, newest first.
+
+    Args:
+        postings: The stories, in the order to list them.
+        site_url: The site's base URL.
+        site_name: The outlet's name.
+        language: The page's language code.
+
+    Returns:
+        The page, UTF-8.
+    """
+    e = html_escape
+    chrome = _CHROME.get(language, _CHROME["en"])
+    items = "\n".join(
+        f'<li><a href="{e(p.url)}">{e(p.story.title)}</a>'
+        f'<time datetime="{p.published.isoformat()}"></time><p>{e(p.story.lead)}</p></li>'
+        for p in postings
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{e(language)}">
+<head><meta charset="utf-8"><title>{e(site_name)}</title>
+<link rel="canonical" href="{e(site_url)}/"></head>
+<body><header><a class="logo" href="/">{e(site_name)}</a></header>
+<main><h1>{e(chrome.latest)}</h1><ul class="stories">
+{items}
+</ul></main></body>
+</html>
+"""
+    return page.encode()
+
+
+def render_rss(
+    postings: Iterable[Posting],
+    *,
+    site_url: str,
+    site_name: str,
+    language: str = "en",
+    built: datetime,
+) -> bytes:
+    """Render an RSS 2.0 feed of the stories, in the order given.
+
+    Args:
+        postings: The stories, newest first.
+        site_url: The site's base URL.
+        site_name: The channel title.
+        language: The channel language.
+        built: The `lastBuildDate`.
+
+    Returns:
+        The feed, UTF-8.
+    """
+    x = xml_escape
+    items = "".join(
+        f"<item><title>{x(p.story.title)}</title><link>{x(p.url)}</link>"
+        f'<guid isPermaLink="{"false" if p.guid else "true"}">{x(p.id)}</guid>'
+        f"<pubDate>{format_datetime(p.published)}</pubDate>"
+        f"<description>{x(p.story.lead)}</description></item>\n"
+        for p in postings
+    )
+    feed = f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+<channel>
+<title>{x(site_name)}</title>
+<link>{x(site_url)}/</link>
+<description>{x(f"Latest stories from {site_name}")}</description>
+<language>{x(language)}</language>
+<lastBuildDate>{format_datetime(built)}</lastBuildDate>
+<atom:link href={quoteattr(site_url + "/rss.xml")} rel="self" type="application/rss+xml"/>
+{items}</channel>
+</rss>
+"""
+    return feed.encode()
+
+
+def render_atom(
+    postings: Iterable[Posting],
+    *,
+    site_url: str,
+    site_name: str,
+    language: str = "en",
+    built: datetime,
+) -> bytes:
+    """Render an Atom 1.0 feed of the stories, in the order given.
+
+    Args:
+        postings: The stories, newest first.
+        site_url: The site's base URL.
+        site_name: The feed title.
+        language: The feed's `xml:lang`.
+        built: The feed's `updated`.
+
+    Returns:
+        The feed, UTF-8.
+    """
+    x = xml_escape
+    entries = "".join(
+        f"<entry><title>{x(p.story.title)}</title>"
+        f'<link rel="alternate" type="text/html" href={quoteattr(p.url)}/>'
+        f"<id>{x(p.id)}</id><published>{p.published.isoformat()}</published>"
+        f"<updated>{p.published.isoformat()}</updated>"
+        f"<summary>{x(p.story.lead)}</summary></entry>\n"
+        for p in postings
+    )
+    feed = f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(language)}>
+<title>{x(site_name)}</title>
+<id>{x(site_url)}/</id>
+<updated>{built.isoformat()}</updated>
+<author><name>{x(site_name)} Newsroom</name></author>
+<link rel="alternate" type="text/html" href={quoteattr(site_url + "/")}/>
+<link rel="self" type="application/atom+xml" href={quoteattr(site_url + "/atom.xml")}/>
+{entries}</feed>
+"""
+    return feed.encode()
+
+
+def render_sitemap(postings: Iterable[Posting]) -> bytes:
+    """Render an XML sitemap listing every story page.
+
+    Args:
+        postings: The stories.
+
+    Returns:
+        The sitemap, UTF-8.
+    """
+    urls = "".join(
+        f"<url><loc>{xml_escape(p.url)}</loc><lastmod>{p.published.isoformat()}</lastmod></url>\n"
+        for p in postings
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+    ).encode()

@@ -1,0 +1,408 @@
+"""A local webhook receiver for tests, and the loopback-server plumbing it shares.
+
+`WebhookReceiver` stands in for Slack's incoming webhooks and for generic webhook endpoints: a
+real HTTP server on 127.0.0.1, port 0, in a daemon thread, that records every POST and answers
+with scripted statuses (200 `ok` by default, as Slack does; 429 with `Retry-After`, 5xx, 4xx on
+demand) after an optional delay. Assertions read what it recorded (`received`, `wait_for`).
+
+`LocalServer`, `RequestHandler`, `Canned` and `Headers` are the plumbing under both this
+receiver and `tests.support.newssite.NewsSite`: a `ThreadingHTTPServer` with daemon threads that
+stops fast, even while a handler is sleeping. This module touches only the loopback network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = [
+    "Canned",
+    "Headers",
+    "LocalServer",
+    "Received",
+    "RequestHandler",
+    "WebhookReceiver",
+]
+
+
+class Headers(dict[str, str]):
+    """HTTP headers with lower-cased names; lookups ignore case.
+
+    Repeated headers are joined with ", " as RFC 9110 allows for list-valued fields.
+    """
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        """Collect headers from (name, value) pairs.
+
+        Args:
+            items: The pairs, e.g. `message.items()`.
+        """
+        super().__init__()
+        for name, value in items:
+            key = name.lower()
+            super().__setitem__(key, f"{self[key]}, {value}" if key in self else value)
+
+    def __getitem__(self, name: str) -> str:
+        """Return the header's value, whatever the case of `name`."""
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        """Tell whether the header is present, whatever the case of `name`."""
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """Return the header's value, or `default`, whatever the case of `name`."""
+        return super().get(name.lower(), default)
+
+
+@dataclass(frozen=True, slots=True)
+class Canned:
+    """A complete response to send: status, body and headers (Content-Length is added)."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Hands every request, whatever its method, to the owning `LocalServer.handle`.
+
+    HTTP/1.1 with keep-alive, as real servers speak; idle connections close after `timeout`.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = 10.0
+    server: _Server
+    body: bytes = b""
+
+    def _dispatch(self) -> None:
+        """Read the body, then let the owner answer; a vanished client is not an error."""
+        try:
+            self.body = self._read_body()
+            self.server.owner.handle(self)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
+
+    def send(self, canned: Canned, *, keep: int | None = None) -> None:
+        """Send a response; with `keep`, announce the full body but send only `keep` bytes.
+
+        Args:
+            canned: The response.
+            keep: Cut the body after this many bytes and close the connection.
+        """
+        bodyless = canned.status in (204, 304) or canned.status < 200
+        self.send_response(canned.status)
+        for name, value in canned.headers.items():
+            self.send_header(name, value)
+        if not bodyless:
+            self.send_header("Content-Length", str(len(canned.body)))
+        if keep is not None:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not bodyless and self.command != "HEAD":
+            self.wfile.write(canned.body if keep is None else canned.body[:keep])
+        self.wfile.flush()
+
+    def _read_body(self) -> bytes:
+        """Read the request body, sized by Content-Length or sent chunked."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the access log out of the test output."""
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading server whose handler threads never hold up the exit."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, owner: LocalServer) -> None:
+        super().__init__(("127.0.0.1", 0), RequestHandler)
+        self.owner = owner
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away; print anything else, as the stdlib does."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1, port 0, run from a daemon thread; a context manager.
+
+    Subclasses implement `handle`. `sleep` waits, but wakes at once when the server stops, so
+    a handler that hangs on purpose never holds up the end of a test.
+    """
+
+    def __init__(self) -> None:
+        """Prepare the server; nothing listens until `start` or `__enter__`."""
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT`, once started.
+
+        Raises:
+            RuntimeError: If the server is not running.
+        """
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; use it in a with block")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> Self:
+        """Bind a free port and serve from a daemon thread.
+
+        Returns:
+            The server itself.
+        """
+        if self._server is None:
+            self._closing.clear()
+            self._server = _Server(self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"{type(self).__name__}-{self._server.server_port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Wake sleeping handlers, stop serving and close the listening socket."""
+        self._closing.set()
+        server, thread, self._server, self._thread = self._server, self._thread, None, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the server stops meanwhile.
+
+        Args:
+            seconds: How long to wait.
+        """
+        self._closing.wait(seconds)
+
+    def handle(self, handler: RequestHandler) -> None:
+        """Answer one request; called from a handler thread.
+
+        Args:
+            handler: The request, with its body already read into `handler.body`.
+        """
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Start the server."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the server."""
+        self.stop()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """One request the receiver got.
+
+    Attributes:
+        method: The HTTP method (always "POST": other methods get 405 and are not kept).
+        path: The request target, query string included.
+        headers: The request headers; lookups ignore case.
+        body: The raw body.
+        received_at: Wall-clock arrival time, UTC.
+        monotonic: `time.monotonic()` at arrival, for measuring gaps between attempts.
+    """
+
+    method: str
+    path: str
+    headers: Headers
+    body: bytes
+    received_at: datetime
+    monotonic: float
+
+    def json(self) -> Any:
+        """Decode the body as JSON.
+
+        Returns:
+            The decoded value.
+        """
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self.body.decode("utf-8")
+
+
+@dataclass(slots=True)
+class _Scripted:
+    """A queued response and how many more requests it answers."""
+
+    response: Canned
+    remaining: int
+
+
+class WebhookReceiver(LocalServer):
+    """A webhook endpoint on 127.0.0.1 that records POSTs and plays back scripted responses.
+
+    With nothing scripted it answers 200 with the body `ok`, as a Slack incoming webhook does::
+
+        with WebhookReceiver() as rx:
+            rx.respond(429, b"rate_limited", headers={"Retry-After": "1"})
+            deliver(rx.url)                  # gets 429, then retries and gets 200 ok
+            [first, second] = rx.wait_for(2)
+    """
+
+    def __init__(self, *, path: str = "/hook") -> None:
+        """Prepare the receiver; it listens from `__enter__` (or `start()`).
+
+        Args:
+            path: The path of `url`. Every path is recorded alike.
+        """
+        super().__init__()
+        self.path = path
+        self._received: list[Received] = []
+        self._script: deque[_Scripted] = deque()
+        self._delay = 0.0
+        self._arrived = threading.Condition(self._lock)
+
+    @property
+    def url(self) -> str:
+        """The webhook URL: base URL plus `path`."""
+        return self.base_url + self.path
+
+    def respond(
+        self,
+        status: int,
+        body: bytes | str = b"ok",
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Queue a response for the next `times` POSTs, after those already queued.
+
+        Args:
+            status: The status, e.g. 429, 500, 410.
+            body: The body, e.g. b"invalid_payload"; str is sent as UTF-8.
+            headers: Extra headers, e.g. `{"Retry-After": "1"}`.
+            times: How many requests get this response.
+
+        Raises:
+            ValueError: If `times` is less than 1.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        data = body.encode() if isinstance(body, str) else body
+        canned = Canned(status, data, {"Content-Type": "text/plain", **(headers or {})})
+        with self._lock:
+            self._script.append(_Scripted(canned, times))
+
+    def delay(self, seconds: float) -> None:
+        """Wait this long before answering every later request; 0 answers at once again.
+
+        Requests are recorded on arrival, before the wait.
+
+        Args:
+            seconds: The delay.
+        """
+        with self._lock:
+            self._delay = seconds
+
+    def clear(self) -> None:
+        """Forget what was received and what was scripted, and drop the delay."""
+        with self._lock:
+            self._received.clear()
+            self._script.clear()
+            self._delay = 0.0
+
+    @property
+    def received(self) -> list[Received]:
+        """A copy of every POST received so far, in order of arrival."""
+        with self._lock:
+            return list(self._received)
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
+        """Block until at least `n` POSTs have arrived.
+
+        Args:
+            n: How many requests to wait for.
+            timeout: How many seconds to wait at most.
+
+        Returns:
+            Every request received so far (at least `n`).
+
+        Raises:
+            AssertionError: If fewer than `n` arrived in time; says how many did.
+        """
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self._received) >= n, timeout):
+                raise AssertionError(
+                    f"expected at least {n} webhook request(s) within {timeout}s, "
+                    f"got {len(self._received)}"
+                )
+            return list(self._received)
+
+    def handle(self, handler: RequestHandler) -> None:
+        """Record a POST, wait out the delay, then send the next scripted response.
+
+        Args:
+            handler: The request, body already read.
+        """
+        if handler.command != "POST":
+            handler.send(Canned(405, b"method not allowed", {"Allow": "POST"}))
+            return
+        request = Received(
+            method=handler.command,
+            path=handler.path,
+            headers=Headers(handler.headers.items()),
+            body=handler.body,
+            received_at=datetime.now(UTC),
+            monotonic=time.monotonic(),
+        )
+        with self._arrived:
+            self._received.append(request)
+            self._arrived.notify_all()
+            response = self._next_response()
+            delay = self._delay
+        if delay > 0:
+            self.sleep(delay)
+        handler.send(response)
+
+    def _next_response(self) -> Canned:
+        """Take the next scripted response, or Slack's 200 `ok`; lock held."""
+        if not self._script:
+            return Canned(200, b"ok", {"Content-Type": "text/plain"})
+        scripted = self._script[0]
+        scripted.remaining -= 1
+        if scripted.remaining <= 0:
+            self._script.popleft()
+        return scripted.response
