@@ -57,7 +57,7 @@ def slack_message(alert: Alert, story: Story, *, is_update: bool = False) -> dic
     """A Slack incoming-webhook message: headline linked to the story, events, evidence."""
     events = ", ".join(_EVENT_LABEL.get(e, e) for e in alert.events)
     prefix = "Update: " if is_update else ""
-    header = _clip(f"{prefix}{events}: {story.title}", SLACK_HEADER_MAX)
+    header = _clip(_escape(f"{prefix}{events}: {story.title}"), SLACK_HEADER_MAX)
     when = story.published_at or story.first_seen_at
     outlets = sorted({urlsplit(u).hostname or u for u in story.urls}) or [
         urlsplit(story.url).hostname or story.url

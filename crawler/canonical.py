@@ -33,5 +33,9 @@ def canonical_url(url: str) -> str:
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not (k.lower() in TRACKING_PARAMS or k.lower().startswith(TRACKING_PREFIXES))
     ]
-    cleaned = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+    scheme = parts.scheme.lower()
+    netloc = parts.netloc.rsplit("@", 1)[-1].lower()
+    if (scheme, parts.port) in (("http", 80), ("https", 443)):
+        netloc = netloc.rsplit(":", 1)[0]
+    cleaned = urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
     return canonicalize_url(cleaned, keep_fragments=False)

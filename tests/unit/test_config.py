@@ -1,0 +1,112 @@
+"""Configuration: durations, ${VAR} expansion, and errors that name file, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kurilwatch.config import load_config, parse_duration
+from kurilwatch.errors import ConfigError
+
+MINIMAL = """
+sources:
+  - name: kyodo
+    kind: feed
+    url: https://example.org/rss.xml
+    every: 5m
+channels:
+  - name: desk
+    kind: slack
+    url: ${SLACK_WEBHOOK_URL}
+  - name: ops
+    kind: webhook
+    url: https://hooks.example.org/kuril
+    secret: ${WEBHOOK_SECRET}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h", 3600), ("2d", 172800), ("250ms", 0.25), (45, 45), ("1.5h", 5400)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["soon", "", "-5m", "0s", "5 minutes", True])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kurilwatch.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_config_from_design(tmp_path: Path) -> None:
+    env = {"SLACK_WEBHOOK_URL": "https://hooks.slack.test/T/B/x", "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+    settings = load_config(_write(tmp_path, MINIMAL), env)
+    assert settings.sources[0].every == 300
+    assert settings.channels[0].url is not None
+    assert settings.channels[0].url.get_secret_value() == env["SLACK_WEBHOOK_URL"]
+    assert "hooks.slack.test" not in repr(settings)  # secrets never show in a repr
+    assert settings.rules is None
+    assert settings.alert_max_age == 72 * 3600
+
+
+def test_database_url_from_environment_wins(tmp_path: Path) -> None:
+    path = _write(tmp_path, "database_url: postgresql://file@db/x\n")
+    settings = load_config(path, {"KURILWATCH_DATABASE_URL": "postgresql://env@db/y"})
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql://env@db/y"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sources:\n  - name: a\n    url: https://x.org/f\n    every: soon\n", "sources[0].every: expected a duration"),
+        ("sources:\n  - name: a\n    url: https://x.org/f\n    evry: 5m\n", "sources[0].evry: unknown key"),
+        ("sources:\n  - name: a\n    url: ftp://x.org/f\n", "sources[0].url: expected an http:// or https:// URL"),
+        ("sources:\n  - name: a\n    kind: rss\n    url: https://x.org/f\n", "sources[0].kind: expected 'feed'"),
+        ("sources:\n  - url: https://x.org/f\n", "sources[0].name: required key is missing"),
+        ("channels:\n  - name: a\n    kind: slack\n", "channels[0]: a slack channel needs a url"),
+        ("channels:\n  - name: a\n    kind: webhook\n    url: https://h.test/x\n    secret: plain\n", "expected a Standard Webhooks secret"),
+        ("sources: [\n", "not valid YAML at line"),
+        ("- just\n- a list\n", "expected a mapping of settings"),
+        ("alert_max_age: forever\n", "alert_max_age: expected a duration"),
+        ("rules:\n  - name: r\n    event: protest\n    query: x\n    channels: [nope]\n", "unknown channel 'nope'"),
+    ],
+)
+def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_missing_environment_variable_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"channels\[0\]\.url: expected the environment variable SLACK_WEBHOOK_URL"):
+        load_config(_write(tmp_path, MINIMAL), {"WEBHOOK_SECRET": "whsec_abc"})
+
+
+def test_secret_values_are_not_echoed_in_errors(tmp_path: Path) -> None:
+    text = "channels:\n  - name: a\n    kind: webhook\n    url: hooks.secret.test/abc\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text), {})
+    assert "hooks.secret.test" not in str(caught.value)
+
+
+def test_default_and_missing_file(tmp_path: Path) -> None:
+    assert load_config(tmp_path / "absent.yaml", {}, required=False).sources == ()
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "absent.yaml", {})
+
+
+def test_query_fills_search_feed_url(tmp_path: Path) -> None:
+    text = "sources:\n  - name: s\n    url: https://news.test/rss?q={query}\n    query: 北方領土 OR Kurils\n"
+    source = load_config(_write(tmp_path, text), {}).sources[0].to_source()
+    assert source.url == "https://news.test/rss?q=%E5%8C%97%E6%96%B9%E9%A0%98%E5%9C%9F+OR+Kurils"
