@@ -63,7 +63,7 @@ def claim_due(
             )
             for row in rows
         ]
-    return sorted(claimed, key=lambda c: (c.alert.created_at or now, c.alert.id))
+    return sorted(claimed, key=lambda c: (c.alert.created_at or now, c.alert.story_id, c.alert.id))
 
 
 def mark_delivered(engine: Engine, alert_id: str, *, now: datetime) -> None:

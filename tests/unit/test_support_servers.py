@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from calendar import timegm
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -104,7 +105,7 @@ def test_rss_feed_lists_stories_newest_first(site: NewsSite, client: httpx.Clien
     assert first.link == first.id == urls["etorofu-drill-protest"]
     assert f'<guid isPermaLink="true">{first.id}</guid>' in response.text
     assert first.summary == story_by_key("etorofu-drill-protest").lead
-    assert datetime(*first.published_parsed[:6], tzinfo=UTC) == T0 + timedelta(hours=3)
+    assert timegm(first.published_parsed) == (T0 + timedelta(hours=3)).timestamp()
 
 
 def test_atom_feed_carries_the_same_entries(site: NewsSite, client: httpx.Client) -> None:
@@ -208,17 +209,15 @@ def test_fail_until_cleared_with_headers(site: NewsSite, client: httpx.Client) -
 
 
 def test_hang_delays_the_answer(site: NewsSite) -> None:
-    site.hang("/rss.xml", 0.5, times=1)
+    site.hang("/rss.xml", 30, times=1)
+    site.hang("/robots.txt", 0.2)
     with httpx.Client(timeout=0.1) as impatient, pytest.raises(httpx.ReadTimeout):
         impatient.get(site.feed_url)
-    site.hang("/robots.txt", 0.2)
-    started = time.monotonic()
     with httpx.Client(timeout=2.0) as patient:
+        assert patient.get(site.feed_url).status_code == 200  # the one hang was used up
+        started = time.monotonic()
         assert patient.get(site.url + "/robots.txt").status_code == 200
         assert time.monotonic() - started >= 0.2
-        started = time.monotonic()
-        assert patient.get(site.feed_url).status_code == 200  # the one hang was used up
-    assert time.monotonic() - started < 0.2
 
 
 def test_serve_raw_sends_broken_xml(site: NewsSite, client: httpx.Client) -> None:
@@ -285,7 +284,7 @@ def test_article_page_extracts_cleanly(
 
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
 
-    assert doc is not None and not isinstance(doc, dict)
+    assert doc is not None and not isinstance(doc, dict) and doc.text is not None
     assert doc.title == story.title
     assert doc.date == T0.date().isoformat()
     for paragraph in story.paragraphs:
@@ -335,14 +334,16 @@ def test_receiver_plays_scripted_responses(rx: WebhookReceiver, client: httpx.Cl
 
 
 def test_receiver_delay_records_before_waiting(rx: WebhookReceiver) -> None:
-    rx.delay(0.3)
+    rx.delay(30)
     with httpx.Client(timeout=0.1) as impatient, pytest.raises(httpx.ReadTimeout):
         impatient.post(rx.url, content=b"late")
-    assert rx.wait_for(1, timeout=0.2)[0].body == b"late"
+    assert rx.wait_for(1, timeout=1)[0].body == b"late"
     rx.delay(0)
+    assert httpx.post(rx.url, content=b"soon", timeout=2).status_code == 200
+    rx.delay(0.2)
     started = time.monotonic()
-    assert httpx.post(rx.url, content=b"soon").status_code == 200
-    assert time.monotonic() - started < 0.3
+    assert httpx.post(rx.url, content=b"slow", timeout=2).status_code == 200
+    assert time.monotonic() - started >= 0.2
 
 
 def test_receiver_wait_for_says_how_many_came(rx: WebhookReceiver) -> None:

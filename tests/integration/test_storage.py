@@ -1,0 +1,148 @@
+"""Storage on the real PostgreSQL: exact dedup, stories, the outbox, migrations."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kurilwatch.model import AlertPlan, Article, Evidence, Source, StoryState
+from storage.articles import ingest_article, mark_seen, unseen_urls
+from storage.engine import schema_is_current
+from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed
+from storage.sources import PollRecord, list_sources, load_source, record_poll, sync_sources
+from storage.stories import list_stories
+from storage.tables import metadata
+
+NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
+TEXT = "Japan lodged a protest with Russia over drills on Etorofu, officials said on Monday. " * 3
+EVIDENCE = Evidence(rule="protest", event="protest", sentences=("Japan lodged a protest.",), terms=("protest",))
+
+
+def _article(url: str, text: str = TEXT, *, source: str = "wire", guid: str | None = None) -> Article:
+    return Article(url=url, source=source, title="Japan protests drills", text=text, language="en",
+                   published_at=NOW, guid=guid)
+
+
+def _alert_once(state: StoryState) -> list[AlertPlan]:
+    if "desk" in state.alerted:
+        return []
+    return [AlertPlan(channel="desk", events=("protest",), rules=("protest",), evidence=(EVIDENCE,))]
+
+
+def _ingest(engine: Engine, article: Article, now: datetime = NOW) -> object:
+    return ingest_article(engine, article, events=("protest",), plan=_alert_once, now=now)
+
+
+def test_migrations_match_the_table_definitions(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    assert schema_is_current(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+
+
+def test_exact_copies_join_one_story_and_alert_once(engine: Engine) -> None:
+    first = _ingest(engine, _article("https://a.test/1"))
+    again = _ingest(engine, _article("https://a.test/1"))
+    copy = _ingest(engine, _article("https://b.test/x", "TOKYO (Kyodo) -- " + TEXT + "\n© 2026 Kyodo"))
+    other = _ingest(engine, _article("https://c.test/y", TEXT.replace("Etorofu", "Kunashiri")))
+    assert [r.outcome for r in (first, again, copy, other)] == ["stored", "duplicate", "joined", "stored"]  # type: ignore[attr-defined]
+    stories = list_stories(engine)
+    assert len(stories) == 2
+    joined = next(s for s in stories if s["id"] == first.story_id)  # type: ignore[attr-defined]
+    assert joined["urls"] == ["https://a.test/1", "https://b.test/x"]
+    assert len(list_alerts(engine)) == 2
+
+
+def test_same_guid_in_one_source_is_a_duplicate(engine: Engine) -> None:
+    assert _ingest(engine, _article("https://a.test/1", guid="g1")).outcome == "stored"  # type: ignore[attr-defined]
+    moved = _article("https://a.test/1?amp=1", TEXT + " Updated.", guid="g1")
+    assert _ingest(engine, moved).outcome == "duplicate"  # type: ignore[attr-defined]
+    elsewhere = _article("https://b.test/1", TEXT + " Updated.", source="other", guid="g1")
+    assert _ingest(engine, elsewhere).outcome == "stored"  # type: ignore[attr-defined]
+
+
+def test_concurrent_copies_end_in_one_story(engine: Engine) -> None:
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        results.append(_ingest(engine, _article(f"https://outlet{n}.test/story")))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.outcome for r in results) == ["joined"] * 5 + ["stored"]  # type: ignore[attr-defined]
+    assert len(list_stories(engine)) == 1
+    assert len(list_alerts(engine)) == 1
+
+
+def test_seen_urls_are_not_fetched_again(engine: Engine) -> None:
+    _ingest(engine, _article("https://a.test/stored"))
+    mark_seen(engine, "https://a.test/offtopic", source="wire", verdict="off_topic", now=NOW)
+    urls = ["https://a.test/stored", "https://a.test/offtopic", "https://a.test/new"]
+    assert unseen_urls(engine, urls) == {"https://a.test/new"}
+
+
+def test_outbox_claims_under_lease_and_records_outcomes(engine: Engine) -> None:
+    _ingest(engine, _article("https://a.test/1"))
+    _ingest(engine, _article("https://a.test/2", TEXT + " Second story."))
+    claimed = claim_due(engine, now=NOW, lease_seconds=60, limit=10, channels={"desk"})
+    assert len(claimed) == 2
+    assert claimed[0].story.urls == ("https://a.test/1",)
+    # leased: a second worker gets nothing until the lease lapses
+    assert claim_due(engine, now=NOW, lease_seconds=60, limit=10, channels={"desk"}) == []
+    assert len(claim_due(engine, now=NOW + timedelta(seconds=61), lease_seconds=60, limit=10, channels={"desk"})) == 2
+    mark_delivered(engine, claimed[0].alert.id, now=NOW)
+    mark_failed(engine, claimed[1].alert.id, error="HTTP 503", retry_at=NOW + timedelta(minutes=5), now=NOW)
+    later = NOW + timedelta(minutes=2)
+    assert claim_due(engine, now=later, lease_seconds=60, limit=10, channels={"desk"}) == []
+    due = claim_due(engine, now=NOW + timedelta(minutes=6), lease_seconds=60, limit=10, channels={"desk"})
+    assert [c.alert.id for c in due] == [claimed[1].alert.id]
+    mark_failed(engine, due[0].alert.id, error="HTTP 404", retry_at=None, now=NOW)
+    states = {a["id"]: (a["status"], a["attempts"], a["last_error"]) for a in list_alerts(engine)}
+    assert states[claimed[0].alert.id] == ("delivered", 1, None)
+    assert states[claimed[1].alert.id] == ("dead", 2, "HTTP 404")
+
+
+def test_skip_locked_keeps_two_workers_apart(engine: Engine) -> None:
+    for n in range(20):
+        _ingest(engine, _article(f"https://a.test/{n}", f"{TEXT} Story number {n}."))
+    got: list[list[str]] = [[], []]
+
+    def worker(i: int) -> None:
+        for item in claim_due(engine, now=NOW, lease_seconds=60, limit=15, channels={"desk"}):
+            got[i].append(item.alert.id)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(got[0]) & set(got[1])
+    assert len(got[0]) + len(got[1]) == 20
+
+
+def test_source_health_and_validators(engine: Engine) -> None:
+    configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
+    sync_sources(engine, [configured])
+    record_poll(engine, "wire", PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"), now=NOW)
+    assert load_source(engine, configured).etag == '"v1"'
+    record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 500"), now=NOW)
+    record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 502"), now=NOW)
+    [row] = list_sources(engine)
+    assert row["last_error"] == "HTTP 502" and row["consecutive_failures"] == 2
+    assert row["last_ok_at"] == NOW.isoformat()
+    moved = Source(name="wire", kind="feed", url="https://a.test/feed", every_seconds=60)
+    sync_sources(engine, [moved])
+    assert load_source(engine, moved).etag is None  # a new URL starts without validators
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1
