@@ -104,33 +104,41 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
 
 
 class TextIndex:
-    """The tokens of one article with an inverted index, built once and queried many times.
+    """The tokens of one article, sentence by sentence, with an inverted index.
 
-    Positions run over the whole article; callers keep the position ranges of sentences.
-    Lookups are cached, so a term shared by several queries is resolved once.
+    Built once per article and queried by every query. Positions run over the whole
+    article; `sentence_of` maps each position to its sentence. Lookups are cached, so a
+    term that several queries share is resolved once.
     """
 
-    __slots__ = ("tokens", "_index", "_vocab", "_cache")
+    __slots__ = ("tokens", "sentence_of", "sentences", "_index", "_vocab", "_cache")
 
     def __init__(self) -> None:
-        """Create an empty index; fill it with `add`."""
+        """Create an empty index; fill it with `add_sentence`."""
         self.tokens: list[str] = []
+        self.sentence_of: list[int] = []
+        self.sentences = 0
         self._index: dict[str, list[int]] = {}
         self._vocab: list[str] | None = None
-        self._cache: dict[object, list[Span]] = {}
+        self._cache: dict[object, Any] = {}
 
-    def add(self, text: str) -> list[tuple[int, int]]:
-        """Append the tokens of `text` (raw); return `(position, char offset)` per token."""
-        placed: list[tuple[int, int]] = []
-        for token, start, gap in tokenize(normalize(text)):
-            if gap and self.tokens:
+    def add_sentence(self, text: str) -> bool:
+        """Append `text` (raw) as the next sentence; False, and nothing added, if it has no words."""
+        tokens = tokenize(normalize(text))
+        if not tokens:
+            return False
+        number = self.sentences
+        self.sentences += 1
+        for token, _, gap in tokens:
+            if gap:
                 self.tokens.append("")  # an empty slot keeps CJK phrases from crossing it
+                self.sentence_of.append(number)
             position = len(self.tokens)
             self.tokens.append(token)
+            self.sentence_of.append(number)
             self._index.setdefault(token, []).append(position)
-            placed.append((position, start))
         self._vocab = None
-        return placed
+        return True
 
     def positions(self, pattern: _Pattern) -> list[int]:
         """Sorted positions of the tokens that `pattern` matches."""
@@ -148,14 +156,35 @@ class TextIndex:
         found.sort()
         return found
 
-    def cached(self, key: object) -> list[Span] | None:
-        """The spans computed earlier under `key`, if any."""
+    def all_windows(self, size: int) -> int:
+        """The bit mask of every window of `size` sentences (bit i: the window starting at i)."""
+        return (1 << max(self.sentences - size + 1, 0)) - 1
+
+    def window_mask(self, spans: list[Span], size: int) -> int:
+        """The windows of `size` sentences that hold at least one of `spans` entirely."""
+        inside = 0  # sentences holding a whole span
+        across = 0  # windows holding a span that crosses sentences
+        sentence_of = self.sentence_of
+        for start, end in spans:
+            first, last = sentence_of[start], sentence_of[end]
+            if first == last:
+                inside |= 1 << first
+            elif last - first < size:
+                low = last - size + 1 if last >= size else 0
+                across |= ((1 << (first - low + 1)) - 1) << low
+        mask = inside
+        for shift in range(1, size):
+            mask |= inside >> shift
+        return (mask | across) & self.all_windows(size)
+
+    def memo(self, key: object) -> Any:
+        """The value computed earlier under `key`, or None."""
         return self._cache.get(key)
 
-    def remember(self, key: object, spans: list[Span]) -> list[Span]:
-        """Keep `spans` under `key` for later lookups and return them."""
-        self._cache[key] = spans
-        return spans
+    def keep(self, key: object, value: Any) -> Any:
+        """Remember `value` under `key` for this article and return it."""
+        self._cache[key] = value
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,30 +218,30 @@ class _Term:
     positional = True
 
     def spans(self, idx: TextIndex) -> list[Span]:
-        key = ("term", self.patterns)
-        hit = idx.cached(key)
-        if hit is not None:
-            return hit
+        key = ("spans", self.patterns)
+        found: list[Span] | None = idx.memo(key)
+        if found is not None:
+            return found
         first = idx.positions(self.patterns[0])
         if len(self.patterns) == 1:
-            return idx.remember(key, [(p, p) for p in first])
+            return idx.keep(key, [(p, p) for p in first])  # type: ignore[no-any-return]
         rest = [set(idx.positions(p)) for p in self.patterns[1:]]
         found = [
             (p, p + len(rest))
             for p in first
             if all(p + i + 1 in positions for i, positions in enumerate(rest))
         ]
-        return idx.remember(key, found)
+        return idx.keep(key, found)  # type: ignore[no-any-return]
 
-    def holds(self, idx: TextIndex, lo: int, hi: int) -> bool:
-        return _any_within(self.spans(idx), lo, hi)
+    def mask(self, idx: TextIndex, size: int) -> int:
+        return _memo_mask(self, ("mask", self.patterns, size), idx, size)
 
-    def matched(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
-        if self.holds(idx, lo, hi):
+    def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
+        if self.mask(idx, size) >> start & 1:
             yield self.text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Near:
     """Operands within a span holding at most `slop` other tokens, in any order."""
 
@@ -222,83 +251,97 @@ class _Near:
     positional = True
 
     def spans(self, idx: TextIndex) -> list[Span]:
-        hit = idx.cached(id(self))
-        if hit is not None:
-            return hit
+        key = ("spans", id(self))
+        done: list[Span] | None = idx.memo(key)
+        if done is not None:
+            return done
         lists = [_spans_of(op, idx) for op in self.operands]
         lengths = [min((e - s + 1 for s, e in spans), default=1) for spans in lists]
         limit = sum(lengths) + self.slop  # no match spans more tokens than this
-        partial: list[tuple[int, int, int]] = [(s, e, e - s + 1) for s, e in lists[0]]
+        partial = {(s, e, e - s + 1) for s, e in lists[0]}
         for spans in lists[1:]:
             starts = [s for s, _ in spans]
-            grown: list[tuple[int, int, int]] = []
+            grown: set[tuple[int, int, int]] = set()
             for s0, e0, covered in partial:
-                lo = bisect.bisect_left(starts, e0 - limit + 1)
-                for s1, e1 in spans[lo:]:
+                for s1, e1 in spans[bisect.bisect_left(starts, e0 - limit + 1) :]:
                     if s1 > s0 + limit:
                         break
                     s, e = min(s0, s1), max(e0, e1)
                     if e - s + 1 <= limit:
-                        grown.append((s, e, covered + e1 - s1 + 1))
+                        grown.add((s, e, covered + e1 - s1 + 1))
             partial = grown
         found = sorted({(s, e) for s, e, covered in partial if e - s + 1 - covered <= self.slop})
-        return idx.remember(id(self), found)
+        return idx.keep(key, found)  # type: ignore[no-any-return]
 
-    def holds(self, idx: TextIndex, lo: int, hi: int) -> bool:
-        return _any_within(self.spans(idx), lo, hi)
+    def mask(self, idx: TextIndex, size: int) -> int:
+        return _memo_mask(self, ("mask", id(self), size), idx, size)
 
-    def matched(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
-        if not self.holds(idx, lo, hi):
+    def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
+        if not self.mask(idx, size) >> start & 1:
             return
         if self.text is not None:
             yield self.text
         else:
             for op in self.operands:
-                yield from op.matched(idx, lo, hi)
+                yield from op.matched(idx, start, size)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Or:
+    """Any child."""
+
     children: tuple[_Node, ...]
     positional: bool = False
 
     def spans(self, idx: TextIndex) -> list[Span]:
-        hit = idx.cached(id(self))
-        if hit is not None:
-            return hit
-        merged = sorted({s for c in self.children for s in _spans_of(c, idx)})
-        return idx.remember(id(self), merged)
+        key = ("spans", id(self))
+        done: list[Span] | None = idx.memo(key)
+        if done is not None:
+            return done
+        return idx.keep(key, sorted({s for c in self.children for s in _spans_of(c, idx)}))  # type: ignore[no-any-return]
 
-    def holds(self, idx: TextIndex, lo: int, hi: int) -> bool:
-        return any(c.holds(idx, lo, hi) for c in self.children)
-
-    def matched(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
+    def mask(self, idx: TextIndex, size: int) -> int:
+        mask = 0
         for c in self.children:
-            yield from c.matched(idx, lo, hi)
+            mask |= c.mask(idx, size)
+        return mask
+
+    def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
+        for c in self.children:
+            yield from c.matched(idx, start, size)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _And:
+    """Every child."""
+
     children: tuple[_Node, ...]
     positional = False
 
-    def holds(self, idx: TextIndex, lo: int, hi: int) -> bool:
-        return all(c.holds(idx, lo, hi) for c in self.children)
-
-    def matched(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
+    def mask(self, idx: TextIndex, size: int) -> int:
+        mask = idx.all_windows(size)
         for c in self.children:
-            yield from c.matched(idx, lo, hi)
+            mask &= c.mask(idx, size)
+            if not mask:
+                break
+        return mask
+
+    def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
+        for c in self.children:
+            yield from c.matched(idx, start, size)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Not:
+    """Not the child, within the same window."""
+
     child: _Node
     positional = False
 
-    def holds(self, idx: TextIndex, lo: int, hi: int) -> bool:
-        return not self.child.holds(idx, lo, hi)
+    def mask(self, idx: TextIndex, size: int) -> int:
+        return idx.all_windows(size) & ~self.child.mask(idx, size)
 
-    def matched(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
+    def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         return iter(())
 
 
@@ -312,14 +355,11 @@ def _spans_of(node: _Node, idx: TextIndex) -> list[Span]:
     raise TypeError(f"{type(node).__name__} has no positions")
 
 
-def _any_within(spans: list[Span], lo: int, hi: int) -> bool:
-    """Whether some span lies inside positions `[lo, hi)`."""
-    i = bisect.bisect_left(spans, (lo, lo))
-    while i < len(spans) and spans[i][0] < hi:
-        if spans[i][1] < hi:
-            return True
-        i += 1
-    return False
+def _memo_mask(node: _Term | _Near, key: object, idx: TextIndex, size: int) -> int:
+    done: int | None = idx.memo(key)
+    if done is None:
+        done = idx.keep(key, idx.window_mask(node.spans(idx), size))
+    return done
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,15 +368,18 @@ class CompiledQuery:
 
     name: str
     source: str
-    root: _Node = field(repr=False)
+    root: _Node = field(repr=False, compare=False)
 
-    def holds(self, idx: TextIndex, lo: int, hi: int) -> bool:
-        """Whether the query is satisfied by the tokens at positions `[lo, hi)` of `idx`."""
-        return self.root.holds(idx, lo, hi)
+    def windows(self, idx: TextIndex, size: int) -> int:
+        """The windows of `size` sentences that satisfy the query, as a bit mask.
 
-    def matched_terms(self, idx: TextIndex, lo: int, hi: int) -> tuple[str, ...]:
-        """The query's terms, as written, that occur in `[lo, hi)` and count for a match."""
-        return tuple(dict.fromkeys(self.root.matched(idx, lo, hi)))
+        Bit i is set when sentences i to i + size - 1 of `idx`, taken together, satisfy it.
+        """
+        return self.root.mask(idx, size)
+
+    def matched_terms(self, idx: TextIndex, start: int, size: int) -> tuple[str, ...]:
+        """The query's terms, as written, that count for its match in one window."""
+        return tuple(dict.fromkeys(self.root.matched(idx, start, size)))
 
 
 # ---------------------------------------------------------------- parsing and compiling

@@ -18,18 +18,31 @@ from storage.tables import metadata
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
 TEXT = "Japan lodged a protest with Russia over drills on Etorofu, officials said on Monday. " * 3
-EVIDENCE = Evidence(rule="protest", event="protest", sentences=("Japan lodged a protest.",), terms=("protest",))
+EVIDENCE = Evidence(
+    rule="protest", event="protest", sentences=("Japan lodged a protest.",), terms=("protest",)
+)
 
 
-def _article(url: str, text: str = TEXT, *, source: str = "wire", guid: str | None = None) -> Article:
-    return Article(url=url, source=source, title="Japan protests drills", text=text, language="en",
-                   published_at=NOW, guid=guid)
+def _article(
+    url: str, text: str = TEXT, *, source: str = "wire", guid: str | None = None
+) -> Article:
+    return Article(
+        url=url,
+        source=source,
+        title="Japan protests drills",
+        text=text,
+        language="en",
+        published_at=NOW,
+        guid=guid,
+    )
 
 
 def _alert_once(state: StoryState) -> list[AlertPlan]:
     if "desk" in state.alerted:
         return []
-    return [AlertPlan(channel="desk", events=("protest",), rules=("protest",), evidence=(EVIDENCE,))]
+    return [
+        AlertPlan(channel="desk", events=("protest",), rules=("protest",), evidence=(EVIDENCE,))
+    ]
 
 
 def _ingest(engine: Engine, article: Article, now: datetime = NOW) -> object:
@@ -42,16 +55,25 @@ def test_migrations_match_the_table_definitions(engine: Engine) -> None:
 
     assert schema_is_current(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
     assert diff == []
 
 
 def test_exact_copies_join_one_story_and_alert_once(engine: Engine) -> None:
     first = _ingest(engine, _article("https://a.test/1"))
     again = _ingest(engine, _article("https://a.test/1"))
-    copy = _ingest(engine, _article("https://b.test/x", "TOKYO (Kyodo) -- " + TEXT + "\n© 2026 Kyodo"))
+    copy = _ingest(
+        engine, _article("https://b.test/x", "TOKYO (Kyodo) -- " + TEXT + "\n© 2026 Kyodo")
+    )
     other = _ingest(engine, _article("https://c.test/y", TEXT.replace("Etorofu", "Kunashiri")))
-    assert [r.outcome for r in (first, again, copy, other)] == ["stored", "duplicate", "joined", "stored"]  # type: ignore[attr-defined]
+    assert [r.outcome for r in (first, again, copy, other)] == [
+        "stored",
+        "duplicate",
+        "joined",
+        "stored",
+    ]  # type: ignore[attr-defined]
     stories = list_stories(engine)
     assert len(stories) == 2
     joined = next(s for s in stories if s["id"] == first.story_id)  # type: ignore[attr-defined]
@@ -100,12 +122,27 @@ def test_outbox_claims_under_lease_and_records_outcomes(engine: Engine) -> None:
     assert claimed[0].story.urls == ("https://a.test/1",)
     # leased: a second worker gets nothing until the lease lapses
     assert claim_due(engine, now=NOW, lease_seconds=60, limit=10, channels={"desk"}) == []
-    assert len(claim_due(engine, now=NOW + timedelta(seconds=61), lease_seconds=60, limit=10, channels={"desk"})) == 2
+    assert (
+        len(
+            claim_due(
+                engine,
+                now=NOW + timedelta(seconds=61),
+                lease_seconds=60,
+                limit=10,
+                channels={"desk"},
+            )
+        )
+        == 2
+    )
     mark_delivered(engine, claimed[0].alert.id, now=NOW)
-    mark_failed(engine, claimed[1].alert.id, error="HTTP 503", retry_at=NOW + timedelta(minutes=5), now=NOW)
+    mark_failed(
+        engine, claimed[1].alert.id, error="HTTP 503", retry_at=NOW + timedelta(minutes=5), now=NOW
+    )
     later = NOW + timedelta(minutes=2)
     assert claim_due(engine, now=later, lease_seconds=60, limit=10, channels={"desk"}) == []
-    due = claim_due(engine, now=NOW + timedelta(minutes=6), lease_seconds=60, limit=10, channels={"desk"})
+    due = claim_due(
+        engine, now=NOW + timedelta(minutes=6), lease_seconds=60, limit=10, channels={"desk"}
+    )
     assert [c.alert.id for c in due] == [claimed[1].alert.id]
     mark_failed(engine, due[0].alert.id, error="HTTP 404", retry_at=None, now=NOW)
     states = {a["id"]: (a["status"], a["attempts"], a["last_error"]) for a in list_alerts(engine)}
@@ -134,7 +171,9 @@ def test_skip_locked_keeps_two_workers_apart(engine: Engine) -> None:
 def test_source_health_and_validators(engine: Engine) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
     sync_sources(engine, [configured])
-    record_poll(engine, "wire", PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"), now=NOW)
+    record_poll(
+        engine, "wire", PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"), now=NOW
+    )
     assert load_source(engine, configured).etag == '"v1"'
     record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 500"), now=NOW)
     record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 502"), now=NOW)

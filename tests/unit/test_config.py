@@ -28,7 +28,15 @@ channels:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("2d", 172800), ("250ms", 0.25), (45, 45), ("1.5h", 5400)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("2d", 172800),
+        ("250ms", 0.25),
+        (45, 45),
+        ("1.5h", 5400),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -47,7 +55,10 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_minimal_config_from_design(tmp_path: Path) -> None:
-    env = {"SLACK_WEBHOOK_URL": "https://hooks.slack.test/T/B/x", "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+    env = {
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.test/T/B/x",
+        "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
     settings = load_config(_write(tmp_path, MINIMAL), env)
     assert settings.sources[0].every == 300
     assert settings.channels[0].url is not None
@@ -67,17 +78,35 @@ def test_database_url_from_environment_wins(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("sources:\n  - name: a\n    url: https://x.org/f\n    every: soon\n", "sources[0].every: expected a duration"),
-        ("sources:\n  - name: a\n    url: https://x.org/f\n    evry: 5m\n", "sources[0].evry: unknown key"),
-        ("sources:\n  - name: a\n    url: ftp://x.org/f\n", "sources[0].url: expected an http:// or https:// URL"),
-        ("sources:\n  - name: a\n    kind: rss\n    url: https://x.org/f\n", "sources[0].kind: expected 'feed'"),
+        (
+            "sources:\n  - name: a\n    url: https://x.org/f\n    every: soon\n",
+            "sources[0].every: expected a duration",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://x.org/f\n    evry: 5m\n",
+            "sources[0].evry: unknown key",
+        ),
+        (
+            "sources:\n  - name: a\n    url: ftp://x.org/f\n",
+            "sources[0].url: expected an http:// or https:// URL",
+        ),
+        (
+            "sources:\n  - name: a\n    kind: rss\n    url: https://x.org/f\n",
+            "sources[0].kind: expected 'feed'",
+        ),
         ("sources:\n  - url: https://x.org/f\n", "sources[0].name: required key is missing"),
         ("channels:\n  - name: a\n    kind: slack\n", "channels[0]: a slack channel needs a url"),
-        ("channels:\n  - name: a\n    kind: webhook\n    url: https://h.test/x\n    secret: plain\n", "expected a Standard Webhooks secret"),
+        (
+            "channels:\n  - name: a\n    kind: webhook\n    url: https://h.test/x\n    secret: plain\n",
+            "expected a Standard Webhooks secret",
+        ),
         ("sources: [\n", "not valid YAML at line"),
         ("- just\n- a list\n", "expected a mapping of settings"),
         ("alert_max_age: forever\n", "alert_max_age: expected a duration"),
-        ("rules:\n  - name: r\n    event: protest\n    query: x\n    channels: [nope]\n", "unknown channel 'nope'"),
+        (
+            "rules:\n  - name: r\n    event: protest\n    query: x\n    channels: [nope]\n",
+            "unknown channel 'nope'",
+        ),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
@@ -89,7 +118,10 @@ def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expecte
 
 
 def test_missing_environment_variable_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"channels\[0\]\.url: expected the environment variable SLACK_WEBHOOK_URL"):
+    with pytest.raises(
+        ConfigError,
+        match=r"channels\[0\]\.url: expected the environment variable SLACK_WEBHOOK_URL",
+    ):
         load_config(_write(tmp_path, MINIMAL), {"WEBHOOK_SECRET": "whsec_abc"})
 
 

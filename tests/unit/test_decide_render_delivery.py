@@ -15,8 +15,12 @@ from kurilwatch.config import DeliveryConfig
 from kurilwatch.model import Alert, Evidence, Match, Rule, Story, StoryState
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
-PROTEST = Evidence(rule="protest", event="protest", sentences=("Japan lodged a protest.",), terms=("protest",))
-EXERCISE = Evidence(rule="exercise", event="exercise", sentences=("Drills began on Iturup.",), terms=("drills",))
+PROTEST = Evidence(
+    rule="protest", event="protest", sentences=("Japan lodged a protest.",), terms=("protest",)
+)
+EXERCISE = Evidence(
+    rule="exercise", event="exercise", sentences=("Drills began on Iturup.",), terms=("drills",)
+)
 RULES = (
     Rule(name="protest", event="protest", query="protest"),
     Rule(name="exercise", event="exercise", query="drill*", channels=("ops",)),
@@ -25,13 +29,22 @@ BOTH = Match(topic=True, events=("protest", "exercise"), evidence=(PROTEST, EXER
 
 
 def _state(**kw: object) -> StoryState:
-    base: dict[str, object] = {"story_id": 1, "is_new": True, "published_at": NOW, "first_seen_at": NOW}
+    base: dict[str, object] = {
+        "story_id": 1,
+        "is_new": True,
+        "published_at": NOW,
+        "first_seen_at": NOW,
+    }
     base.update(kw)
     return StoryState(**base)  # type: ignore[arg-type]
 
 
-def _plan(state: StoryState, match: Match = BOTH, channels: tuple[str, ...] = ("desk", "ops")) -> dict[str, tuple[str, ...]]:
-    plans = plan_alerts(state, match, rules=RULES, channels=channels, now=NOW, max_age_seconds=72 * 3600)
+def _plan(
+    state: StoryState, match: Match = BOTH, channels: tuple[str, ...] = ("desk", "ops")
+) -> dict[str, tuple[str, ...]]:
+    plans = plan_alerts(
+        state, match, rules=RULES, channels=channels, now=NOW, max_age_seconds=72 * 3600
+    )
     return {p.channel: p.events for p in plans}
 
 
@@ -68,8 +81,13 @@ STORY = Story(
     urls=("https://news.test/a?x=1&y=2", "https://other.test/b"),
 )
 ALERT = Alert(
-    id="3f0c", channel="desk", story_id=7, events=("protest", "exercise"),
-    rules=("protest", "exercise"), evidence=(PROTEST, EXERCISE), created_at=NOW,
+    id="3f0c",
+    channel="desk",
+    story_id=7,
+    events=("protest", "exercise"),
+    rules=("protest", "exercise"),
+    evidence=(PROTEST, EXERCISE),
+    created_at=NOW,
 )
 
 
@@ -147,14 +165,28 @@ def test_backoff_grows_with_full_jitter_and_honours_retry_after() -> None:
     config = DeliveryConfig(retry_initial=10, retry_max=3600, give_up_after=86400)
     rng = random.Random(1)
     for attempts in range(1, 12):
-        when = next_attempt(Retry("x"), attempts=attempts, created_at=NOW, now=NOW, config=config, rng=rng)
+        when = next_attempt(
+            Retry("x"), attempts=attempts, created_at=NOW, now=NOW, config=config, rng=rng
+        )
         assert when is not None
         assert timedelta(0) <= when - NOW <= timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1)))
-    when = next_attempt(Retry("x", after=900), attempts=1, created_at=NOW, now=NOW, config=config, rng=rng)
+    when = next_attempt(
+        Retry("x", after=900), attempts=1, created_at=NOW, now=NOW, config=config, rng=rng
+    )
     assert when == NOW + timedelta(seconds=900)
 
 
 def test_gives_up_after_the_deadline() -> None:
     config = DeliveryConfig(retry_initial=10, retry_max=3600, give_up_after=3600)
     late = NOW + timedelta(seconds=3599)
-    assert next_attempt(Retry("x", after=60), attempts=5, created_at=NOW, now=late, config=config, rng=random.Random(0)) is None
+    assert (
+        next_attempt(
+            Retry("x", after=60),
+            attempts=5,
+            created_at=NOW,
+            now=late,
+            config=config,
+            rng=random.Random(0),
+        )
+        is None
+    )

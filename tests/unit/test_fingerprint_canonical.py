@@ -37,7 +37,10 @@ def test_normalization_folds_width_and_case() -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("HTTP://News.Example.ORG:80/a/b?utm_source=x&id=2&fbclid=1#top", "http://news.example.org/a/b?id=2"),
+        (
+            "HTTP://News.Example.ORG:80/a/b?utm_source=x&id=2&fbclid=1#top",
+            "http://news.example.org/a/b?id=2",
+        ),
         ("https://example.org/story?b=2&a=1", "https://example.org/story?a=1&b=2"),
         ("https://example.org", "https://example.org/"),
         ("https://example.org/x?gclid=abc&utm_medium=rss", "https://example.org/x"),
