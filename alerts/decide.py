@@ -38,9 +38,7 @@ def plan_alerts(
     routes = {rule.name: rule.channels for rule in rules}
     plans = []
     for channel in channels:
-        evidence = tuple(
-            e for e in match.evidence if routes.get(e.rule) is None or channel in routes[e.rule]
-        )
+        evidence = tuple(e for e in match.evidence if channel in (routes.get(e.rule) or channels))
         if not evidence or channel in state.alerted:
             continue
         plans.append(

@@ -129,16 +129,20 @@ class TextIndex:
             return False
         number = self.sentences
         self.sentences += 1
+        if number:
+            self._slot(number)  # phrases never run from one sentence into the next
         for token, _, gap in tokens:
             if gap:
-                self.tokens.append("")  # an empty slot keeps CJK phrases from crossing it
-                self.sentence_of.append(number)
-            position = len(self.tokens)
+                self._slot(number)  # nor across punctuation between CJK characters
+            self._index.setdefault(token, []).append(len(self.tokens))
             self.tokens.append(token)
             self.sentence_of.append(number)
-            self._index.setdefault(token, []).append(position)
         self._vocab = None
         return True
+
+    def _slot(self, sentence: int) -> None:
+        self.tokens.append("")
+        self.sentence_of.append(sentence)
 
     def positions(self, pattern: _Pattern) -> list[int]:
         """Sorted positions of the tokens that `pattern` matches."""
@@ -161,21 +165,14 @@ class TextIndex:
         return (1 << max(self.sentences - size + 1, 0)) - 1
 
     def window_mask(self, spans: list[Span], size: int) -> int:
-        """The windows of `size` sentences that hold at least one of `spans` entirely."""
-        inside = 0  # sentences holding a whole span
-        across = 0  # windows holding a span that crosses sentences
-        sentence_of = self.sentence_of
-        for start, end in spans:
-            first, last = sentence_of[start], sentence_of[end]
-            if first == last:
-                inside |= 1 << first
-            elif last - first < size:
-                low = last - size + 1 if last >= size else 0
-                across |= ((1 << (first - low + 1)) - 1) << low
+        """The windows of `size` sentences that hold at least one of `spans`."""
+        inside = 0  # the sentences holding a span (no span crosses sentences)
+        for start, _ in spans:
+            inside |= 1 << self.sentence_of[start]
         mask = inside
         for shift in range(1, size):
             mask |= inside >> shift
-        return (mask | across) & self.all_windows(size)
+        return mask & self.all_windows(size)
 
     def memo(self, key: object) -> Any:
         """The value computed earlier under `key`, or None."""
@@ -270,7 +267,14 @@ class _Near:
                     if e - s + 1 <= limit:
                         grown.add((s, e, covered + e1 - s1 + 1))
             partial = grown
-        found = sorted({(s, e) for s, e, covered in partial if e - s + 1 - covered <= self.slop})
+        sentence_of = idx.sentence_of
+        found = sorted(
+            {
+                (s, e)
+                for s, e, covered in partial
+                if e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
+            }
+        )
         return idx.keep(key, found)  # type: ignore[no-any-return]
 
     def mask(self, idx: TextIndex, size: int) -> int:
@@ -516,11 +520,18 @@ def _syntax_error(
     message = str(exc)
     m = re.search(r"unexpected\s+'(.*)' at position (\d+)", message)
     if m is None:
-        return _error(
-            name,
-            len(query) + 1,
-            "unexpected end of query, expected a term, phrase, '(' or a closing ')'",
-        )
+        opened: list[int] = []
+        for kind, _, start, _ in _lex(rewritten, name):
+            if kind == "LPAREN":
+                opened.append(start)
+            elif kind == "RPAREN" and opened:
+                opened.pop()
+        what = "unexpected end of query, expected "
+        if opened:
+            what += f"')' to close the '(' at column {origin[opened[-1]] + 1}"
+        else:
+            what += "a term, phrase or '(' after the last operator"
+        return _error(name, len(query) + 1, what)
     pos = int(m.group(2))
     before = [t for t in _lex(rewritten[:pos], name) if t[0] != "APPROX"]
     what = f"unexpected {m.group(1)!r}"

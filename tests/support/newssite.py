@@ -224,19 +224,29 @@ class NewsSite(LocalServer):
             times: Only the next this many requests; None means until `clear`.
             body: The body to send with it.
             headers: Extra headers, e.g. `{"Retry-After": "2"}`.
+
+        Raises:
+            ValueError: If `times` is less than 1.
         """
+        _check_times(times)
         canned = Canned(status, body, {"Content-Type": _TEXT, **(headers or {})})
         with self._lock:
             self._failures[path] = _Countdown(canned, times)
 
     def hang(self, path: str, seconds: float, *, times: int | None = None) -> None:
-        """Wait `seconds` before answering requests for `path` (stopping the site ends it).
+        """Wait `seconds` before answering requests for `path`.
+
+        Stopping the site ends the wait: the request is then dropped without an answer.
 
         Args:
             path: The path, without query string.
             seconds: How long to wait before responding.
             times: Only the next this many requests; None means until `clear`.
+
+        Raises:
+            ValueError: If `times` is less than 1.
         """
+        _check_times(times)
         with self._lock:
             self._hangs[path] = _Countdown(seconds, times)
 
@@ -310,8 +320,9 @@ class NewsSite(LocalServer):
         with self._lock:
             self._requests.append(Request(handler.command, handler.path, headers))
             delay = _take(self._hangs, path)
-        if delay is not None:
-            self.sleep(delay)
+        if delay is not None and self.sleep(delay):
+            handler.close_connection = True  # stopping: hang up, as a dying server does
+            return
         with self._lock:
             canned = _take(self._failures, path) or self._raw.get(path)
             keep = self._truncations.get(path)
@@ -386,6 +397,12 @@ def _take(table: dict[str, _Countdown[_T]], path: str) -> _T | None:
         if entry.remaining <= 0:
             del table[path]
     return entry.value
+
+
+def _check_times(times: int | None) -> None:
+    """Reject a count of scripted requests that would never apply."""
+    if times is not None and times < 1:
+        raise ValueError("times must be at least 1, or None for every request")
 
 
 def _whole_seconds(moment: datetime) -> datetime:

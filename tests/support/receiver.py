@@ -161,17 +161,18 @@ class LocalServer:
         self._closing = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._base_url: str | None = None
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, once started.
+        """`http://127.0.0.1:PORT`, once started (and still after it stopped).
 
         Raises:
-            RuntimeError: If the server is not running.
+            RuntimeError: If the server was never started.
         """
-        if self._server is None:
+        if self._base_url is None:
             raise RuntimeError(f"{type(self).__name__} is not running; use it in a with block")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return self._base_url
 
     def start(self) -> Self:
         """Bind a free port and serve from a daemon thread.
@@ -182,6 +183,7 @@ class LocalServer:
         if self._server is None:
             self._closing.clear()
             self._server = _Server(self)
+            self._base_url = f"http://127.0.0.1:{self._server.server_port}"
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.01},
@@ -201,13 +203,16 @@ class LocalServer:
         if thread is not None:
             thread.join(timeout=5)
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> bool:
         """Wait `seconds`, or less if the server stops meanwhile.
 
         Args:
             seconds: How long to wait.
+
+        Returns:
+            True if the server is stopping: the handler should drop the request unanswered.
         """
-        self._closing.wait(seconds)
+        return self._closing.wait(seconds)
 
     def handle(self, handler: RequestHandler) -> None:
         """Answer one request; called from a handler thread.
@@ -330,7 +335,8 @@ class WebhookReceiver(LocalServer):
     def delay(self, seconds: float) -> None:
         """Wait this long before answering every later request; 0 answers at once again.
 
-        Requests are recorded on arrival, before the wait.
+        Requests are recorded on arrival, before the wait. Stopping the receiver ends the
+        wait and hangs up without an answer.
 
         Args:
             seconds: The delay.
@@ -394,8 +400,9 @@ class WebhookReceiver(LocalServer):
             self._arrived.notify_all()
             response = self._next_response()
             delay = self._delay
-        if delay > 0:
-            self.sleep(delay)
+        if delay > 0 and self.sleep(delay):
+            handler.close_connection = True  # stopping: hang up, as a dying server does
+            return
         handler.send(response)
 
     def _next_response(self) -> Canned:

@@ -1,0 +1,129 @@
+"""Measure the topic gate and the event rules against a labelled JSON Lines file.
+
+Usage:
+    python bench/eval_rules.py [FILE] [--rules RULES.yaml] [--window N] [--mix]
+
+FILE defaults to ../shared/eval/kurils_dev.jsonl (from the repository root). Each line is an
+object with `id`, `title`, `text`, `language` and `labels` (`kurils_relevant`, `protest`,
+`exercise`); lines without a label are scored on the labels they have. Prints precision,
+recall, F1 and TP/FP/FN per label, the ids of false positives and negatives, and the mean
+time per article. `--rules` takes a YAML file in the form of alerts/default_rules.yaml.
+
+`--mix` also measures sentence scoping: it joins the text of every item that is off topic
+(a Senkaku protest, drills in the Sea of Japan, a labor rally) with every on-topic item that
+lacks the event, in both orders, and counts the events reported for these joined articles
+(all of them false: the event is not about the islands). Nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from alerts.rules import (  # noqa: E402
+    DEFAULT_WINDOW,
+    RuleSet,
+    compile_rules,
+    load_default_rules,
+    match_article,
+    rules_from_mapping,
+)
+
+DEFAULT_FILE = ROOT.parent / "shared" / "eval" / "kurils_dev.jsonl"
+LABELS = (("topic", "kurils_relevant"), ("protest", "protest"), ("exercise", "exercise"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the measurement and print the table; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--rules", type=Path, help="YAML rules file (default: the shipped rules)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="sentences per window")
+    parser.add_argument("--mix", action="store_true", help="also score joined look-alike articles")
+    args = parser.parse_args(argv)
+    if not args.file.is_file():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    if args.rules:
+        watch, rules = rules_from_mapping(
+            yaml.safe_load(args.rules.read_text(encoding="utf-8")), origin=str(args.rules)
+        )
+    else:
+        watch, rules = load_default_rules()
+    ruleset = compile_rules(watch, rules, window=args.window)
+
+    items = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    counts: dict[str, dict[str, list[Any]]] = {
+        name: {"tp": [], "fp": [], "fn": [], "tn": []} for name, _ in LABELS
+    }
+    elapsed = 0.0
+    for item in items:
+        started = time.perf_counter()
+        match = match_article(
+            ruleset, title=item.get("title"), text=item.get("text") or "", language=item.get("language")
+        )
+        elapsed += time.perf_counter() - started
+        predicted = {"topic": match.topic, "protest": "protest" in match.events,
+                     "exercise": "exercise" in match.events}
+        labels = item.get("labels") or {}
+        for name, key in LABELS:
+            if key not in labels:
+                continue
+            truth, guess = bool(labels[key]), predicted[name]
+            cell = ("tp" if guess else "fn") if truth else ("fp" if guess else "tn")
+            counts[name][cell].append(item.get("id"))
+
+    print(f"{args.file}  ({len(items)} items, window {args.window})\n")
+    print(f"{'label':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'TP':>5}{'FP':>5}{'FN':>5}{'TN':>5}")
+    for name, _ in LABELS:
+        c = {k: len(v) for k, v in counts[name].items()}
+        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        print(f"{name:<10}{precision:>10.3f}{recall:>8.3f}{f1:>7.3f}"
+              f"{c['tp']:>5}{c['fp']:>5}{c['fn']:>5}{c['tn']:>5}")
+    print()
+    for name, _ in LABELS:
+        for cell, title in (("fp", "false positives"), ("fn", "false negatives")):
+            if counts[name][cell]:
+                print(f"{name} {title}: {' '.join(map(str, counts[name][cell]))}")
+    if items:
+        print(f"\nmean time per article: {elapsed / len(items) * 1000:.2f} ms")
+    if args.mix:
+        _mix(ruleset, items)
+    return 0
+
+
+def _mix(ruleset: RuleSet, items: list[dict[str, Any]]) -> None:
+    """Print the false events reported for on-topic items joined with off-topic look-alikes."""
+    outside = [i for i in items if not (i.get("labels") or {}).get("kurils_relevant", True)]
+    inside = [i for i in items if (i.get("labels") or {}).get("kurils_relevant")]
+    print("\njoined articles (off-topic look-alike + on-topic item without the event):")
+    for event in ("protest", "exercise"):
+        tried = wrong = 0
+        culprits: dict[str, int] = {}
+        for a in outside:
+            for b in (i for i in inside if not i["labels"].get(event)):
+                for first, second in ((a, b), (b, a)):
+                    text = f"{first.get('title') or ''}\n{first['text']}\n{second['text']}"
+                    match = match_article(ruleset, title=None, text=text)
+                    tried += 1
+                    if event in match.events:
+                        wrong += 1
+                        culprits[a["id"]] = culprits.get(a["id"], 0) + 1
+        print(f"  {event:<9} {wrong:>4} false of {tried:>4}"
+              f"  ({', '.join(f'{k}: {v}' for k, v in sorted(culprits.items())) or 'none'})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
