@@ -111,13 +111,14 @@ class TextIndex:
     term that several queries share is resolved once.
     """
 
-    __slots__ = ("tokens", "sentence_of", "sentences", "_index", "_vocab", "_cache")
+    __slots__ = ("tokens", "sentence_of", "sentences", "_starts", "_index", "_vocab", "_cache")
 
     def __init__(self) -> None:
         """Create an empty index; fill it with `add_sentence`."""
         self.tokens: list[str] = []
         self.sentence_of: list[int] = []
         self.sentences = 0
+        self._starts: list[int] = []
         self._index: dict[str, list[int]] = {}
         self._vocab: list[str] | None = None
         self._cache: dict[object, Any] = {}
@@ -129,6 +130,7 @@ class TextIndex:
             return False
         number = self.sentences
         self.sentences += 1
+        self._starts.append(len(self.tokens))
         if number:
             self._slot(number)  # phrases never run from one sentence into the next
         for token, _, gap in tokens:
@@ -159,6 +161,11 @@ class TextIndex:
                 found.extend(self._index[word])
         found.sort()
         return found
+
+    def window_positions(self, start: int, size: int) -> Span:
+        """The first and last token position of sentences `start` to `start + size - 1`."""
+        end = start + size
+        return self._starts[start], (self._starts[end] if end < self.sentences else len(self.tokens)) - 1
 
     def all_windows(self, size: int) -> int:
         """The bit mask of every window of `size` sentences (bit i: the window starting at i)."""
@@ -237,6 +244,10 @@ class _Term:
         if self.mask(idx, size) >> start & 1:
             yield self.text
 
+    def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
+        if _spans_within(self.spans(idx), lo, hi):
+            yield self.text
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Near:
@@ -281,13 +292,16 @@ class _Near:
         return _memo_mask(self, ("mask", id(self), size), idx, size)
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
-        if not self.mask(idx, size) >> start & 1:
-            return
-        if self.text is not None:
-            yield self.text
-        else:
+        if self.mask(idx, size) >> start & 1:
+            yield from self.within(idx, *idx.window_positions(start, size))
+
+    def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
+        for s, e in _spans_within(self.spans(idx), lo, hi):
+            if self.text is not None:
+                yield self.text
+                return
             for op in self.operands:
-                yield from op.matched(idx, start, size)
+                yield from op.within(idx, s, e)  # only the terms that make this occurrence
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -313,6 +327,11 @@ class _Or:
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         for c in self.children:
             yield from c.matched(idx, start, size)
+
+    def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
+        for c in self.children:
+            if isinstance(c, (_Term, _Near, _Or)):
+                yield from c.within(idx, lo, hi)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -357,6 +376,17 @@ def _spans_of(node: _Node, idx: TextIndex) -> list[Span]:
     if isinstance(node, (_Term, _Near, _Or)):
         return node.spans(idx)
     raise TypeError(f"{type(node).__name__} has no positions")
+
+
+def _spans_within(spans: list[Span], lo: int, hi: int) -> list[Span]:
+    """The spans that lie inside positions `lo` to `hi`, both inclusive."""
+    found = []
+    for span in spans[bisect.bisect_left(spans, (lo, lo)) :]:
+        if span[0] > hi:
+            break
+        if span[1] <= hi:
+            found.append(span)
+    return found
 
 
 def _memo_mask(node: _Term | _Near, key: object, idx: TextIndex, size: int) -> int:

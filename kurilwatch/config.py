@@ -194,6 +194,16 @@ class Settings(_Strict):
         return self
 
 
+class DatabaseSettings(BaseModel):
+    """Just where the data lives: what read-only commands need from the file."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    config_path: Path | None = None
+    database_url: SecretStr | None = None
+    data_dir: Path | None = None
+
+
 def load_config(path: Path, environ: Mapping[str, str], *, required: bool = True) -> Settings:
     """Read, expand and validate the YAML file at `path`.
 
@@ -205,6 +215,29 @@ def load_config(path: Path, environ: Mapping[str, str], *, required: bool = True
     Raises:
         ConfigError: naming the file, the key and what was expected.
     """
+    return validate_settings(_read(path, environ, required=required), path)
+
+
+def load_database_settings(path: Path, environ: Mapping[str, str]) -> DatabaseSettings:
+    """Only `database_url` and `data_dir` (the file is optional; other keys are not checked).
+
+    Raises:
+        ConfigError: the file is not YAML, or those two keys are wrong.
+    """
+    data = _read(path, environ, required=False, keys=("database_url", "data_dir"))
+    try:
+        return DatabaseSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def _read(
+    path: Path,
+    environ: Mapping[str, str],
+    *,
+    required: bool,
+    keys: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     try:
         raw_text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -226,12 +259,14 @@ def load_config(path: Path, environ: Mapping[str, str], *, required: bool = True
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    expanded = _expand(raw, environ, path, ())
+    if keys is not None:
+        raw = {k: v for k, v in raw.items() if k in keys}
+    expanded: dict[str, Any] = _expand(raw, environ, path, ())
     database_url = environ.get("KURILWATCH_DATABASE_URL")
     if database_url:
         expanded["database_url"] = database_url
     expanded["config_path"] = path
-    return validate_settings(expanded, path)
+    return expanded
 
 
 def validate_settings(data: dict[str, Any], path: Path) -> Settings:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import click
 
 from kurilwatch import __version__
-from kurilwatch.config import Settings, load_config
+from kurilwatch.config import DatabaseSettings, Settings, load_config, load_database_settings
 from kurilwatch.errors import ConfigError, KurilwatchError
 
 DEFAULT_CONFIG = "kurilwatch.yaml"
@@ -33,6 +33,9 @@ class _Context:
     def settings(self, *, required: bool = True) -> Settings:
         return load_config(self.config_path, os.environ, required=required)
 
+    def database_settings(self) -> DatabaseSettings:
+        return load_database_settings(self.config_path, os.environ)
+
 
 def _fail(exc: KurilwatchError) -> None:
     click.echo(f"kurilwatch: {exc}", err=True)
@@ -40,7 +43,7 @@ def _fail(exc: KurilwatchError) -> None:
 
 
 @contextmanager
-def _database(settings: Settings, *, upgrade: bool) -> Iterator[Any]:
+def _database(settings: Settings | DatabaseSettings, *, upgrade: bool) -> Iterator[Any]:
     from platformdirs import user_data_path
 
     from storage.engine import open_database, schema_is_current, upgrade_schema
@@ -109,8 +112,7 @@ def db() -> None:
 @_guarded
 def db_upgrade(obj: _Context) -> None:
     """Apply the migrations up to the newest schema."""
-    settings = obj.settings(required=False)
-    with _database(settings, upgrade=True):
+    with _database(obj.database_settings(), upgrade=True):
         click.echo("database schema is current")
 
 
@@ -183,7 +185,7 @@ def stories_list(obj: _Context, as_json: bool, limit: int) -> None:
     """The newest stories with their copies."""
     from storage.stories import list_stories
 
-    with _database(obj.settings(required=False), upgrade=False) as engine:
+    with _database(obj.database_settings(), upgrade=False) as engine:
         rows = list_stories(engine, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -204,7 +206,7 @@ def stories_show(obj: _Context, story_id: int) -> None:
     """One story with all its copies, as JSON."""
     from storage.stories import get_story
 
-    with _database(obj.settings(required=False), upgrade=False) as engine, engine.connect() as conn:
+    with _database(obj.database_settings(), upgrade=False) as engine, engine.connect() as conn:
         story = get_story(conn, story_id)
     click.echo(
         json.dumps(
@@ -237,7 +239,7 @@ def alerts_list(obj: _Context, as_json: bool, limit: int) -> None:
     """The newest alerts with their delivery state."""
     from storage.outbox import list_alerts
 
-    with _database(obj.settings(required=False), upgrade=False) as engine:
+    with _database(obj.database_settings(), upgrade=False) as engine:
         rows = list_alerts(engine, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -263,7 +265,7 @@ def sources_list(obj: _Context, as_json: bool) -> None:
     """Every source with its last poll, last success and last error."""
     from storage.sources import list_sources
 
-    with _database(obj.settings(required=False), upgrade=False) as engine:
+    with _database(obj.database_settings(), upgrade=False) as engine:
         rows = list_sources(engine)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

