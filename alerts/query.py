@@ -39,7 +39,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +52,7 @@ from kurilwatch.errors import RuleError
 
 __all__ = ["CompiledQuery", "TextIndex", "compile_query", "normalize", "tokenize"]
 
-_CJK = (
-    "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uf900-\ufaff\uac00-\ud7af"
-)
+_CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _WORD_RE = re.compile(r"[^\W_]+")
 _CJK_RE = re.compile(f"[{_CJK}]")
 _CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
@@ -111,7 +108,7 @@ class TextIndex:
     term that several queries share is resolved once.
     """
 
-    __slots__ = ("tokens", "sentence_of", "sentences", "_starts", "_index", "_vocab", "_cache")
+    __slots__ = ("_cache", "_index", "_starts", "_vocab", "sentence_of", "sentences", "tokens")
 
     def __init__(self) -> None:
         """Create an empty index; fill it with `add_sentence`."""
@@ -124,7 +121,7 @@ class TextIndex:
         self._cache: dict[object, Any] = {}
 
     def add_sentence(self, text: str) -> bool:
-        """Append `text` (raw) as the next sentence; False, and nothing added, if it has no words."""
+        """Append raw `text` as the next sentence; False, adding nothing, if it has no words."""
         tokens = tokenize(normalize(text))
         if not tokens:
             return False
@@ -165,7 +162,8 @@ class TextIndex:
     def window_positions(self, start: int, size: int) -> Span:
         """The first and last token position of sentences `start` to `start + size - 1`."""
         end = start + size
-        return self._starts[start], (self._starts[end] if end < self.sentences else len(self.tokens)) - 1
+        stop = self._starts[end] if end < self.sentences else len(self.tokens)
+        return self._starts[start], stop - 1
 
     def all_windows(self, size: int) -> int:
         """The bit mask of every window of `size` sentences (bit i: the window starting at i)."""
@@ -300,8 +298,9 @@ class _Near:
             if self.text is not None:
                 yield self.text
                 return
-            for op in self.operands:
-                yield from op.within(idx, s, e)  # only the terms that make this occurrence
+            for op in self.operands:  # only the terms that make up this occurrence
+                if isinstance(op, (_Term, _Near, _Or)):
+                    yield from op.within(idx, s, e)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -474,7 +473,8 @@ def _group_near(query: str, name: str) -> tuple[str, list[int]]:
     loosest; the parentheses give it its operands back. Returns the rewritten query and,
     for each of its characters (plus one past the end), the column in `query` it came from.
     """
-    toks: list[list[Any]] = [[*t, False] for t in _lex(query, name)]  # type, text, start, end, synthetic
+    # [type, text, start, end, synthetic]: synthetic parentheses are the ones inserted here
+    toks: list[list[Any]] = [[*t, False] for t in _lex(query, name)]
     i = 0
     while i < len(toks):
         kind, text, start, _, synthetic = toks[i]
@@ -484,9 +484,7 @@ def _group_near(query: str, name: str) -> tuple[str, list[int]]:
         left = _atom_start(toks, i - 1)
         right = _atom_end(toks, i + 1)
         if left is None or right is None:
-            raise _error(
-                name, start + 1, f"{text} needs a term, phrase or (group) on each side"
-            )
+            raise _error(name, start + 1, f"{text} needs a term, phrase or (group) on each side")
         toks.insert(right + 1, ["RPAREN", ")", toks[right][3], toks[right][3], True])
         toks.insert(left, ["LPAREN", "(", toks[left][2], toks[left][2], True])
         i += 2
@@ -589,7 +587,7 @@ class _Compiler:
         end = self.origin[min(node.pos + node.size, len(self.origin) - 1)]
         return self.query[start:end]
 
-    def node(self, item: tree.Item) -> _Node:  # noqa: C901 - one branch per luqum node type
+    def node(self, item: tree.Item) -> _Node:
         if isinstance(item, tree.Group):
             return self.node(item.children[0])
         if isinstance(item, tree.Word):
@@ -612,7 +610,7 @@ class _Compiler:
         if isinstance(item, tree.Plus):
             return self.node(item.a)
         if isinstance(item, tree.SearchField):
-            raise self.fail(item, "field searches ('name:') are not supported; use the rule's where")
+            raise self.fail(item, "field searches ('name:') are not supported; use `where`")
         if isinstance(item, tree.Fuzzy):
             raise self.fail(item, "fuzzy terms ('word~n') are not supported; use a wildcard")
         if isinstance(item, tree.Boost):
@@ -647,10 +645,9 @@ class _Compiler:
         patterns: list[_Pattern] = []
         for m in _QUERY_WORD_RE.finditer(normalize(text)):
             word = m.group()
-            if _CJK_RE.search(word):
-                patterns.extend(
-                    _Pattern(p.group()) for p in _CJK_SPLIT_RE.finditer(word.replace("*", "").replace("?", ""))
-                )
+            if _CJK_RE.search(word):  # substring semantics: wildcards add nothing
+                literal = word.replace("*", "").replace("?", "")
+                patterns.extend(_Pattern(p.group()) for p in _CJK_SPLIT_RE.finditer(literal))
             elif word.strip("*?"):
                 patterns.append(_Pattern.of(word))
             else:
@@ -668,4 +665,3 @@ class _Compiler:
         if len(units) < 2:
             return units[0] if units else self.term(item, inner)
         return _Near(units, slop, written or self.written(item))
-

@@ -68,11 +68,12 @@ FIELDS = ("title", "text")
 EVIDENCE_SENTENCES = 3
 EVIDENCE_CHARS = 400
 
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st gen lt col capt cmdr adm sgt gov sen rep jan feb mar apr jun jul"
-    " aug sep sept oct nov dec no nos vol etc vs approx inc corp co ltd jr sr dept fig est"
-    " г гг т тыс млн млрд руб ст им ул пр см напр др рис".split()
-)
+_ABBREVIATIONS_TEXT = """
+    mr mrs ms dr prof st gen lt col capt cmdr adm sgt gov sen rep jan feb mar apr jun jul aug
+    sep sept oct nov dec no nos vol etc vs approx inc corp co ltd jr sr dept fig est
+    г гг т тыс млн млрд руб ст им ул пр см напр др рис
+"""
+_ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
 _BOUNDARY = re.compile(r"(?P<latin>[.!?…]+[\"'»”’)\]]*)(?=\s)|(?P<cjk>[。！？]+)(?![」』）)”’])")
 _LAST_WORD = re.compile(r"([^\W\d_]+)\W*$")
 _SPACE = re.compile(r"\s+")
@@ -279,7 +280,9 @@ def verdict(item_id: object, match: Match) -> dict[str, Any]:
     }
 
 
-def rules_from_mapping(data: Mapping[str, Any], *, origin: str = "rules") -> tuple[str, tuple[Rule, ...]]:
+def rules_from_mapping(
+    data: Mapping[str, Any], *, origin: str = "rules"
+) -> tuple[str, tuple[Rule, ...]]:
     """Read `{"watch": query, "rules": [{name, event, query, where?, channels?, severity?}]}`.
 
     Args:

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         watch, rules = load_default_rules()
     ruleset = compile_rules(watch, rules, window=args.window)
 
-    items = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = args.file.read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in lines if line.strip()]
     counts: dict[str, dict[str, list[Any]]] = {
         name: {"tp": [], "fp": [], "fn": [], "tn": []} for name, _ in LABELS
     }
@@ -70,11 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     for item in items:
         started = time.perf_counter()
         match = match_article(
-            ruleset, title=item.get("title"), text=item.get("text") or "", language=item.get("language")
+            ruleset,
+            title=item.get("title"),
+            text=item.get("text") or "",
+            language=item.get("language"),
         )
         elapsed += time.perf_counter() - started
-        predicted = {"topic": match.topic, "protest": "protest" in match.events,
-                     "exercise": "exercise" in match.events}
+        predicted = {
+            "topic": match.topic,
+            "protest": "protest" in match.events,
+            "exercise": "exercise" in match.events,
+        }
         labels = item.get("labels") or {}
         for name, key in LABELS:
             if key not in labels:
@@ -84,14 +91,18 @@ def main(argv: list[str] | None = None) -> int:
             counts[name][cell].append(item.get("id"))
 
     print(f"{args.file}  ({len(items)} items, window {args.window})\n")
-    print(f"{'label':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'TP':>5}{'FP':>5}{'FN':>5}{'TN':>5}")
+    print(
+        f"{'label':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'TP':>5}{'FP':>5}{'FN':>5}{'TN':>5}"
+    )
     for name, _ in LABELS:
         c = {k: len(v) for k, v in counts[name].items()}
         precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
         recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        print(f"{name:<10}{precision:>10.3f}{recall:>8.3f}{f1:>7.3f}"
-              f"{c['tp']:>5}{c['fp']:>5}{c['fn']:>5}{c['tn']:>5}")
+        print(
+            f"{name:<10}{precision:>10.3f}{recall:>8.3f}{f1:>7.3f}"
+            f"{c['tp']:>5}{c['fp']:>5}{c['fn']:>5}{c['tn']:>5}"
+        )
     print()
     for name, _ in LABELS:
         for cell, title in (("fp", "false positives"), ("fn", "false negatives")):
@@ -121,8 +132,10 @@ def _mix(ruleset: RuleSet, items: list[dict[str, Any]]) -> None:
                     if event in match.events:
                         wrong += 1
                         culprits[a["id"]] = culprits.get(a["id"], 0) + 1
-        print(f"  {event:<9} {wrong:>4} false of {tried:>4}"
-              f"  ({', '.join(f'{k}: {v}' for k, v in sorted(culprits.items())) or 'none'})")
+        print(
+            f"  {event:<9} {wrong:>4} false of {tried:>4}"
+            f"  ({', '.join(f'{k}: {v}' for k, v in sorted(culprits.items())) or 'none'})"
+        )
 
 
 if __name__ == "__main__":

@@ -159,8 +159,9 @@ def _header(response: Response, name: bytes) -> str | None:
 
 
 def _status(failure: Failure) -> int | None:
-    if failure.check(HttpError):
-        return int(failure.value.response.status)
+    error = failure.value
+    if isinstance(error, HttpError):
+        return int(error.response.status)
     return None
 
 
@@ -168,4 +169,5 @@ def _describe(failure: Failure) -> str:
     status = _status(failure)
     if status is not None:
         return f"HTTP {status}"
-    return f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]
+    kind = type(failure.value).__name__
+    return f"{kind}: {failure.getErrorMessage()}"[:300]

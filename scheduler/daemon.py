@@ -54,7 +54,9 @@ def run(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None = 
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(REACTOR)
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed  # Twisted's interfaces do not type the module-level reactor
 
     status = {"code": 0}
 
@@ -63,14 +65,14 @@ def run(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None = 
             error = future.exception()
             log.error("daemon.crashed", exc_info=error)
             status["code"] = 1
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()
 
     def begin() -> None:
         future = asyncio.ensure_future(_main(settings, engine, once=once, out=out))
         future.add_done_callback(finished)
 
-    reactor.callWhenRunning(begin)  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    reactor.callWhenRunning(begin)
+    reactor.run(installSignalHandlers=False)
     return status["code"]
 
 
