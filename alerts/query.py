@@ -69,33 +69,32 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", folded).replace("ё", "е")
 
 
-def tokenize(text: str) -> list[tuple[str, int, int]]:
+def tokenize(text: str) -> list[tuple[str, bool]]:
     """Split normalized text into tokens.
 
     Args:
         text: Text already passed through `normalize`.
 
     Returns:
-        `(token, start, gap)` triples: `start` is the character offset in `text`, `gap`
-        is 1 where punctuation separates two CJK characters (a phrase may not cross it),
-        else 0.
+        `(token, gap)` pairs; `gap` is True where punctuation separates two CJK characters
+        (a phrase may not cross it).
     """
-    out: list[tuple[str, int, int]] = []
+    out: list[tuple[str, bool]] = []
     prev_cjk_end = -1
     for m in _WORD_RE.finditer(text):
         word = m.group()
         if not _CJK_RE.search(word):
-            out.append((word, m.start(), 0))
+            out.append((word, False))
             prev_cjk_end = -1
             continue
         for part in _CJK_SPLIT_RE.finditer(word):
             start = m.start() + part.start()
             if len(part.group()) == 1 and _CJK_RE.match(part.group()):
-                between = text[prev_cjk_end:start] if prev_cjk_end >= 0 else ""
-                out.append((part.group(), start, 1 if between.strip() else 0))
+                gap = prev_cjk_end >= 0 and bool(text[prev_cjk_end:start].strip())
+                out.append((part.group(), gap))
                 prev_cjk_end = start + 1
             else:
-                out.append((part.group(), start, 0))
+                out.append((part.group(), False))
                 prev_cjk_end = -1
     return out
 
@@ -130,7 +129,7 @@ class TextIndex:
         self._starts.append(len(self.tokens))
         if number:
             self._slot(number)  # phrases never run from one sentence into the next
-        for token, _, gap in tokens:
+        for token, gap in tokens:
             if gap:
                 self._slot(number)  # nor across punctuation between CJK characters
             self._index.setdefault(token, []).append(len(self.tokens))
@@ -597,7 +596,7 @@ class _Compiler:
         if isinstance(item, tree.Phrase):
             return self.phrase(item, 0)
         if isinstance(item, tree.Proximity):
-            return self.phrase(item.term, int(float(item.degree or 1)), self.written(item))
+            return self.phrase(item.term, int(item.degree), self.written(item))  # bare ~ is 1
         if isinstance(item, tree.OrOperation):
             children = tuple(self.node(c) for c in item.children)
             return _Or(children, positional=all(c.positional for c in children))

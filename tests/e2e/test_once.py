@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.e2e.conftest import Kurilwatch, events_by_title, fast_delivery, seed_story
 from tests.support.newssite import NewsSite
 from tests.support.receiver import WebhookReceiver
-from tests.support.stories import STORIES
+from tests.support.stories import STORIES, story_by_key
 
 
 def test_once_alerts_each_story_once_and_a_second_run_adds_nothing(
@@ -53,6 +53,17 @@ def test_once_alerts_each_story_once_and_a_second_run_adds_nothing(
         assert second.returncode == 0, second.stderr
         assert len(rx.received) == len(expected)
         assert sum(1 for r in site.requests if r.path.startswith("/news/")) == article_hits
+
+        # without validators the feed is refetched whole: only the one new page is fetched
+        site.validators = False
+        site.add_story(story_by_key("okinawa-joint-drills"), slug="okinawa-2")
+        third = kw.run("run", "--once")
+        assert third.returncode == 0, third.stderr
+        assert sum(1 for r in site.requests if r.path.startswith("/news/")) == article_hits + 1
+        assert len(rx.received) == len(expected)
+        fourth = kw.run("run", "--once")  # same bytes again: the body hash ends the poll
+        polled = [json.loads(x) for x in fourth.stderr.splitlines() if '"source.polled"' in x]
+        assert [(p["not_modified"], p["new"]) for p in polled] == [(True, 0)]
 
     alerts = kw.json("alerts", "list")
     assert len(alerts) == 2 * len(expected)
