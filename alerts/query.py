@@ -16,13 +16,14 @@ evaluated against an indexed article (`TextIndex`) any number of times. Semantic
    any place in a word (`учени*` matches `учения`, `учениях`, `учений`). A wildcard next to
    CJK characters is ignored: CJK terms already match as substrings. A term that normalizes
    to several tokens (`anti-ship`, `S-400`, `北方領土`) matches them as a phrase.
-3. Phrases. `"lodged a protest"` matches the tokens in order, adjacent.
+3. Phrases. `"lodged a protest"` matches the tokens in order, adjacent. Neither a phrase
+   nor a proximity match ever runs from one sentence into the next.
 4. Proximity. `"a b"~n` and `a NEAR/n b` match when an occurrence of each operand lies in
-   a span holding at most n other tokens, in any order (for CJK, n counts characters).
-   `"a b"~0` is the exact phrase. NEAR binds tighter than every other operator,
-   `a NEAR/3 b AND c` is `(a NEAR/3 b) AND c`, and chains nest to the left. The operands of
-   NEAR are terms, phrases, proximity phrases, NEAR groups, or parenthesized OR groups of
-   these; `NEAR/n` is case-insensitive.
+   a span of one sentence holding at most n other tokens, in any order (for CJK, n counts
+   characters). `"a b"~0` is the exact phrase, a bare `~` is `~1`. NEAR binds tighter
+   than every other operator, `a NEAR/3 b AND c` is `(a NEAR/3 b) AND c`, and chains nest
+   to the left. The operands of NEAR are terms, phrases, proximity phrases, NEAR groups,
+   or parenthesized OR groups of these; `NEAR/n` is case-insensitive.
 5. Boolean operators. `AND`, `OR` and `NOT` (upper case, as in Lucene; `-term` is `NOT
    term`, `+term` is `term`), parentheses to group. `AND` binds tighter than `OR`; bare
    juxtaposition means AND and binds loosest of all: `a b OR c` is `a AND (b OR c)`.
@@ -41,7 +42,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
@@ -59,6 +60,7 @@ _CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
 _QUERY_WORD_RE = re.compile(r"(?:[^\W_]|[*?])+")
 _NEAR_RE = re.compile(r"NEAR/(\d+)", re.IGNORECASE)
 
+_T = TypeVar("_T")
 Span = tuple[int, int]
 """An occurrence: the positions of its first and last token, both inclusive."""
 
@@ -182,7 +184,7 @@ class TextIndex:
         """The value computed earlier under `key`, or None."""
         return self._cache.get(key)
 
-    def keep(self, key: object, value: Any) -> Any:
+    def keep(self, key: object, value: _T) -> _T:
         """Remember `value` under `key` for this article and return it."""
         self._cache[key] = value
         return value
@@ -225,14 +227,14 @@ class _Term:
             return found
         first = idx.positions(self.patterns[0])
         if len(self.patterns) == 1:
-            return idx.keep(key, [(p, p) for p in first])  # type: ignore[no-any-return]
+            return idx.keep(key, [(p, p) for p in first])
         rest = [set(idx.positions(p)) for p in self.patterns[1:]]
         found = [
             (p, p + len(rest))
             for p in first
             if all(p + i + 1 in positions for i, positions in enumerate(rest))
         ]
-        return idx.keep(key, found)  # type: ignore[no-any-return]
+        return idx.keep(key, found)
 
     def mask(self, idx: TextIndex, size: int) -> int:
         return _memo_mask(self, ("mask", self.patterns, size), idx, size)
@@ -261,7 +263,9 @@ class _Near:
         if done is not None:
             return done
         lists = [_spans_of(op, idx) for op in self.operands]
-        lengths = [min((e - s + 1 for s, e in spans), default=1) for spans in lists]
+        if not all(lists):
+            return idx.keep(key, [])
+        lengths = [min(e - s + 1 for s, e in spans) for spans in lists]
         limit = sum(lengths) + self.slop  # no match spans more tokens than this
         partial = {(s, e, e - s + 1) for s, e in lists[0]}
         for spans in lists[1:]:
@@ -283,7 +287,7 @@ class _Near:
                 if e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
             }
         )
-        return idx.keep(key, found)  # type: ignore[no-any-return]
+        return idx.keep(key, found)
 
     def mask(self, idx: TextIndex, size: int) -> int:
         return _memo_mask(self, ("mask", id(self), size), idx, size)
@@ -314,7 +318,7 @@ class _Or:
         done: list[Span] | None = idx.memo(key)
         if done is not None:
             return done
-        return idx.keep(key, sorted({s for c in self.children for s in _spans_of(c, idx)}))  # type: ignore[no-any-return]
+        return idx.keep(key, sorted({s for c in self.children for s in _spans_of(c, idx)}))
 
     def mask(self, idx: TextIndex, size: int) -> int:
         mask = 0
@@ -324,7 +328,8 @@ class _Or:
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         for c in self.children:
-            yield from c.matched(idx, start, size)
+            if c.mask(idx, size) >> start & 1:  # only the branches that hold
+                yield from c.matched(idx, start, size)
 
     def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
         for c in self.children:
