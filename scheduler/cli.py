@@ -13,13 +13,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from kurilwatch import __version__
 from kurilwatch.config import DatabaseSettings, Settings, load_config, load_database_settings
-from kurilwatch.errors import ConfigError, KurilwatchError
+from kurilwatch.errors import ConfigError, KurilwatchError, RuleError
+from kurilwatch.model import Rule
+
+if TYPE_CHECKING:
+    from alerts.rules import RuleSet
 
 DEFAULT_CONFIG = "kurilwatch.yaml"
 
@@ -59,6 +63,18 @@ def _database(settings: Settings | DatabaseSettings, *, upgrade: bool) -> Iterat
         yield db.engine
     finally:
         db.close()
+
+
+def _rules(obj: _Context, settings: Settings) -> tuple[tuple[Rule, ...], RuleSet]:
+    """The rules in force (the file's, else the shipped defaults), compiled once."""
+    from alerts.rules import compile_rules, load_default_rules
+
+    default_watch, default_rules = load_default_rules()
+    rules = default_rules if settings.rules is None else tuple(r.to_rule() for r in settings.rules)
+    try:
+        return rules, compile_rules(settings.watch or default_watch, rules)
+    except RuleError as exc:
+        raise RuleError(f"{obj.config_path}: {exc}") from None
 
 
 def _guarded(command: Callable[..., None]) -> Callable[..., None]:
@@ -122,17 +138,14 @@ def db_upgrade(obj: _Context) -> None:
 @_guarded
 def run(obj: _Context, once: bool) -> None:
     """Run the daemon (or one pass with --once)."""
-    from scheduler.daemon import resolve_rules
     from scheduler.daemon import run as run_daemon
 
     settings = obj.settings()
-    from alerts.rules import compile_rules
-
-    compile_rules(*resolve_rules(settings))  # a bad rule fails here, before any crawl
+    rules, ruleset = _rules(obj, settings)  # a bad rule fails here, before any crawl
     if not settings.sources:
         raise ConfigError(f"{obj.config_path}: sources: expected at least one source")
     with _database(settings, upgrade=True) as engine:
-        code = run_daemon(settings, engine, once=once, out=sys.stdout)
+        code = run_daemon(settings, engine, rules=rules, ruleset=ruleset, once=once, out=sys.stdout)
     sys.exit(code)
 
 
@@ -151,11 +164,9 @@ def rules_test(obj: _Context, file: TextIO) -> None:
     Each input line: {"id", "title", "text", "language"}. Each output line:
     {"id", "topic", "events", "rules", "evidence"}. No database is needed.
     """
-    from alerts.rules import compile_rules, match_article, verdict
-    from scheduler.daemon import resolve_rules
+    from alerts.rules import match_article, verdict
 
-    settings = obj.settings(required=False)
-    ruleset = compile_rules(*resolve_rules(settings))
+    _, ruleset = _rules(obj, obj.settings(required=False))
     for number, line in enumerate(file, start=1):
         if not line.strip():
             continue

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import httpx
 from sqlalchemy.engine import Engine
 
-from alerts.rules import compile_rules, load_default_rules
+from alerts.rules import RuleSet
 from crawler.pipeline import Ingestor
 from crawler.settings import REACTOR, scrapy_settings
 from kurilwatch.config import Settings
@@ -40,16 +40,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def resolve_rules(settings: Settings) -> tuple[str, tuple[Rule, ...]]:
-    """The topic query and rules in force: the file's, else the shipped defaults."""
-    default_watch, default_rules = load_default_rules()
-    rules = (
-        tuple(r.to_rule() for r in settings.rules) if settings.rules is not None else default_rules
-    )
-    return settings.watch or default_watch, rules
-
-
-def run(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None = None) -> int:
+def run(
+    settings: Settings,
+    engine: Engine,
+    *,
+    rules: Sequence[Rule],
+    ruleset: RuleSet,
+    once: bool,
+    out: TextIO | None = None,
+) -> int:
     """Run the daemon (or one pass with `once`) to the end; return the exit status."""
     from scrapy.utils.reactor import install_reactor
 
@@ -68,7 +67,7 @@ def run(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None = 
         reactor.stop()
 
     def begin() -> None:
-        future = asyncio.ensure_future(_main(settings, engine, once=once, out=out))
+        future = asyncio.ensure_future(_main(settings, engine, rules, ruleset, once=once, out=out))
         future.add_done_callback(finished)
 
     reactor.callWhenRunning(begin)
@@ -76,11 +75,17 @@ def run(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None = 
     return status["code"]
 
 
-async def _main(settings: Settings, engine: Engine, *, once: bool, out: TextIO | None) -> None:
+async def _main(
+    settings: Settings,
+    engine: Engine,
+    rules: Sequence[Rule],
+    ruleset: RuleSet,
+    *,
+    once: bool,
+    out: TextIO | None,
+) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
 
-    watch, rules = resolve_rules(settings)
-    ruleset = compile_rules(watch, rules)
     sources = [s.to_source() for s in settings.sources]
     await asyncio.to_thread(sync_sources, engine, sources)
     async with AsyncExitStack() as stack:
