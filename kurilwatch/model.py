@@ -37,6 +37,7 @@ class FeedEntry:
     title: str | None = None
     summary: str | None = None
     published_at: datetime | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +52,8 @@ class Article:
     published_at: datetime | None = None
     guid: str | None = None
     outlet: str | None = None
+    canonical_url: str | None = None
+    """What the page itself declares as its canonical URL (rel=canonical, og:url), if any."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
