@@ -32,181 +32,29 @@ evaluated against an indexed article (`TextIndex`) any number of times. Semantic
 
 Field searches (`title:x`), ranges, regular expressions, fuzzy terms (`x~2`) and boosts
 (`x^2`) are rejected with a `RuleError` naming the rule, the 1-based column in the query as
-the user wrote it, and what was expected. Nothing here touches IO.
+the user wrote it, and what was expected. Normalization, tokens and the per-article index
+are in `alerts.text`; the NEAR rewrite and the columns of syntax errors are in
+`alerts.syntax`. Nothing here touches IO.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
-from luqum.parser import lexer as _luqum_lexer
 from luqum.thread import parse as _luqum_parse
 
+from alerts.syntax import _NEAR_RE, _error, _group_near, _syntax_error
+from alerts.text import _CJK_RE, _CJK_SPLIT_RE, Span, TextIndex, _Pattern, normalize, tokenize
 from kurilwatch.errors import RuleError
 
 __all__ = ["CompiledQuery", "TextIndex", "compile_query", "normalize", "tokenize"]
 
-_CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_WORD_RE = re.compile(r"[^\W_]+")
-_CJK_RE = re.compile(f"[{_CJK}]")
-_CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
 _QUERY_WORD_RE = re.compile(r"(?:[^\W_]|[*?])+")
-_NEAR_RE = re.compile(r"NEAR/(\d+)", re.IGNORECASE)
-
-_T = TypeVar("_T")
-Span = tuple[int, int]
-"""An occurrence: the positions of its first and last token, both inclusive."""
-
-
-def normalize(text: str) -> str:
-    """Return `text` as the matcher compares it: NFKC, case-folded, `ё` as `е`."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return unicodedata.normalize("NFKC", folded).replace("ё", "е")
-
-
-def tokenize(text: str) -> list[tuple[str, bool]]:
-    """Split normalized text into tokens.
-
-    Args:
-        text: Text already passed through `normalize`.
-
-    Returns:
-        `(token, gap)` pairs; `gap` is True where punctuation separates two CJK characters
-        (a phrase may not cross it).
-    """
-    out: list[tuple[str, bool]] = []
-    prev_cjk_end = -1
-    for m in _WORD_RE.finditer(text):
-        word = m.group()
-        if not _CJK_RE.search(word):
-            out.append((word, False))
-            prev_cjk_end = -1
-            continue
-        for part in _CJK_SPLIT_RE.finditer(word):
-            start = m.start() + part.start()
-            if len(part.group()) == 1 and _CJK_RE.match(part.group()):
-                gap = prev_cjk_end >= 0 and bool(text[prev_cjk_end:start].strip())
-                out.append((part.group(), gap))
-                prev_cjk_end = start + 1
-            else:
-                out.append((part.group(), False))
-                prev_cjk_end = -1
-    return out
-
-
-class TextIndex:
-    """The tokens of one article, sentence by sentence, with an inverted index.
-
-    Built once per article and queried by every query. Positions run over the whole
-    article; `sentence_of` maps each position to its sentence. Lookups are cached, so a
-    term that several queries share is resolved once.
-    """
-
-    __slots__ = ("_cache", "_index", "_starts", "_vocab", "sentence_of", "sentences", "tokens")
-
-    def __init__(self) -> None:
-        """Create an empty index; fill it with `add_sentence`."""
-        self.tokens: list[str] = []
-        self.sentence_of: list[int] = []
-        self.sentences = 0
-        self._starts: list[int] = []
-        self._index: dict[str, list[int]] = {}
-        self._vocab: list[str] | None = None
-        self._cache: dict[object, Any] = {}
-
-    def add_sentence(self, text: str) -> bool:
-        """Append raw `text` as the next sentence; False, adding nothing, if it has no words."""
-        tokens = tokenize(normalize(text))
-        if not tokens:
-            return False
-        number = self.sentences
-        self.sentences += 1
-        self._starts.append(len(self.tokens))
-        if number:
-            self._slot(number)  # phrases never run from one sentence into the next
-        for token, gap in tokens:
-            if gap:
-                self._slot(number)  # nor across punctuation between CJK characters
-            self._index.setdefault(token, []).append(len(self.tokens))
-            self.tokens.append(token)
-            self.sentence_of.append(number)
-        self._vocab = None
-        return True
-
-    def _slot(self, sentence: int) -> None:
-        self.tokens.append("")
-        self.sentence_of.append(sentence)
-
-    def positions(self, pattern: _Pattern) -> list[int]:
-        """Sorted positions of the tokens that `pattern` matches."""
-        if pattern.prefix is None:
-            return self._index.get(pattern.text, [])
-        if self._vocab is None:
-            self._vocab = sorted(self._index)
-        start = bisect.bisect_left(self._vocab, pattern.prefix)
-        found: list[int] = []
-        for word in self._vocab[start:]:
-            if not word.startswith(pattern.prefix):
-                break
-            if pattern.regex is None or pattern.regex.fullmatch(word):
-                found.extend(self._index[word])
-        found.sort()
-        return found
-
-    def window_positions(self, start: int, size: int) -> Span:
-        """The first and last token position of sentences `start` to `start + size - 1`."""
-        end = start + size
-        stop = self._starts[end] if end < self.sentences else len(self.tokens)
-        return self._starts[start], stop - 1
-
-    def all_windows(self, size: int) -> int:
-        """The bit mask of every window of `size` sentences (bit i: the window starting at i)."""
-        return (1 << max(self.sentences - size + 1, 0)) - 1
-
-    def window_mask(self, spans: list[Span], size: int) -> int:
-        """The windows of `size` sentences that hold at least one of `spans`."""
-        inside = 0  # the sentences holding a span (no span crosses sentences)
-        for start, _ in spans:
-            inside |= 1 << self.sentence_of[start]
-        mask = inside
-        for shift in range(1, size):
-            mask |= inside >> shift
-        return mask & self.all_windows(size)
-
-    def memo(self, key: object) -> Any:
-        """The value computed earlier under `key`, or None."""
-        return self._cache.get(key)
-
-    def keep(self, key: object, value: _T) -> _T:
-        """Remember `value` under `key` for this article and return it."""
-        self._cache[key] = value
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    """One token of a term: exact text, or a wildcard as a literal prefix plus a regex."""
-
-    text: str
-    prefix: str | None = None
-    regex: re.Pattern[str] | None = None
-
-    @classmethod
-    def of(cls, token: str) -> _Pattern:
-        if "*" not in token and "?" not in token:
-            return cls(token)
-        prefix = re.split(r"[*?]", token, maxsplit=1)[0]
-        if token == prefix + "*":
-            return cls(token, prefix)
-        body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in token)
-        return cls(token, prefix, re.compile(body))
 
 
 # ---------------------------------------------------------------- the matcher tree
@@ -444,134 +292,6 @@ def compile_query(query: str, *, name: str = "query") -> CompiledQuery:
     except (ParseSyntaxError, IllegalCharacterError) as exc:
         raise _syntax_error(query, rewritten, origin, name, exc) from None
     return CompiledQuery(name=name, source=query, root=_Compiler(query, origin, name).node(parsed))
-
-
-def _error(name: str, column: int, what: str) -> RuleError:
-    return RuleError(f"rule {name!r}: query does not parse at column {column}: {what}")
-
-
-def _lex(text: str, name: str) -> list[tuple[str, str, int, int]]:
-    """Luqum's tokens of `text` as `(type, text, start, end)`."""
-    lx = _luqum_lexer.clone()
-    lx.input(text)
-    out: list[tuple[str, str, int, int]] = []
-    try:
-        while (tok := lx.token()) is not None:
-            out.append((tok.type, text[tok.lexpos : lx.lexpos], tok.lexpos, lx.lexpos))
-    except IllegalCharacterError as exc:
-        m = re.search(r"at position (\d+)", str(exc))
-        pos = int(m.group(1)) if m else 0
-        what = (
-            "unterminated phrase, expected a closing '\"'"
-            if text[pos:].startswith('"')
-            else f"illegal character {text[pos]!r}"
-        )
-        raise _error(name, pos + 1, what) from None
-    return out
-
-
-def _group_near(query: str, name: str) -> tuple[str, list[int]]:
-    """Wrap every `a NEAR/n b` in parentheses so that NEAR binds tightest.
-
-    Luqum parses `NEAR/n` as a plain word joined by the implicit operator, which binds
-    loosest; the parentheses give it its operands back. Returns the rewritten query and,
-    for each of its characters (plus one past the end), the column in `query` it came from.
-    """
-    # [type, text, start, end, synthetic]: synthetic parentheses are the ones inserted here
-    toks: list[list[Any]] = [[*t, False] for t in _lex(query, name)]
-    i = 0
-    while i < len(toks):
-        kind, text, start, _, synthetic = toks[i]
-        if synthetic or kind != "TERM" or not _NEAR_RE.fullmatch(text):
-            i += 1
-            continue
-        left = _atom_start(toks, i - 1)
-        right = _atom_end(toks, i + 1)
-        if left is None or right is None:
-            raise _error(name, start + 1, f"{text} needs a term, phrase or (group) on each side")
-        toks.insert(right + 1, ["RPAREN", ")", toks[right][3], toks[right][3], True])
-        toks.insert(left, ["LPAREN", "(", toks[left][2], toks[left][2], True])
-        i += 2
-    out: list[str] = []
-    origin: list[int] = []
-    cursor = 0
-    for kind, text, start, end, synthetic in toks:
-        if not synthetic or kind == "LPAREN":
-            out.append(query[cursor:start])
-            origin.extend(range(cursor, start))
-            cursor = start
-        out.append(text)
-        origin.extend([start] * len(text) if synthetic else range(start, end))
-        cursor = max(cursor, end)
-    out.append(query[cursor:])
-    origin.extend(range(cursor, len(query) + 1))
-    return "".join(out), origin
-
-
-def _atom_start(toks: list[list[Any]], j: int) -> int | None:
-    """Index of the first token of the operand that ends at token `j`."""
-    if j >= 0 and toks[j][0] in ("APPROX", "BOOST"):
-        j -= 1
-    if j < 0:
-        return None
-    kind, text = toks[j][0], toks[j][1]
-    if kind == "RPAREN":
-        depth = 0
-        for k in range(j, -1, -1):
-            depth += {"RPAREN": 1, "LPAREN": -1}.get(toks[k][0], 0)
-            if depth == 0:
-                return k
-        return None
-    if kind == "PHRASE" or (kind == "TERM" and not _NEAR_RE.fullmatch(text)):
-        return j
-    return None
-
-
-def _atom_end(toks: list[list[Any]], j: int) -> int | None:
-    """Index of the last token of the operand that starts at token `j`."""
-    if j >= len(toks):
-        return None
-    kind, text = toks[j][0], toks[j][1]
-    if kind == "LPAREN":
-        depth = 0
-        for k in range(j, len(toks)):
-            depth += {"LPAREN": 1, "RPAREN": -1}.get(toks[k][0], 0)
-            if depth == 0:
-                return k
-        return None
-    if kind == "PHRASE" or (kind == "TERM" and not _NEAR_RE.fullmatch(text)):
-        while j + 1 < len(toks) and toks[j + 1][0] in ("APPROX", "BOOST"):
-            j += 1
-        return j
-    return None
-
-
-def _syntax_error(
-    query: str, rewritten: str, origin: list[int], name: str, exc: Exception
-) -> RuleError:
-    message = str(exc)
-    m = re.search(r"unexpected\s+'(.*)' at position (\d+)", message)
-    if m is None:
-        opened: list[int] = []
-        for kind, _, start, _ in _lex(rewritten, name):
-            if kind == "LPAREN":
-                opened.append(start)
-            elif kind == "RPAREN" and opened:
-                opened.pop()
-        what = "unexpected end of query, expected "
-        if opened:
-            what += f"')' to close the '(' at column {origin[opened[-1]] + 1}"
-        else:
-            what += "a term, phrase or '(' after the last operator"
-        return _error(name, len(query) + 1, what)
-    pos = int(m.group(2))
-    before = [t for t in _lex(rewritten[:pos], name) if t[0] != "APPROX"]
-    what = f"unexpected {m.group(1)!r}"
-    if not before or before[-1][0] in ("AND_OP", "OR_OP", "NOT", "LPAREN", "PLUS", "MINUS"):
-        what += ", expected a term, phrase or '('"
-        if before:
-            what += f" after {before[-1][1]!r}"
-    return _error(name, origin[pos] + 1, what)
 
 
 class _Compiler:

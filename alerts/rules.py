@@ -53,7 +53,8 @@ from typing import Any
 
 import yaml
 
-from alerts.query import CompiledQuery, TextIndex, compile_query
+from alerts.query import CompiledQuery, compile_query
+from alerts.text import TextIndex
 from kurilwatch.errors import RuleError
 from kurilwatch.model import Evidence, Match, Rule
 

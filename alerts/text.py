@@ -1,0 +1,177 @@
+"""Article text as the keyword matcher sees it: normalized, tokenized and indexed.
+
+Query terms and article text are normalized the same way (`normalize`): Unicode NFKC, case
+folding, `ё` -> `е`. `tokenize` drops punctuation and splits Latin, Cyrillic and other spaced
+scripts into words on word boundaries; CJK text (kanji, kana, hangul) has no spaces, so every
+CJK character is one token, and punctuation between two CJK characters is a gap that no
+phrase crosses. `TextIndex` holds one article's tokens sentence by sentence (the sentences
+come from `alerts.rules.split_sentences`) with an inverted index; it decides which tokens a
+term's pattern finds, keeps phrases and proximity from running from one sentence into the
+next, and gives the windows of consecutive sentences as bit masks for `alerts.query` to
+evaluate queries over.
+
+The query language itself is described in `alerts.query`. Nothing here touches IO.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = ["Span", "TextIndex", "normalize", "tokenize"]
+
+_CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_WORD_RE = re.compile(r"[^\W_]+")
+_CJK_RE = re.compile(f"[{_CJK}]")
+_CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+
+_T = TypeVar("_T")
+Span = tuple[int, int]
+"""An occurrence: the positions of its first and last token, both inclusive."""
+
+
+def normalize(text: str) -> str:
+    """Return `text` as the matcher compares it: NFKC, case-folded, `ё` as `е`."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", folded).replace("ё", "е")
+
+
+def tokenize(text: str) -> list[tuple[str, bool]]:
+    """Split normalized text into tokens.
+
+    Args:
+        text: Text already passed through `normalize`.
+
+    Returns:
+        `(token, gap)` pairs; `gap` is True where punctuation separates two CJK characters
+        (a phrase may not cross it).
+    """
+    out: list[tuple[str, bool]] = []
+    prev_cjk_end = -1
+    for m in _WORD_RE.finditer(text):
+        word = m.group()
+        if not _CJK_RE.search(word):
+            out.append((word, False))
+            prev_cjk_end = -1
+            continue
+        for part in _CJK_SPLIT_RE.finditer(word):
+            start = m.start() + part.start()
+            if len(part.group()) == 1 and _CJK_RE.match(part.group()):
+                gap = prev_cjk_end >= 0 and bool(text[prev_cjk_end:start].strip())
+                out.append((part.group(), gap))
+                prev_cjk_end = start + 1
+            else:
+                out.append((part.group(), False))
+                prev_cjk_end = -1
+    return out
+
+
+class TextIndex:
+    """The tokens of one article, sentence by sentence, with an inverted index.
+
+    Built once per article and queried by every query. Positions run over the whole
+    article; `sentence_of` maps each position to its sentence. Lookups are cached, so a
+    term that several queries share is resolved once.
+    """
+
+    __slots__ = ("_cache", "_index", "_starts", "_vocab", "sentence_of", "sentences", "tokens")
+
+    def __init__(self) -> None:
+        """Create an empty index; fill it with `add_sentence`."""
+        self.tokens: list[str] = []
+        self.sentence_of: list[int] = []
+        self.sentences = 0
+        self._starts: list[int] = []
+        self._index: dict[str, list[int]] = {}
+        self._vocab: list[str] | None = None
+        self._cache: dict[object, Any] = {}
+
+    def add_sentence(self, text: str) -> bool:
+        """Append raw `text` as the next sentence; False, adding nothing, if it has no words."""
+        tokens = tokenize(normalize(text))
+        if not tokens:
+            return False
+        number = self.sentences
+        self.sentences += 1
+        self._starts.append(len(self.tokens))
+        if number:
+            self._slot(number)  # phrases never run from one sentence into the next
+        for token, gap in tokens:
+            if gap:
+                self._slot(number)  # nor across punctuation between CJK characters
+            self._index.setdefault(token, []).append(len(self.tokens))
+            self.tokens.append(token)
+            self.sentence_of.append(number)
+        self._vocab = None
+        return True
+
+    def _slot(self, sentence: int) -> None:
+        self.tokens.append("")
+        self.sentence_of.append(sentence)
+
+    def positions(self, pattern: _Pattern) -> list[int]:
+        """Sorted positions of the tokens that `pattern` matches."""
+        if pattern.prefix is None:
+            return self._index.get(pattern.text, [])
+        if self._vocab is None:
+            self._vocab = sorted(self._index)
+        start = bisect.bisect_left(self._vocab, pattern.prefix)
+        found: list[int] = []
+        for word in self._vocab[start:]:
+            if not word.startswith(pattern.prefix):
+                break
+            if pattern.regex is None or pattern.regex.fullmatch(word):
+                found.extend(self._index[word])
+        found.sort()
+        return found
+
+    def window_positions(self, start: int, size: int) -> Span:
+        """The first and last token position of sentences `start` to `start + size - 1`."""
+        end = start + size
+        stop = self._starts[end] if end < self.sentences else len(self.tokens)
+        return self._starts[start], stop - 1
+
+    def all_windows(self, size: int) -> int:
+        """The bit mask of every window of `size` sentences (bit i: the window starting at i)."""
+        return (1 << max(self.sentences - size + 1, 0)) - 1
+
+    def window_mask(self, spans: list[Span], size: int) -> int:
+        """The windows of `size` sentences that hold at least one of `spans`."""
+        inside = 0  # the sentences holding a span (no span crosses sentences)
+        for start, _ in spans:
+            inside |= 1 << self.sentence_of[start]
+        mask = inside
+        for shift in range(1, size):
+            mask |= inside >> shift
+        return mask & self.all_windows(size)
+
+    def memo(self, key: object) -> Any:
+        """The value computed earlier under `key`, or None."""
+        return self._cache.get(key)
+
+    def keep(self, key: object, value: _T) -> _T:
+        """Remember `value` under `key` for this article and return it."""
+        self._cache[key] = value
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """One token of a term: exact text, or a wildcard as a literal prefix plus a regex."""
+
+    text: str
+    prefix: str | None = None
+    regex: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, token: str) -> _Pattern:
+        if "*" not in token and "?" not in token:
+            return cls(token)
+        prefix = re.split(r"[*?]", token, maxsplit=1)[0]
+        if token == prefix + "*":
+            return cls(token, prefix)
+        body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in token)
+        return cls(token, prefix, re.compile(body))
