@@ -48,8 +48,8 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
 from luqum.thread import parse as _luqum_parse
 
-from alerts.syntax import _NEAR_RE, _error, _group_near, _syntax_error
-from alerts.text import _CJK_RE, _CJK_SPLIT_RE, Span, TextIndex, _Pattern, normalize, tokenize
+from alerts.syntax import NEAR_RE, rule_error, group_near, syntax_error
+from alerts.text import CJK_RE, CJK_SPLIT_RE, Span, TextIndex, TermPattern, normalize, tokenize
 from kurilwatch.errors import RuleError
 
 __all__ = ["CompiledQuery", "TextIndex", "compile_query", "normalize", "tokenize"]
@@ -65,7 +65,7 @@ class _Term:
     """A word or phrase: its tokens adjacent and in order."""
 
     text: str
-    patterns: tuple[_Pattern, ...]
+    patterns: tuple[TermPattern, ...]
     positional = True
 
     def spans(self, idx: TextIndex) -> list[Span]:
@@ -286,11 +286,11 @@ def compile_query(query: str, *, name: str = "query") -> CompiledQuery:
     """
     if not query.strip():
         raise RuleError(f"rule {name!r}: query is empty")
-    rewritten, origin = _group_near(query, name)
+    rewritten, origin = group_near(query, name)
     try:
         parsed = _luqum_parse(rewritten)
     except (ParseSyntaxError, IllegalCharacterError) as exc:
-        raise _syntax_error(query, rewritten, origin, name, exc) from None
+        raise syntax_error(query, rewritten, origin, name, exc) from None
     return CompiledQuery(name=name, source=query, root=_Compiler(query, origin, name).node(parsed))
 
 
@@ -304,7 +304,7 @@ class _Compiler:
 
     def fail(self, node: tree.Item, what: str) -> RuleError:
         pos = getattr(node, "pos", None) or 0
-        return _error(self.name, self.origin[min(pos, len(self.origin) - 1)] + 1, what)
+        return rule_error(self.name, self.origin[min(pos, len(self.origin) - 1)] + 1, what)
 
     def written(self, node: tree.Item) -> str:
         start = self.origin[node.pos]
@@ -315,7 +315,7 @@ class _Compiler:
         if isinstance(item, tree.Group):
             return self.node(item.children[0])
         if isinstance(item, tree.Word):
-            if _NEAR_RE.fullmatch(item.value):
+            if NEAR_RE.fullmatch(item.value):
                 raise self.fail(item, f"{item.value} needs a term, phrase or (group) on each side")
             return self.term(item, item.value)
         if isinstance(item, tree.Phrase):
@@ -348,7 +348,7 @@ class _Compiler:
         i = 0
         while i < len(items):
             item = items[i]
-            m = _NEAR_RE.fullmatch(item.value) if isinstance(item, tree.Word) else None
+            m = NEAR_RE.fullmatch(item.value) if isinstance(item, tree.Word) else None
             if m is None:
                 nodes.append(self.node(item))
                 i += 1
@@ -366,14 +366,14 @@ class _Compiler:
         return nodes[0] if len(nodes) == 1 else _And(tuple(nodes))
 
     def term(self, item: tree.Item, text: str) -> _Term:
-        patterns: list[_Pattern] = []
+        patterns: list[TermPattern] = []
         for m in _QUERY_WORD_RE.finditer(normalize(text)):
             word = m.group()
-            if _CJK_RE.search(word):  # substring semantics: wildcards add nothing
+            if CJK_RE.search(word):  # substring semantics: wildcards add nothing
                 literal = word.replace("*", "").replace("?", "")
-                patterns.extend(_Pattern(p.group()) for p in _CJK_SPLIT_RE.finditer(literal))
+                patterns.extend(TermPattern(p.group()) for p in CJK_SPLIT_RE.finditer(literal))
             elif word.strip("*?"):
-                patterns.append(_Pattern.of(word))
+                patterns.append(TermPattern.of(word))
             else:
                 raise self.fail(item, f"wildcard {word!r} needs at least one letter or digit")
         if not patterns:

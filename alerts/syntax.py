@@ -1,10 +1,10 @@
 """The query's surface syntax around luqum: NEAR grouping and syntax-error messages.
 
 Luqum parses `NEAR/n` as a plain word joined by the implicit operator, which binds loosest.
-`_group_near` decides where each NEAR's operands begin and end, working on luqum's own
+`group_near` decides where each NEAR's operands begin and end, working on luqum's own
 tokens, and wraps every `a NEAR/n b` in parentheses so that NEAR binds tightest; it keeps,
 for every character of the rewritten query, the column it came from in the query as the user
-wrote it. `_syntax_error` turns luqum's parse errors into a `RuleError` that names the rule,
+wrote it. `syntax_error` turns luqum's parse errors into a `RuleError` that names the rule,
 that 1-based column and what was expected. `alerts.query`, which describes the language, is
 the only user of this module. Nothing here touches IO.
 """
@@ -19,10 +19,10 @@ from luqum.parser import lexer as _luqum_lexer
 
 from kurilwatch.errors import RuleError
 
-_NEAR_RE = re.compile(r"NEAR/(\d+)", re.IGNORECASE)
+NEAR_RE = re.compile(r"NEAR/(\d+)", re.IGNORECASE)
 
 
-def _error(name: str, column: int, what: str) -> RuleError:
+def rule_error(name: str, column: int, what: str) -> RuleError:
     return RuleError(f"rule {name!r}: query does not parse at column {column}: {what}")
 
 
@@ -42,11 +42,11 @@ def _lex(text: str, name: str) -> list[tuple[str, str, int, int]]:
             if text[pos:].startswith('"')
             else f"illegal character {text[pos]!r}"
         )
-        raise _error(name, pos + 1, what) from None
+        raise rule_error(name, pos + 1, what) from None
     return out
 
 
-def _group_near(query: str, name: str) -> tuple[str, list[int]]:
+def group_near(query: str, name: str) -> tuple[str, list[int]]:
     """Wrap every `a NEAR/n b` in parentheses so that NEAR binds tightest.
 
     Luqum parses `NEAR/n` as a plain word joined by the implicit operator, which binds
@@ -58,13 +58,13 @@ def _group_near(query: str, name: str) -> tuple[str, list[int]]:
     i = 0
     while i < len(toks):
         kind, text, start, _, synthetic = toks[i]
-        if synthetic or kind != "TERM" or not _NEAR_RE.fullmatch(text):
+        if synthetic or kind != "TERM" or not NEAR_RE.fullmatch(text):
             i += 1
             continue
         left = _atom_start(toks, i - 1)
         right = _atom_end(toks, i + 1)
         if left is None or right is None:
-            raise _error(name, start + 1, f"{text} needs a term, phrase or (group) on each side")
+            raise rule_error(name, start + 1, f"{text} needs a term, phrase or (group) on each side")
         toks.insert(right + 1, ["RPAREN", ")", toks[right][3], toks[right][3], True])
         toks.insert(left, ["LPAREN", "(", toks[left][2], toks[left][2], True])
         i += 2
@@ -98,7 +98,7 @@ def _atom_start(toks: list[list[Any]], j: int) -> int | None:
             if depth == 0:
                 return k
         return None
-    if kind == "PHRASE" or (kind == "TERM" and not _NEAR_RE.fullmatch(text)):
+    if kind == "PHRASE" or (kind == "TERM" and not NEAR_RE.fullmatch(text)):
         return j
     return None
 
@@ -115,14 +115,14 @@ def _atom_end(toks: list[list[Any]], j: int) -> int | None:
             if depth == 0:
                 return k
         return None
-    if kind == "PHRASE" or (kind == "TERM" and not _NEAR_RE.fullmatch(text)):
+    if kind == "PHRASE" or (kind == "TERM" and not NEAR_RE.fullmatch(text)):
         while j + 1 < len(toks) and toks[j + 1][0] in ("APPROX", "BOOST"):
             j += 1
         return j
     return None
 
 
-def _syntax_error(
+def syntax_error(
     query: str, rewritten: str, origin: list[int], name: str, exc: Exception
 ) -> RuleError:
     message = str(exc)
@@ -139,7 +139,7 @@ def _syntax_error(
             what += f"')' to close the '(' at column {origin[opened[-1]] + 1}"
         else:
             what += "a term, phrase or '(' after the last operator"
-        return _error(name, len(query) + 1, what)
+        return rule_error(name, len(query) + 1, what)
     pos = int(m.group(2))
     before = [t for t in _lex(rewritten[:pos], name) if t[0] != "APPROX"]
     what = f"unexpected {m.group(1)!r}"
@@ -147,4 +147,4 @@ def _syntax_error(
         what += ", expected a term, phrase or '('"
         if before:
             what += f" after {before[-1][1]!r}"
-    return _error(name, origin[pos] + 1, what)
+    return rule_error(name, origin[pos] + 1, what)

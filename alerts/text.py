@@ -25,8 +25,8 @@ __all__ = ["Span", "TextIndex", "normalize", "tokenize"]
 
 _CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _WORD_RE = re.compile(r"[^\W_]+")
-_CJK_RE = re.compile(f"[{_CJK}]")
-_CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+CJK_RE = re.compile(f"[{_CJK}]")
+CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
 
 _T = TypeVar("_T")
 Span = tuple[int, int]
@@ -53,13 +53,13 @@ def tokenize(text: str) -> list[tuple[str, bool]]:
     prev_cjk_end = -1
     for m in _WORD_RE.finditer(text):
         word = m.group()
-        if not _CJK_RE.search(word):
+        if not CJK_RE.search(word):
             out.append((word, False))
             prev_cjk_end = -1
             continue
-        for part in _CJK_SPLIT_RE.finditer(word):
+        for part in CJK_SPLIT_RE.finditer(word):
             start = m.start() + part.start()
-            if len(part.group()) == 1 and _CJK_RE.match(part.group()):
+            if len(part.group()) == 1 and CJK_RE.match(part.group()):
                 gap = prev_cjk_end >= 0 and bool(text[prev_cjk_end:start].strip())
                 out.append((part.group(), gap))
                 prev_cjk_end = start + 1
@@ -112,7 +112,7 @@ class TextIndex:
         self.tokens.append("")
         self.sentence_of.append(sentence)
 
-    def positions(self, pattern: _Pattern) -> list[int]:
+    def positions(self, pattern: TermPattern) -> list[int]:
         """Sorted positions of the tokens that `pattern` matches."""
         if pattern.prefix is None:
             return self._index.get(pattern.text, [])
@@ -159,7 +159,7 @@ class TextIndex:
 
 
 @dataclass(frozen=True, slots=True)
-class _Pattern:
+class TermPattern:
     """One token of a term: exact text, or a wildcard as a literal prefix plus a regex."""
 
     text: str
@@ -167,7 +167,7 @@ class _Pattern:
     regex: re.Pattern[str] | None = None
 
     @classmethod
-    def of(cls, token: str) -> _Pattern:
+    def of(cls, token: str) -> TermPattern:
         if "*" not in token and "?" not in token:
             return cls(token)
         prefix = re.split(r"[*?]", token, maxsplit=1)[0]
