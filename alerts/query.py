@@ -48,8 +48,8 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
 from luqum.thread import parse as _luqum_parse
 
-from alerts.syntax import NEAR_RE, rule_error, group_near, syntax_error
-from alerts.text import CJK_RE, CJK_SPLIT_RE, Span, TextIndex, TermPattern, normalize, tokenize
+from alerts.syntax import NEAR_RE, group_near, rule_error, syntax_error
+from alerts.text import CJK_RE, CJK_SPLIT_RE, Span, TermPattern, TextIndex, normalize, tokenize
 from kurilwatch.errors import RuleError
 
 __all__ = ["CompiledQuery", "TextIndex", "compile_query", "normalize", "tokenize"]

@@ -64,7 +64,9 @@ def group_near(query: str, name: str) -> tuple[str, list[int]]:
         left = _atom_start(toks, i - 1)
         right = _atom_end(toks, i + 1)
         if left is None or right is None:
-            raise rule_error(name, start + 1, f"{text} needs a term, phrase or (group) on each side")
+            raise rule_error(
+                name, start + 1, f"{text} needs a term, phrase or (group) on each side"
+            )
         toks.insert(right + 1, ["RPAREN", ")", toks[right][3], toks[right][3], True])
         toks.insert(left, ["LPAREN", "(", toks[left][2], toks[left][2], True])
         i += 2
