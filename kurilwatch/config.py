@@ -64,7 +64,13 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    """One news source: `name`, `kind`, `url`, `every`, and `query` for search-feed URLs."""
+    """One news source.
+
+    `kind` is `feed` (RSS, Atom, JSON Feed), `sitemap` (sitemaps, indexes, Google News
+    sitemaps) or `listing` (an HTML section or search page; `links:` is an optional CSS
+    selector for its article links). A feed `url` may hold `{query}`, filled from `query:`.
+    `expect_every:` reports the source as stale when it yields nothing new for that long.
+    """
 
     name: str = Field(pattern=_NAME)
     kind: Literal["feed", "sitemap", "listing"] = "feed"
@@ -72,6 +78,20 @@ class SourceConfig(_Strict):
     every: Duration = 300.0
     query: str | None = None
     links: str | None = None
+    expect_every: Duration | None = None
+
+    @field_validator("links")
+    @classmethod
+    def _css_selector(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from cssselect import GenericTranslator, SelectorError
+
+        try:
+            GenericTranslator().css_to_xpath(value)
+        except SelectorError as exc:
+            raise ValueError(f"expected a CSS selector ({exc})") from None
+        return value
 
     @field_validator("url")
     @classmethod
@@ -82,8 +102,8 @@ class SourceConfig(_Strict):
 
     @model_validator(mode="after")
     def _kind_supported(self) -> SourceConfig:
-        if self.kind != "feed":
-            raise ValueError(f"kind {self.kind!r} is not supported yet; use kind: feed")
+        if self.links is not None and self.kind != "listing":
+            raise ValueError("links: is only for kind: listing")
         if "{query}" in self.url and not self.query:
             raise ValueError("url contains {query} but the source has no query:")
         return self
@@ -93,7 +113,14 @@ class SourceConfig(_Strict):
         from urllib.parse import quote_plus
 
         url = self.url.replace("{query}", quote_plus(self.query)) if self.query else self.url
-        return Source(name=self.name, kind=self.kind, url=url, every_seconds=self.every)
+        return Source(
+            name=self.name,
+            kind=self.kind,
+            url=url,
+            every_seconds=self.every,
+            links=self.links,
+            expect_every_seconds=self.expect_every,
+        )
 
 
 class ChannelConfig(_Strict):
@@ -162,6 +189,10 @@ class CrawlConfig(_Strict):
     max_size: int = Field(default=10 * 1024 * 1024, ge=1024)
     concurrency_per_domain: int = Field(default=2, ge=1, le=16)
     obey_robots: bool = True
+    seen_retention: Duration = 90 * 86400.0
+    """How long an article URL judged off topic or unusable is remembered (not refetched)."""
+    failure_backoff_max: Duration = 6 * 3600.0
+    """A failing source is polled less often, its interval doubling up to this."""
 
 
 class Settings(_Strict):

@@ -23,6 +23,8 @@ class Source:
     kind: SourceKind
     url: str
     every_seconds: float
+    links: str | None = None
+    expect_every_seconds: float | None = None
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None

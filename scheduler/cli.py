@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -277,14 +278,16 @@ def sources_list(obj: _Context, as_json: bool) -> None:
     from storage.sources import list_sources
 
     with _database(obj.database_settings(), upgrade=False) as engine:
-        rows = list_sources(engine)
+        rows = list_sources(engine, now=datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{'name':20} {'kind':8} {'last ok':17} {'fails':>5}  last error")
+    click.echo(f"{'name':20} {'kind':8} {'last ok':17} {'last new':17} {'fails':>5}  status")
     for r in rows:
         ok = (r["last_ok_at"] or "never")[:16]
+        new = (r["last_new_at"] or "never")[:16]
+        status = r["last_error"] or ("stale" if r["stale"] else "ok")
         click.echo(
-            f"{r['name']:20} {r['kind']:8} {ok:17} {r['consecutive_failures']:>5}  "
-            f"{r['last_error'] or ''}"
+            f"{r['name']:20} {r['kind']:8} {ok:17} {new:17} "
+            f"{r['consecutive_failures']:>5}  {status}"
         )

@@ -53,6 +53,13 @@ def mark_seen(engine: Engine, url: str, *, source: str, verdict: str, now: datet
         )
 
 
+def prune_seen(engine: Engine, *, older_than: datetime) -> int:
+    """Forget decided URLs last judged before `older_than`; return how many were forgotten."""
+    with engine.begin() as conn:
+        result = conn.execute(sa.delete(seen_urls).where(seen_urls.c.seen_at < older_than))
+    return int(result.rowcount or 0)
+
+
 def ingest_article(
     engine: Engine,
     article: Article,

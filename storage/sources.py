@@ -33,13 +33,25 @@ class PollRecord:
     body_sha256: str | None = None
     keep_validators: bool = False
     """True when the validators must not move (not modified, or articles left to fetch)."""
+    new_items: int = 0
+    """Entries never seen before that this poll found."""
 
 
 def sync_sources(engine: Engine, configured: Sequence[Source]) -> None:
-    """Insert new sources and update changed ones; a new URL or kind resets validators."""
+    """Make the table match the configuration.
+
+    New sources are inserted, changed ones updated (a new URL or kind forgets the validators),
+    and sources no longer configured are removed (their articles stay).
+    """
     with engine.begin() as conn:
+        conn.execute(sa.delete(sources).where(sources.c.name.not_in([s.name for s in configured])))
         for source in configured:
-            stmt = insert(sources).values(name=source.name, kind=source.kind, url=source.url)
+            stmt = insert(sources).values(
+                name=source.name,
+                kind=source.kind,
+                url=source.url,
+                expect_every_seconds=source.expect_every_seconds,
+            )
             changed = sa.or_(
                 sources.c.url != stmt.excluded.url, sources.c.kind != stmt.excluded.kind
             )
@@ -49,6 +61,7 @@ def sync_sources(engine: Engine, configured: Sequence[Source]) -> None:
                     set_={
                         "url": stmt.excluded.url,
                         "kind": stmt.excluded.kind,
+                        "expect_every_seconds": stmt.excluded.expect_every_seconds,
                         "etag": sa.case((changed, None), else_=sources.c.etag),
                         "last_modified": sa.case((changed, None), else_=sources.c.last_modified),
                         "body_sha256": sa.case((changed, None), else_=sources.c.body_sha256),
@@ -72,17 +85,21 @@ def load_source(engine: Engine, configured: Source) -> Source:
         kind=configured.kind,
         url=configured.url,
         every_seconds=configured.every_seconds,
+        links=configured.links,
+        expect_every_seconds=configured.expect_every_seconds,
         etag=row.etag,
         last_modified=row.last_modified,
         body_sha256=row.body_sha256,
     )
 
 
-def record_poll(engine: Engine, name: str, record: PollRecord, *, now: datetime) -> None:
-    """Store the outcome of one poll of source `name`."""
+def record_poll(engine: Engine, name: str, record: PollRecord, *, now: datetime) -> SourceHealth:
+    """Store the outcome of one poll of source `name`; return the source's health after it."""
     values: dict[str, Any] = {"last_poll_at": now}
     if record.ok:
         values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
+        if record.new_items:
+            values["last_new_at"] = now
         if record.items is not None:
             values["last_items"] = record.items
         if not record.keep_validators:
@@ -98,13 +115,54 @@ def record_poll(engine: Engine, name: str, record: PollRecord, *, now: datetime)
             consecutive_failures=sources.c.consecutive_failures + 1,
         )
     with engine.begin() as conn:
-        conn.execute(sa.update(sources).where(sources.c.name == name).values(**values))
+        row = conn.execute(
+            sa.update(sources)
+            .where(sources.c.name == name)
+            .values(**values)
+            .returning(sources.c.consecutive_failures, sources.c.last_new_at, sources.c.last_ok_at)
+        ).one()
+    return SourceHealth(
+        consecutive_failures=row.consecutive_failures,
+        last_new_at=row.last_new_at,
+        last_ok_at=row.last_ok_at,
+    )
 
 
-def list_sources(engine: Engine) -> list[dict[str, Any]]:
-    """Every source with its health, as JSON-ready dicts."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceHealth:
+    """What the job needs after a poll to decide on backoff and staleness."""
+
+    consecutive_failures: int
+    last_new_at: datetime | None
+    last_ok_at: datetime | None
+
+
+def is_stale(
+    expect_every_seconds: float | None,
+    *,
+    last_new_at: datetime | None,
+    since: datetime,
+    now: datetime,
+) -> bool:
+    """True when a source that should yield something every `expect_every_seconds` has not.
+
+    `since` is when watching started (the source's first poll) for a source that never
+    yielded anything.
+    """
+    if expect_every_seconds is None:
+        return False
+    return (now - (last_new_at or since)).total_seconds() > expect_every_seconds
+
+
+def list_sources(
+    engine: Engine, *, now: datetime, names: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The sources (by default every one in the table) with their health, JSON-ready."""
+    query = sa.select(sources).order_by(sources.c.name)
+    if names is not None:
+        query = query.where(sources.c.name.in_(names))
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(sources).order_by(sources.c.name)).mappings().all()
+        rows = conn.execute(query).mappings().all()
     return [
         {
             "name": r["name"],
@@ -116,7 +174,15 @@ def list_sources(engine: Engine) -> list[dict[str, Any]]:
             "last_error_at": _iso(r["last_error_at"]),
             "consecutive_failures": r["consecutive_failures"],
             "last_items": r["last_items"],
+            "last_new_at": _iso(r["last_new_at"]),
             "articles_stored": r["articles_stored"],
+            "expect_every_seconds": r["expect_every_seconds"],
+            "stale": is_stale(
+                r["expect_every_seconds"],
+                last_new_at=r["last_new_at"],
+                since=r["last_ok_at"] or r["last_poll_at"] or now,
+                now=now,
+            ),
         }
         for r in rows
     ]

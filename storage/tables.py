@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,6 +55,8 @@ sources = Table(
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
     Column("last_items", Integer),
     Column("articles_stored", Integer, nullable=False, server_default="0"),
+    Column("last_new_at", TIMESTAMP),
+    Column("expect_every_seconds", Float),
 )
 
 stories = Table(
@@ -97,6 +100,7 @@ seen_urls = Table(
     Column("source", String(64), nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("seen_at", TIMESTAMP, nullable=False),
+    Index(None, "seen_at"),
 )
 
 alerts = Table(

@@ -177,7 +177,7 @@ def test_source_health_and_validators(engine: Engine) -> None:
     assert load_source(engine, configured).etag == '"v1"'
     record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 500"), now=NOW)
     record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 502"), now=NOW)
-    [row] = list_sources(engine)
+    [row] = list_sources(engine, now=NOW)
     assert row["last_error"] == "HTTP 502" and row["consecutive_failures"] == 2
     assert row["last_ok_at"] == NOW.isoformat()
     moved = Source(name="wire", kind="feed", url="https://a.test/feed", every_seconds=60)
