@@ -1,85 +1,75 @@
-"""Pure parsing: feed bytes into entries, article bytes into an `Article`.
+"""Pure parsing: article bytes into an `Article` (and, re-exported, feed bytes into entries).
 
 Takes bytes and a URL, never a Scrapy response, so the same code runs in tests, in a worker
-thread or process, and in `rules test`. Feeds go through feedparser (RSS 0.9x/1.0/2.0, Atom,
-with the response headers so encodings resolve), articles through trafilatura (with htmldate
-for the date). The feed's own date wins over the page's.
+thread or process, and in `rules test`. Articles go through trafilatura (htmldate for the
+date); feeds through `crawler.feeds`. Decides the article's title, text, language and date
+(the feed's own date wins over the page's), the outlet that published it (og:site_name,
+then trafilatura's site name, then the host) and the canonical URL the page declares
+(`<link rel="canonical">`, then `og:url`). Touches nothing: no network, no files.
+
+Trafilatura runs with its fallback extractors (not `fast`) and with tables, neither favoring
+precision nor recall: on trafilatura's own evaluation pages that scored best (see
+`bench/extraction_f1.py` and the numbers in `EXTRACTION_OPTIONS`).
 """
 
 from __future__ import annotations
 
-import calendar
 import re
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-import feedparser
 import trafilatura
 
 from crawler.canonical import canonical_url
+from crawler.feeds import FeedUnreadable, parse_feed
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import Article, FeedEntry
 
+__all__ = ["FeedUnreadable", "extract_article", "guess_language", "parse_feed"]
+
 MIN_TEXT_CHARS = 80
+EXTRACTION_OPTIONS: dict[str, Any] = {
+    # Measured on the 156 annotated pages of trafilatura-eval (bench/extraction_f1.py),
+    # F1 of the text alone: fallbacks+tables 0.930; fallbacks without tables 0.923;
+    # fast+tables 0.915; favor_precision 0.918; favor_recall 0.915.
+    "fast": False,
+    "include_tables": True,
+    "favor_precision": False,
+    "favor_recall": False,
+    "include_comments": False,
+}
 _KANA_OR_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-
-
-class FeedUnreadable(ExtractionError):
-    """The document is not a feed feedparser can read."""
-
-
-def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> list[FeedEntry]:
-    """The entries of an RSS or Atom document, links made absolute and canonical.
-
-    Raises:
-        FeedUnreadable: the body is not a feed (or so broken that no entry came out).
-    """
-    parsed = feedparser.parse(
-        body,
-        response_headers={
-            "content-location": url,
-            **{k.lower(): v for k, v in (headers or {}).items()},
-        },
-    )
-    if parsed.get("bozo") and not parsed.entries:
-        problem = parsed.get("bozo_exception")
-        raise FeedUnreadable(f"not a readable feed: {type(problem).__name__}: {problem}"[:300])
-    if not parsed.entries and not parsed.get("version"):
-        raise FeedUnreadable("not a feed: no RSS or Atom document found")
-    entries = []
-    for item in parsed.entries:
-        link = _entry_link(item)
-        if not link:
-            continue
-        entries.append(
-            FeedEntry(
-                url=canonical_url(link),
-                guid=str(item.get("id")) if item.get("id") else None,
-                title=_clean(item.get("title")),
-                summary=_clean(item.get("summary")),
-                published_at=_struct_time(
-                    item.get("published_parsed") or item.get("updated_parsed")
-                ),
-            )
-        )
-    return entries
 
 
 def extract_article(
     body: bytes, url: str, *, source: str, entry: FeedEntry | None = None
 ) -> Article:
-    """The article in an HTML page: title, text, language, date.
+    """The article in an HTML page: title, text, language, date, outlet, declared URL.
+
+    Args:
+        body: The page as fetched.
+        url: Where it was fetched from (relative canonical links resolve against it).
+        source: The name of the configured source that led to the page.
+        entry: The feed entry that listed the page, if any; its date wins over the page's.
+
+    Returns:
+        The extracted article.
 
     Raises:
         ExtractionError: the page holds no article text.
     """
     try:
-        doc = trafilatura.bare_extraction(
-            body, url=url, with_metadata=True, include_comments=False, include_tables=False
+        tree = trafilatura.load_html(body)
+        declared = _declared(tree, url) if tree is not None else _Declared()
+        doc = (
+            trafilatura.bare_extraction(tree, url=url, with_metadata=True, **EXTRACTION_OPTIONS)
+            if tree is not None
+            else None
         )
-    except Exception as exc:  # trafilatura raises many kinds on hostile input
+    except Exception as exc:  # lxml and trafilatura raise many kinds on hostile input
         raise ExtractionError(f"extraction failed: {type(exc).__name__}") from exc
     data: dict[str, Any] = (
         doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
@@ -97,7 +87,8 @@ def extract_article(
         language=_language(data.get("language"), title + "\n" + text),
         published_at=published,
         guid=entry.guid if entry else None,
-        outlet=data.get("sitename") or data.get("hostname"),
+        outlet=declared.site_name or _clean(data.get("sitename")) or _host(url),
+        canonical_url=declared.canonical,
     )
 
 
@@ -111,29 +102,78 @@ def guess_language(text: str) -> str:
     return "en"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Declared:
+    """What the page says of itself: its canonical URL and its site name."""
+
+    canonical: str | None = None
+    site_name: str | None = None
+
+
+def _declared(tree: Any, url: str) -> _Declared:
+    """The canonical URL (rel=canonical before og:url) and og:site_name of a page."""
+    base = url
+    for element in tree.iter("base"):
+        href = element.get("href")
+        if href:
+            base = _join(url, href) or url
+            break
+    candidates: list[str] = []
+    og_urls: list[str] = []
+    site_name = None
+    for element in tree.iter("link", "meta"):
+        if element.tag == "link":
+            rels = (element.get("rel") or "").lower().split()
+            if "canonical" in rels and element.get("href"):
+                candidates.append(element.get("href") or "")
+            continue
+        key = (element.get("property") or element.get("name") or "").strip().lower()
+        content = element.get("content")
+        if key == "og:url" and content:
+            og_urls.append(content)
+        elif key == "og:site_name" and site_name is None:
+            site_name = _clean(content)
+    canonical = None
+    for href in candidates + og_urls:
+        absolute = _join(base, href)
+        if absolute is not None:
+            canonical = canonical_url(absolute)
+            break
+    return _Declared(canonical=canonical, site_name=site_name)
+
+
+def _join(base: str, href: str) -> str | None:
+    """`href` made absolute against `base`, if the result is an http(s) URL."""
+    try:
+        absolute = urljoin(base, href.strip())
+        parts = urlsplit(absolute)
+        if parts.scheme.lower() in ("http", "https") and parts.hostname:
+            return absolute
+    except ValueError:  # a broken host or port
+        pass
+    return None
+
+
+def _host(url: str) -> str | None:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return host.removeprefix("www.")
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return re.sub(r"\s+", " ", value).strip() or None
+
+
 def _language(declared: str | None, text: str) -> str:
     if declared and re.fullmatch(r"[a-z]{2}", declared[:2]):
         return declared[:2]
     return guess_language(text)
-
-
-def _entry_link(item: Any) -> str | None:
-    link = item.get("link")
-    if link:
-        return str(link)
-    for candidate in item.get("links") or ():
-        if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-            return str(candidate["href"])
-    guid = item.get("id")
-    if guid and str(guid).startswith(("http://", "https://")):
-        return str(guid)
-    return None
-
-
-def _struct_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
 
 
 def _iso_date(value: Any) -> datetime | None:
@@ -144,9 +184,3 @@ def _iso_date(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _clean(value: Any) -> str | None:
-    if not value:
-        return None
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", str(value))).strip() or None

@@ -17,7 +17,12 @@ def scrapy_settings(crawl: CrawlConfig) -> dict[str, Any]:
         "BOT_NAME": "kurilwatch",
         "USER_AGENT": crawl.user_agent or DEFAULT_USER_AGENT,
         "TWISTED_REACTOR": REACTOR,
-        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "ROBOTSTXT_OBEY": False,  # Scrapy's fails open; ours follows RFC 9309
+        "KURILWATCH_OBEY_ROBOTS": crawl.obey_robots,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.safety.PrivateAddressMiddleware": 90,
+            "crawler.robots.RobotsMiddleware": 100,
+        },
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "DOWNLOAD_DELAY": 0,

@@ -1,10 +1,11 @@
-"""The feed spider: one poll of one source. It only moves requests and responses.
+"""The source spider: one poll of one source. It only moves requests and responses.
 
-For its `Source` it sends a conditional GET (If-None-Match / If-Modified-Since from the last
-poll); a 304, or a body whose SHA-256 did not change, ends the poll. Otherwise it parses the
-feed off the event loop, asks storage which entry URLs are new, fetches only those, extracts
-each off the loop, and yields `Article` items for the pipeline. What happened is kept in
-`self.report` for the job to record.
+For its `Source` it sends a conditional GET for the index document (If-None-Match /
+If-Modified-Since from the last poll); a 304, or a body whose SHA-256 did not change, ends the
+poll. Otherwise it parses the index off the event loop (a feed, a sitemap and the child
+sitemaps of a sitemap index, or an HTML listing), asks storage which entry URLs are new,
+fetches only those, extracts each off the loop, and yields `Article` items for the pipeline.
+What happened is kept in `self.report` for the job to record.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import scrapy
@@ -22,7 +24,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.extract import extract_article, parse_feed
+from crawler.index import parse_listing, parse_sitemap
 from crawler.pipeline import Ingestor
+from crawler.robots import RobotsCache, RobotsForbidden
+from crawler.safety import AddressForbidden
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import FeedEntry, Source
 from storage.articles import mark_seen, unseen_urls
@@ -31,6 +36,7 @@ from storage.fingerprint import body_hash
 log = logging.getLogger(__name__)
 
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 410, 451})
+MAX_CHILD_SITEMAPS = 50
 
 
 @dataclass(slots=True)
@@ -52,19 +58,46 @@ class PollReport:
         self.outcomes[outcome] += 1
 
 
-class FeedSpider(scrapy.Spider):
-    """Polls one RSS/Atom source; see the module docstring."""
+def parse_index(
+    source: Source, body: bytes, url: str, headers: Mapping[str, str], *, since: datetime
+) -> tuple[list[FeedEntry], list[str]]:
+    """Entries and child sitemaps of an index document of `source.kind`. Pure.
 
-    name = "kurilwatch-feed"
+    Raises:
+        ExtractionError: the document is not of the expected kind.
+    """
+    if source.kind == "sitemap":
+        page = parse_sitemap(body, url, since=since)
+        return list(page.entries), list(page.sitemaps)
+    if source.kind == "listing":
+        return list(parse_listing(body, url, links=source.links)), []
+    return parse_feed(body, url, headers), []
 
-    def __init__(self, *args: Any, source: Source, ingestor: Ingestor, **kwargs: Any) -> None:
+
+class SourceSpider(scrapy.Spider):
+    """Polls one source of any kind; see the module docstring."""
+
+    name = "kurilwatch-source"
+
+    def __init__(
+        self,
+        *args: Any,
+        source: Source,
+        ingestor: Ingestor,
+        since: datetime,
+        robots_cache: RobotsCache | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.source = source
         self.ingestor = ingestor
+        self.since = since
+        self.robots_cache = robots_cache
         self.report = PollReport()
+        self._queued: set[str] = set()
 
     async def start(self) -> AsyncIterator[Any]:
-        """The feed request, conditional on what the last poll saw."""
+        """The index request, conditional on what the last poll saw."""
         headers = {}
         if self.source.etag:
             headers["If-None-Match"] = self.source.etag
@@ -80,7 +113,7 @@ class FeedSpider(scrapy.Spider):
         )
 
     async def parse_index(self, response: Response) -> AsyncIterator[Any]:
-        """Decide from the feed which article pages to fetch."""
+        """Decide from the index document which article pages to fetch."""
         if response.status == 304:
             self.report.not_modified = True
             return
@@ -91,21 +124,47 @@ class FeedSpider(scrapy.Spider):
         if digest == self.source.body_sha256:
             self.report.not_modified = True
             return
-        headers = {
-            k.decode("latin-1"): v[0].decode("latin-1") for k, v in response.headers.items() if v
-        }
         try:
-            entries = await asyncio.to_thread(parse_feed, response.body, response.url, headers)
+            entries, children = await asyncio.to_thread(
+                parse_index,
+                self.source,
+                response.body,
+                response.url,
+                _headers(response),
+                since=self.since,
+            )
         except ExtractionError as exc:
             self.report.error = str(exc)
             return
-        self.report.entries = len(entries)
-        fresh = await asyncio.to_thread(unseen_urls, self.ingestor.engine, [e.url for e in entries])
-        self.report.new_urls = len(fresh)
-        queued: set[str] = set()
-        for entry in entries:
-            if entry.url in fresh and entry.url not in queued:
-                queued.add(entry.url)
+        for child in children[:MAX_CHILD_SITEMAPS]:
+            yield Request(child, callback=self.parse_child_sitemap, errback=self.child_failed)
+        async for request in self._follow(entries):
+            yield request
+
+    async def parse_child_sitemap(self, response: Response) -> AsyncIterator[Any]:
+        """A sitemap listed by the source's sitemap index (one level deep)."""
+        try:
+            page = await asyncio.to_thread(
+                parse_sitemap, response.body, response.url, since=self.since
+            )
+        except ExtractionError as exc:
+            log.warning(
+                "sitemap.unreadable",
+                extra={"source": self.source.name, "url": response.url, "reason": str(exc)},
+            )
+            self.report.transient_failures += 1
+            return
+        async for request in self._follow(page.entries):
+            yield request
+
+    async def _follow(self, entries: Iterable[FeedEntry]) -> AsyncIterator[Request]:
+        wanted = [e for e in entries if e.url not in self._queued]
+        self.report.entries += len(wanted)
+        fresh = await asyncio.to_thread(unseen_urls, self.ingestor.engine, [e.url for e in wanted])
+        for entry in wanted:
+            if entry.url in fresh and entry.url not in self._queued:
+                self._queued.add(entry.url)
+                self.report.new_urls += 1
                 yield Request(
                     entry.url,
                     callback=self.parse_article,
@@ -129,8 +188,15 @@ class FeedSpider(scrapy.Spider):
         yield article
 
     async def index_failed(self, failure: Failure) -> None:
-        """The feed itself could not be fetched: the poll failed."""
+        """The index document itself could not be fetched: the poll failed."""
         self.report.error = _describe(failure)
+
+    async def child_failed(self, failure: Failure) -> None:
+        """A child sitemap failed: try the whole index again next poll."""
+        self.report.transient_failures += 1
+        log.warning(
+            "sitemap.fetch_failed", extra={"source": self.source.name, "reason": _describe(failure)}
+        )
 
     async def article_failed(self, failure: Failure) -> None:
         """An article page failed: gone for good, or to be tried on the next poll."""
@@ -140,7 +206,7 @@ class FeedSpider(scrapy.Spider):
             "article.fetch_failed",
             extra={"source": self.source.name, "url": request.url, "reason": _describe(failure)},
         )
-        if status in PERMANENT_STATUSES:
+        if status in PERMANENT_STATUSES or _forbidden(failure):
             await self._forget(request.url, "unusable")
         else:
             self.report.transient_failures += 1
@@ -158,11 +224,23 @@ def _header(response: Response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def _headers(response: Response) -> dict[str, str]:
+    return {k.decode("latin-1"): v[0].decode("latin-1") for k, v in response.headers.items() if v}
+
+
 def _status(failure: Failure) -> int | None:
     error = failure.value
     if isinstance(error, HttpError):
         return int(error.response.status)
     return None
+
+
+def _forbidden(failure: Failure) -> bool:
+    """Refused for good by robots.txt rules or the address policy (not a robots outage)."""
+    error = failure.value
+    return isinstance(error, AddressForbidden) or (
+        isinstance(error, RobotsForbidden) and error.permanent
+    )
 
 
 def _describe(failure: Failure) -> str:

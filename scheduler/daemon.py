@@ -16,7 +16,7 @@ import random
 import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import httpx
@@ -27,7 +27,7 @@ from crawler.pipeline import Ingestor
 from crawler.settings import REACTOR, scrapy_settings
 from kurilwatch.config import Settings
 from kurilwatch.model import Rule
-from scheduler.jobs import Runtime, deliver_due, poll_source
+from scheduler.jobs import Runtime, deliver_due, poll_source, prune
 from storage.sources import sync_sources
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ async def _main(
             clock=utcnow,
             rng=random.Random(),
             out=out,
+            started_at=utcnow(),
         )
         if once:
             await _run_once(rt, sources)
@@ -120,6 +121,7 @@ async def _main(
 async def _run_once(rt: Runtime, sources: list[Any]) -> None:
     await asyncio.gather(*(poll_source(rt, s) for s in sources))
     stats = await deliver_due(rt)
+    await prune(rt)
     log.info(
         "once.finished",
         extra={
@@ -183,7 +185,24 @@ async def _run_forever(rt: Runtime, sources: list[Any]) -> None:
         next_run_time=now,
         misfire_grace_time=60,
     )
+    scheduler.add_job(
+        tracked(prune),
+        "interval",
+        args=[rt],
+        id="prune",
+        name="forget old seen URLs",
+        hours=6,
+        next_run_time=now,
+        misfire_grace_time=3600,
+    )
     rt.on_alerts = lambda: delivery.modify(next_run_time=rt.clock())
+
+    def reschedule(name: str, delay: float) -> None:
+        job = scheduler.get_job(f"source:{name}")
+        if job is not None:
+            job.modify(next_run_time=rt.clock() + timedelta(seconds=delay))
+
+    rt.reschedule = reschedule
     scheduler.start()
     log.info("daemon.started", extra={"sources": len(sources), "channels": len(rt.channels)})
     await stop.wait()

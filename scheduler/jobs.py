@@ -24,11 +24,13 @@ from sqlalchemy.engine import Engine
 
 from alerts.delivery import Delivered, Reject, Retry, next_attempt, send
 from crawler.pipeline import Ingestor
-from crawler.spiders import FeedSpider, PollReport
+from crawler.robots import RobotsCache
+from crawler.spiders import PollReport, SourceSpider
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.model import Source
+from storage.articles import prune_seen
 from storage.outbox import ClaimedAlert, claim_due, mark_delivered, mark_failed
-from storage.sources import PollRecord, load_source, record_poll
+from storage.sources import PollRecord, is_stale, load_source, record_poll
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,12 @@ class Runtime:
     rng: random.Random = field(default_factory=random.Random)
     out: TextIO | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    robots: RobotsCache = field(default_factory=RobotsCache)
     on_alerts: Callable[[], None] | None = None
+    """Called when a poll stored articles, so delivery can run at once."""
+    reschedule: Callable[[str, float], None] | None = None
+    """Called with a source name and a delay when a failing source should back off."""
+    started_at: datetime | None = None
 
     @property
     def channels(self) -> dict[str, ChannelConfig]:
@@ -65,6 +72,17 @@ class DeliveryStats:
     dead: int = 0
 
 
+def poll_delay(every: float, failures: int, *, cap: float) -> float:
+    """Seconds until the next poll of a source after `failures` consecutive failures.
+
+    The interval doubles with each failure, up to `cap` (or the interval itself if longer);
+    the first success brings it back to `every`.
+    """
+    if failures <= 0:
+        return every
+    return min(max(cap, every), every * 2.0 ** min(failures, 30))
+
+
 async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
     """Crawl `configured` once and record the outcome; None if a poll of it is running."""
     lock = rt.locks.setdefault(configured.name, asyncio.Lock())
@@ -74,8 +92,12 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
     async with lock:
         started = time.monotonic()
         source = await asyncio.to_thread(load_source, rt.engine, configured)
-        crawler = rt.runner.create_crawler(FeedSpider)
-        task = rt.runner.crawl(crawler, source=source, ingestor=rt.ingestor)
+        now = rt.clock()
+        since = now - timedelta(seconds=rt.settings.alert_max_age)
+        crawler = rt.runner.create_crawler(SourceSpider)
+        task = rt.runner.crawl(
+            crawler, source=source, ingestor=rt.ingestor, since=since, robots_cache=rt.robots
+        )
         timed_out = False
         try:
             await asyncio.wait_for(asyncio.shield(task), rt.settings.crawl.timeout)
@@ -86,13 +108,13 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         except Exception as exc:  # a crawl that blew up is this source's error, not ours
             log.exception("source.crawl_crashed", extra={"source": source.name})
             report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
-            await _record(rt, source.name, report)
+            await _record(rt, source, report)
             return report
         spider = getattr(crawler, "spider", None)
         report = spider.report if spider is not None else PollReport(error="crawl did not start")
         if timed_out:
             report.error = report.error or f"poll timed out after {rt.settings.crawl.timeout:g}s"
-        await _record(rt, source.name, report)
+        await _record(rt, source, report)
         log.info(
             "source.polled",
             extra={
@@ -112,7 +134,7 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         return report
 
 
-async def _record(rt: Runtime, name: str, report: PollReport) -> None:
+async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
     record = PollRecord(
         ok=report.error is None,
         error=report.error,
@@ -121,8 +143,48 @@ async def _record(rt: Runtime, name: str, report: PollReport) -> None:
         last_modified=report.last_modified,
         body_sha256=report.body_sha256,
         keep_validators=report.not_modified or report.transient_failures > 0,
+        new_items=report.new_urls,
     )
-    await asyncio.to_thread(record_poll, rt.engine, name, record, now=rt.clock())
+    now = rt.clock()
+    health = await asyncio.to_thread(record_poll, rt.engine, source.name, record, now=now)
+    if health.consecutive_failures and rt.reschedule is not None:
+        delay = poll_delay(
+            source.every_seconds,
+            health.consecutive_failures,
+            cap=rt.settings.crawl.failure_backoff_max,
+        )
+        rt.reschedule(source.name, delay)
+        log.warning(
+            "source.backing_off",
+            extra={
+                "source": source.name,
+                "failures": health.consecutive_failures,
+                "next_poll_in": round(delay, 1),
+            },
+        )
+    if is_stale(
+        source.expect_every_seconds,
+        last_new_at=health.last_new_at,
+        since=rt.started_at or now,
+        now=now,
+    ):
+        log.warning(
+            "source.stale",
+            extra={
+                "source": source.name,
+                "last_new_at": health.last_new_at,
+                "expect_every": source.expect_every_seconds,
+            },
+        )
+
+
+async def prune(rt: Runtime) -> int:
+    """Forget decided URLs older than `crawl.seen_retention`."""
+    cutoff = rt.clock() - timedelta(seconds=rt.settings.crawl.seen_retention)
+    removed = await asyncio.to_thread(prune_seen, rt.engine, older_than=cutoff)
+    if removed:
+        log.info("seen_urls.pruned", extra={"removed": removed})
+    return removed
 
 
 async def deliver_due(rt: Runtime) -> DeliveryStats:

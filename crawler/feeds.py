@@ -1,0 +1,272 @@
+"""Pure feed parsing: the bytes of a feed into `FeedEntry` values.
+
+Decides which documents are feeds and what of each item is kept. RSS 0.9x/1.0/2.0 and
+Atom 0.3/1.0 go through feedparser (with the response headers, so encodings and relative
+links resolve against the feed URL); JSON Feed 1.0/1.1, which feedparser 6 does not read,
+is parsed here with `json`. Touches nothing: no network, no files.
+
+What comes out is safe to show: titles and summaries are plain text (markup, scripts and
+`javascript:` URLs removed, whitespace collapsed), and every entry links to an absolute
+http(s) URL in canonical form; items without one are dropped. A document that is not a
+feed raises `FeedUnreadable`; no other exception leaves `parse_feed`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from feedparser.exceptions import ThingsNobodyCaresAboutButMe
+
+from crawler.canonical import canonical_url
+from kurilwatch.errors import ExtractionError
+from kurilwatch.model import FeedEntry
+
+JSON_FEED_VERSION = "jsonfeed.org/version/"
+_SKIPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
+_BLOCK_ELEMENTS = frozenset({"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4"})
+_TAG_LIKE = re.compile(r"</?[A-Za-z!?][^<>]*>")
+_TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
+_SCRIPT_SCHEME = re.compile(r"(?i)\b((?:java|vb|live)\s*script)\s*:")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+class FeedUnreadable(ExtractionError):
+    """The document is not a feed that can be read."""
+
+
+def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> list[FeedEntry]:
+    """The entries of an RSS, Atom or JSON Feed document, links made absolute and canonical.
+
+    Args:
+        body: The document as fetched.
+        url: Where it was fetched from; relative links resolve against it.
+        headers: The HTTP response headers (Content-Type decides the encoding and JSON).
+
+    Returns:
+        One `FeedEntry` per item that links to an http(s) URL, in feed order (possibly
+        none, for a feed that lists nothing).
+
+    Raises:
+        FeedUnreadable: the body is not a feed, or so broken that no entry came out.
+    """
+    lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    try:
+        if _looks_like_json(body, lowered.get("content-type", "")):
+            return _parse_json_feed(body, url)
+        return _parse_xml_feed(body, url, lowered)
+    except FeedUnreadable:
+        raise
+    except Exception as exc:  # feedparser and json fail in many ways on hostile input
+        raise FeedUnreadable(f"unreadable feed: {type(exc).__name__}") from exc
+
+
+def plain_text(value: Any) -> str | None:
+    """Feed text (plain or HTML) as one line of plain text that carries no markup.
+
+    Script and style contents are dropped, entities decoded, tags removed (also tags that
+    were escaped once or twice), a leftover `<` before a letter is split from it so nothing
+    reads as a tag, and `javascript:`-style schemes lose their colon.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    text = value
+    for _ in range(3):  # escaped markup decodes into markup: strip again
+        text = _html_to_text(text)
+        if not _TAG_OPENER.search(text):
+            break
+    text = _TAG_LIKE.sub(" ", text)
+    text = _TAG_OPENER.sub("< ", text)
+    text = _SCRIPT_SCHEME.sub(r"\1 ", text)
+    text = re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+    return text or None
+
+
+def _looks_like_json(body: bytes, content_type: str) -> bool:
+    """JSON by its first character, or by its Content-Type unless it starts like XML."""
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"{"):
+        return True
+    return "json" in content_type.lower() and not start.startswith(b"<")
+
+
+def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[FeedEntry]:
+    parsed = feedparser.parse(body, response_headers={"content-location": url, **headers})
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not parsed.entries:
+        if not parsed.get("version"):
+            raise FeedUnreadable("not a feed: no RSS or Atom document found")
+        if problem is not None and not isinstance(problem, ThingsNobodyCaresAboutButMe):
+            raise FeedUnreadable(f"broken feed: {type(problem).__name__}: {problem}"[:300])
+    feed_language = _language(parsed.feed.get("language"))
+    entries = []
+    for item in parsed.entries:
+        link = _first_web_url(url, _xml_links(item))
+        if link is None:
+            continue
+        detail = item.get("title_detail") or item.get("summary_detail") or {}
+        entries.append(
+            FeedEntry(
+                url=link,
+                guid=_guid(item.get("id")),
+                title=plain_text(item.get("title")),
+                summary=plain_text(item.get("summary")),
+                published_at=_struct_time(
+                    item.get("published_parsed") or item.get("updated_parsed")
+                ),
+                language=_language(detail.get("language")) or feed_language,
+            )
+        )
+    return entries
+
+
+def _xml_links(item: Any) -> list[Any]:
+    """Candidate article links of a feedparser entry, best first."""
+    candidates: list[Any] = [item.get("link")]
+    candidates += [
+        link.get("href")
+        for link in item.get("links") or ()
+        if link.get("rel", "alternate") == "alternate"
+    ]
+    candidates.append(item.get("id"))
+    return candidates
+
+
+def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise FeedUnreadable(f"not a feed: invalid JSON ({type(exc).__name__})") from exc
+    if not isinstance(doc, dict) or JSON_FEED_VERSION not in str(doc.get("version", "")):
+        raise FeedUnreadable("not a feed: JSON without a JSON Feed version")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise FeedUnreadable("broken JSON Feed: no items list")
+    feed_language = _language(doc.get("language"))
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = _first_web_url(url, (item.get("url"), item.get("external_url"), item.get("id")))
+        if link is None:
+            continue
+        summary = item.get("summary") or item.get("content_text") or item.get("content_html")
+        entries.append(
+            FeedEntry(
+                url=link,
+                guid=_guid(item.get("id")),
+                title=plain_text(item.get("title")),
+                summary=plain_text(summary),
+                published_at=_date_string(item.get("date_published"))
+                or _date_string(item.get("date_modified")),
+                language=_language(item.get("language")) or feed_language,
+            )
+        )
+    return entries
+
+
+def _first_web_url(base: str, candidates: Iterable[Any]) -> str | None:
+    """The first candidate that is, once resolved against `base`, an http(s) URL."""
+    for candidate in candidates:
+        if not isinstance(candidate, str) or not candidate.strip():
+            continue
+        try:
+            absolute = urljoin(base, candidate.strip())
+            parts = urlsplit(absolute)
+            if parts.scheme.lower() in ("http", "https") and parts.hostname:
+                return canonical_url(absolute)
+        except ValueError:  # e.g. a broken IPv6 host or port
+            continue
+    return None
+
+
+def _guid(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def _language(value: Any) -> str | None:
+    """The primary subtag of a language tag (`en-US` -> `en`), if it looks like one."""
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().lower().replace("_", "-").split("-", 1)[0]
+    return primary if _LANGUAGE.fullmatch(primary) else None
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
+
+
+def _date_string(value: Any) -> datetime | None:
+    """An RFC 3339 (or, leniently, RFC 822) date string as an aware UTC datetime."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    parsed: datetime | None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _html_to_text(fragment: str) -> str:
+    collector = _TextCollector()
+    try:
+        collector.feed(fragment)
+        collector.close()
+    except Exception:  # html.parser is lenient; never let a corner case escape
+        return _TAG_LIKE.sub(" ", fragment)
+    return "".join(collector.parts)
+
+
+class _TextCollector(HTMLParser):
+    """The text of an HTML fragment, without script, style and similar contents."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_ELEMENTS:
+            self._skipping.append(tag)
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_ELEMENTS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._skipping:
+            while self._skipping and self._skipping.pop() != tag:
+                pass
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)

@@ -1,0 +1,368 @@
+"""Pure parsing of index documents: which article URLs a sitemap or a listing page names.
+
+Takes bytes and the URL they came from, never a Scrapy response, and returns `FeedEntry`
+values (RSS and Atom feeds are `crawler.extract.parse_feed`'s business). No network, no files.
+
+Sitemaps (`parse_sitemap`): a `<urlset>` gives entries, a `<sitemapindex>` child sitemaps;
+gzip bodies are recognised by their magic bytes and inflated up to a size cap. The XML parser
+is configured as Scrapy's `Sitemap` configures it (recovering, entities never resolved, no
+network, no huge trees); we do not stand on that class because it flattens `<news:news>` away.
+A Google News block gives title, date and language; otherwise `<lastmod>` is the date;
+hreflang alternates, images and videos are ignored. A `loc` that holds an unresolved entity
+reference is dropped rather than guessed at.
+
+Listings (`parse_listing`): with a CSS selector, the links it picks; without one, the same-site
+links (same registrable domain) whose path looks like an article's: a date, a slug of three
+words or more, or a numeric id of five digits or more; never navigation, tag, author, paging,
+account, legal or feed pages, media files, or links inside page-level nav, header and footer.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import tldextract
+from cssselect import SelectorError, parse
+from lxml import etree  # type: ignore[import-untyped]  # no stubs; not in the mypy overrides
+from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
+from scrapy.utils.gz import gunzip
+from w3lib.encoding import html_to_unicode
+from w3lib.html import get_base_url
+
+from crawler.canonical import canonical_url
+from crawler.extract import FeedUnreadable
+from kurilwatch.model import FeedEntry
+
+MAX_SITEMAP_SIZE = 10 * 1024 * 1024
+"""Default cap, in bytes, on a gzip sitemap once inflated."""
+
+NAV_WORDS = frozenset(
+    {
+        "tag", "tags", "topic", "topics", "category", "categories", "section", "sections",
+        "author", "authors", "search", "page", "login", "logout", "signin", "signup",
+        "register", "account", "subscribe", "subscription", "subscriptions", "newsletter",
+        "newsletters", "about", "contact", "privacy", "terms", "cookies", "feed", "feeds",
+        "rss", "atom", "sitemap", "help", "faq", "advertise", "careers", "jobs",
+    }
+)  # fmt: skip
+"""Path segments (or first words of short final slugs) that mark a non-article page."""
+
+MEDIA_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp", ".tif",
+        ".tiff", ".pdf", ".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".mp3", ".m4a",
+        ".wav", ".ogg", ".zip", ".gz", ".rar", ".7z", ".doc", ".docx", ".xls", ".xlsx",
+        ".ppt", ".pptx", ".css", ".js", ".json", ".xml", ".rss", ".atom", ".txt", ".csv",
+        ".epub",
+    }
+)  # fmt: skip
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BARE_AMPERSAND = re.compile(rb"&(?!(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z_][\w.-]*);)")
+_W3C_DATE = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?)?)?)?"
+)
+_URL_DATE = re.compile(
+    r"(?<![0-9])((?:19|20)[0-9]{2})([/-]?)(0[1-9]|1[0-2])\2(0[1-9]|[12][0-9]|3[01])(?![0-9])"
+)
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][a-z0-9]{1,8})*")
+_ARTICLE_ID = re.compile(r"[0-9]{5,}")
+_LINK_XPATH = (
+    "//a[@href][not(ancestor::nav)]"
+    "[not(ancestor::*[@role='navigation' or @role='banner' or @role='contentinfo'])]"
+    "[not(ancestor::header[not(ancestor::article or ancestor::aside or ancestor::main"
+    " or ancestor::section)])]"
+    "[not(ancestor::footer[not(ancestor::article or ancestor::aside or ancestor::main"
+    " or ancestor::section)])]"
+)
+_TEXT_XPATH = ".//text()[not(ancestor::script or ancestor::style)]"
+_DOMAINS = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+)
+"""Public-suffix lookups from the snapshot bundled with tldextract: never fetched."""
+
+
+class SitemapUnreadable(FeedUnreadable):
+    """The document is not a sitemap that can be read."""
+
+
+class ListingSelectorError(ValueError):
+    """A listing's CSS selector is not valid."""
+
+    def __init__(self, selector: str, reason: str) -> None:
+        super().__init__(f"invalid CSS selector {selector!r}: {reason}")
+        self.selector = selector
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SitemapPage:
+    """What one sitemap document lists: article entries and child sitemap URLs."""
+
+    entries: tuple[FeedEntry, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+
+
+def parse_sitemap(
+    body: bytes, url: str, *, since: datetime | None = None, max_size: int = MAX_SITEMAP_SIZE
+) -> SitemapPage:
+    """The entries and child sitemaps of a sitemap or sitemap index.
+
+    Args:
+        body: the document as fetched, gzip-compressed or not.
+        url: where it came from; relative `loc`s are resolved against it.
+        since: leave out entries and child sitemaps dated before this (undated ones stay).
+            A date without a time counts as the whole day; a naive `since` is taken as UTC.
+        max_size: the most bytes a gzip body may inflate to.
+
+    Raises:
+        SitemapUnreadable: the body is corrupt gzip, inflates past `max_size`, is not XML, or
+            its root is neither `<urlset>` nor `<sitemapindex>`.
+    """
+    if body[:2] == _GZIP_MAGIC:
+        body = _gunzip(body, max_size)
+    root = _xml_root(body)
+    kind = etree.QName(root).localname
+    if kind not in ("urlset", "sitemapindex"):
+        raise SitemapUnreadable(f"not a sitemap: root element <{kind}>"[:200])
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    entries: dict[str, FeedEntry] = {}
+    sitemaps: dict[str, None] = {}
+    for item in root:
+        name = _localname(item)
+        if name not in ("url", "sitemap"):
+            continue
+        fields = {_localname(child): child for child in item}
+        loc = _absolute(_text(fields.get("loc")), url)
+        if loc is None:
+            continue
+        news = {_localname(child): child for child in fields.get("news", ())}
+        dated = _w3c_date(_text(news.get("publication_date"))) or _w3c_date(
+            _text(fields.get("lastmod"))
+        )
+        if since is not None and dated is not None and dated[0] + dated[1] <= since:
+            continue
+        if name == "sitemap":
+            sitemaps.setdefault(loc)
+        elif loc not in entries:
+            publication = {_localname(child): child for child in news.get("publication", ())}
+            entries[loc] = FeedEntry(
+                url=loc,
+                title=_collapse(_text(news.get("title"))),
+                published_at=dated[0] if dated else None,
+                language=_language(_text(publication.get("language"))),
+            )
+    return SitemapPage(entries=tuple(entries.values()), sitemaps=tuple(sitemaps))
+
+
+def check_selector(css: str) -> None:
+    """Check that `css` is a CSS selector a listing can use.
+
+    Raises:
+        ListingSelectorError: it does not parse, uses what parsel cannot translate, or picks
+            text or attributes (`::text`, `::attr()`) instead of elements.
+    """
+    _css_xpath(css)
+
+
+def parse_listing(body: bytes, url: str, *, links: str | None = None) -> tuple[FeedEntry, ...]:
+    """The article links of an HTML section or search-results page, in page order.
+
+    Args:
+        body: the page as fetched; its encoding comes from a BOM or `<meta charset>`.
+        url: where it came from; hrefs resolve against it (or its `<base href>`).
+        links: a CSS selector for the article links, or for elements holding them (their
+            `a[href]` are used). Without it, same-site links that look like articles are taken.
+
+    Returns:
+        One entry per canonical http(s) URL, titled by its first non-empty link text, dated
+        (UTC midnight) when the URL holds a date. The page's own URL is never among them.
+
+    Raises:
+        ListingSelectorError: `links` is not a usable CSS selector.
+    """
+    xpath = _css_xpath(links) if links is not None else None
+    _, text = html_to_unicode(None, body)
+    page = Selector(text=text or "<html></html>", type="html", base_url=url)
+    base = get_base_url(text, url) or url
+    own = canonical_url(url)
+    if xpath is None:
+        site = _site(url)
+        anchors = page.xpath(_LINK_XPATH)
+    else:
+        site = None
+        anchors = page.xpath(xpath).xpath("descendant-or-self::a[@href]")
+    titles: dict[str, str | None] = {}
+    for anchor in anchors:
+        href = (anchor.attrib.get("href") or "").strip()
+        if not href or href.startswith("#"):
+            continue
+        link = _absolute(href, base)
+        if link is None or link == own:
+            continue
+        if site is not None and (_site(link) != site or not _looks_like_article(link)):
+            continue
+        title = _collapse(" ".join(anchor.xpath(_TEXT_XPATH).getall()))
+        title = title or _collapse(anchor.attrib.get("title"))
+        if titles.get(link) is None:
+            titles[link] = title
+    return tuple(
+        FeedEntry(url=link, title=title, published_at=_url_date(urlsplit(link).path))
+        for link, title in titles.items()
+    )
+
+
+def _gunzip(body: bytes, max_size: int) -> bytes:
+    try:
+        return bytes(gunzip(body, max_size=max_size))
+    except ValueError as exc:  # scrapy's decompression-size error subclasses ValueError
+        raise SitemapUnreadable(f"gzip sitemap inflates past {max_size} bytes") from exc
+    except (OSError, EOFError, struct.error, zlib.error) as exc:
+        raise SitemapUnreadable(f"corrupt gzip: {type(exc).__name__}") from exc
+
+
+def _xml_root(body: bytes) -> etree._Element:
+    parser = etree.XMLParser(
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+    try:
+        root = etree.fromstring(_escape_ampersands(body.lstrip()), parser)
+    except etree.XMLSyntaxError as exc:
+        raise SitemapUnreadable(f"not XML: {exc}"[:200]) from exc
+    if root is None:
+        raise SitemapUnreadable("not XML: empty document")
+    return root
+
+
+def _escape_ampersands(body: bytes) -> bytes:
+    """`&` that starts no entity or character reference escaped, so `?a=1&b=2` survives."""
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: the byte pattern would garble it
+        return body
+    return _BARE_AMPERSAND.sub(b"&amp;", body)
+
+
+def _localname(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _text(element: etree._Element | None) -> str | None:
+    """The text of an element, or None when it is absent or holds an unresolved entity."""
+    if element is None or any(isinstance(child, etree._Entity) for child in element):
+        return None
+    return "".join(element.itertext()).strip() or None
+
+
+def _absolute(href: str | None, base: str) -> str | None:
+    """`href` made absolute against `base` and canonical, or None unless it is http(s)."""
+    if not href:
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+    except ValueError:  # e.g. an invalid IPv6 host or port
+        return None
+    return canonical_url(parts.geturl())
+
+
+def _w3c_date(value: str | None) -> tuple[datetime, timedelta] | None:
+    """A sitemap date (W3C datetime, or RFC 822 as some sites write) and its precision."""
+    if not value:
+        return None
+    match = _W3C_DATE.fullmatch(value)
+    if match is None:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        stamp = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return stamp, timedelta(0)
+    year, month, day, hour, minute, second, zone = match.groups()
+    span = timedelta(0)
+    if hour is None:
+        span = timedelta(days=1 if day else 31 if month else 366)
+    try:
+        stamp = datetime(
+            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+            int(second or 0), tzinfo=UTC,
+        )  # fmt: skip
+        if zone and zone != "Z":
+            sign = -1 if zone[0] == "-" else 1
+            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+            stamp -= sign * offset
+    except ValueError:
+        return None
+    return stamp, span
+
+
+def _url_date(path: str) -> datetime | None:
+    match = _URL_DATE.search(path)
+    if match is None:
+        return None
+    try:
+        return datetime(int(match[1]), int(match[3]), int(match[4]), tzinfo=UTC)
+    except ValueError:  # 2026-02-30
+        return None
+
+
+def _language(value: str | None) -> str | None:
+    code = (value or "").strip().lower()
+    return code if _LANGUAGE.fullmatch(code) else None
+
+
+def _collapse(value: str | None) -> str | None:
+    return " ".join((value or "").split()) or None
+
+
+def _css_xpath(css: str) -> str:
+    try:
+        selectors = parse(css)
+        if any(selector.pseudo_element is not None for selector in selectors):
+            raise ListingSelectorError(css, "select elements, not ::text or ::attr()")
+        return str(HTMLTranslator().css_to_xpath(css))
+    except SelectorError as exc:
+        raise ListingSelectorError(css, str(exc) or type(exc).__name__) from exc
+
+
+def _site(url: str) -> str:
+    """The registrable domain of `url` (`www3.nhk.or.jp` → `nhk.or.jp`), or its bare host."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return _DOMAINS(host).top_domain_under_public_suffix or host.removeprefix("www.")
+
+
+def _looks_like_article(url: str) -> bool:
+    """Whether a same-site URL's path is an article's rather than navigation or a file."""
+    path = urlsplit(url).path.lower()
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments:
+        return False
+    stem, extension = posixpath.splitext(segments[-1])
+    if extension in MEDIA_EXTENSIONS:
+        return False
+    if stem in ("index", "default") and len(segments) > 1:
+        stem = segments[-2]
+    if stem in NAV_WORDS or any(segment in NAV_WORDS for segment in segments[:-1]):
+        return False
+    date = _URL_DATE.search(path)
+    dated = date is not None and date.end() < len(path.rstrip("/"))  # not a day archive
+    words = [word for word in re.split(r"[-_.+]+", stem) if word]
+    if not dated and words and words[0] in NAV_WORDS and len(words) <= 3:
+        return False  # about-us, privacy-policy, terms-of-service, page-2
+    return dated or len(words) >= 3 or _ARTICLE_ID.search(stem) is not None

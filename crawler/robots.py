@@ -1,0 +1,173 @@
+"""robots.txt per RFC 9309, with a cache shared by every crawl of the process.
+
+Scrapy's own middleware fails open: an unreachable robots.txt, or a 5xx page parsed as if it
+were one, allows everything. RFC 9309 §2.3.1 says otherwise, and this middleware follows it:
+- 2xx: the rules in the file (parsed by Protego, as Scrapy does);
+- 4xx (and a redirect loop or body too large, which Scrapy reports as an error): allow all;
+- 5xx or unreachable: disallow the whole host until it answers.
+A verdict is cached per scheme and host for `ROBOTS_TTL` seconds (an hour; RFC 9309 allows up
+to a day), an error verdict for `ROBOTS_ERROR_TTL` (five minutes), so a feed polled every few
+minutes does not cost a robots.txt fetch each time. The cache (`RobotsCache`) is handed to
+each spider by the job, since Scrapy builds middlewares anew for every crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from protego import Protego
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.httpobj import urlparse_cached
+
+log = logging.getLogger(__name__)
+
+ROBOTS_TTL = 3600.0
+ROBOTS_ERROR_TTL = 300.0
+MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 §2.5: parse at least 500 KiB
+
+
+class RobotsForbidden(IgnoreRequest):
+    """robots.txt forbids the request: for good (`permanent`) or while the host is down."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Verdict(Protocol):
+    """Decides whether a URL may be fetched."""
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        """True when `user_agent` may fetch `url`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AllowAll:
+    """No robots.txt (4xx): everything may be fetched."""
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class DisallowAll:
+    """robots.txt unreachable or 5xx: nothing on the host may be fetched."""
+
+    reason: str
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The parsed rules of a robots.txt that answered 2xx."""
+
+    parser: Any
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        return bool(self.parser.can_fetch(url, user_agent))
+
+
+def verdict_for(status: int, body: bytes) -> Verdict:
+    """RFC 9309 §2.3.1: what a robots.txt answer with `status` and `body` means."""
+    if 200 <= status < 300:
+        text = body[:MAX_ROBOTS_BYTES].decode("utf-8", "replace")
+        return Rules(Protego.parse(text))
+    if 400 <= status < 500:
+        return AllowAll()
+    return DisallowAll(f"robots.txt answered {status}")
+
+
+@dataclass(slots=True)
+class RobotsCache:
+    """Verdicts per `scheme://host`, each with the time it expires."""
+
+    clock: Any = time.monotonic
+    _entries: dict[str, tuple[Verdict, float]] = field(default_factory=dict)
+    _pending: dict[str, asyncio.Future[Verdict]] = field(default_factory=dict)
+
+    def get(self, key: str) -> Verdict | None:
+        """The cached verdict for `key`, if it has not expired."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= self.clock():
+            return None
+        return entry[0]
+
+    def put(self, key: str, verdict: Verdict) -> None:
+        """Remember `verdict` for its time to live."""
+        ttl = ROBOTS_ERROR_TTL if isinstance(verdict, DisallowAll) else ROBOTS_TTL
+        self._entries[key] = (verdict, self.clock() + ttl)
+
+
+class RobotsMiddleware:
+    """Downloader middleware: drops requests that robots.txt (RFC 9309) forbids."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.user_agent = str(crawler.settings.get("USER_AGENT"))
+        self.enabled = crawler.settings.getbool("KURILWATCH_OBEY_ROBOTS", True)
+        self._local = RobotsCache()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RobotsMiddleware:
+        """Scrapy's constructor hook."""
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        """Raise `IgnoreRequest` when robots.txt forbids `request`."""
+        if not self.enabled or request.meta.get("dont_obey_robotstxt"):
+            return
+        parts = urlparse_cached(request)
+        if parts.scheme not in ("http", "https"):
+            return
+        verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}")
+        if not verdict.allowed(request.url, self.user_agent):
+            outage = isinstance(verdict, DisallowAll)
+            reason = verdict.reason if isinstance(verdict, DisallowAll) else "disallowed"
+            self.crawler.stats.inc_value("robotstxt/forbidden")
+            raise RobotsForbidden(f"forbidden by robots.txt ({reason})", permanent=not outage)
+
+    async def _verdict(self, origin: str) -> Verdict:
+        cache = getattr(self.crawler.spider, "robots_cache", None) or self._local
+        cached = cache.get(origin)
+        if cached is not None:
+            return cached
+        pending = cache._pending.get(origin)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        cache._pending[origin] = future
+        try:
+            verdict = await self._fetch(origin)
+            cache.put(origin, verdict)
+            future.set_result(verdict)
+            return verdict
+        finally:
+            cache._pending.pop(origin, None)
+            if not future.done():
+                future.set_result(DisallowAll("robots.txt fetch was interrupted"))
+
+    async def _fetch(self, origin: str) -> Verdict:
+        request = Request(
+            f"{origin}/robots.txt",
+            priority=1000,
+            meta={"dont_obey_robotstxt": True},
+            callback=NO_CALLBACK,
+        )
+        try:
+            response: Response = await self.crawler.engine.download_async(request)
+        except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow
+            log.warning("robots.unreachable", extra={"origin": origin, "error": type(exc).__name__})
+            return DisallowAll(f"robots.txt unreachable: {type(exc).__name__}")
+        verdict = verdict_for(response.status, response.body)
+        if isinstance(verdict, DisallowAll):
+            log.warning("robots.server_error", extra={"origin": origin, "status": response.status})
+        return verdict

@@ -1,0 +1,101 @@
+"""Where the crawler may go: http(s) only, and never into private address space by surprise.
+
+A feed on the public internet can list, or redirect to, `http://169.254.169.254/` or a
+service on the operator's network. `address_blocked(ip)` says which addresses are off
+limits (loopback, private, link-local including cloud metadata, reserved, multicast,
+unspecified, and IPv4-mapped forms of those); `target_allowed` is the whole decision, pure.
+`PrivateAddressMiddleware` applies it to every request and every redirect hop (Scrapy sends
+each hop back through the downloader middlewares), resolving the host first. A source that is
+itself on a private or loopback address (an intranet feed, a test site) may reach its own
+kind of address.
+
+Known limit: the address is checked when the request is scheduled and resolved again by
+Twisted when it connects, so a DNS answer that changes in between (rebinding) is not caught.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class AddressForbidden(IgnoreRequest):
+    """The request leads somewhere this source may not go."""
+
+
+def address_blocked(ip: IPAddress) -> bool:
+    """True for addresses that a public source must not lead the crawler to."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def target_allowed(scheme: str, addresses: list[IPAddress], *, source_private: bool) -> bool:
+    """May a request go to a host with `addresses`, for a source that is or is not private?"""
+    if scheme not in ("http", "https"):
+        return False
+    if source_private:
+        return True
+    return bool(addresses) and not any(address_blocked(ip) for ip in addresses)
+
+
+async def resolve(host: str) -> list[IPAddress]:
+    """The addresses `host` resolves to (a literal address resolves to itself)."""
+    host = host.strip("[]")
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+class PrivateAddressMiddleware:
+    """Downloader middleware that enforces `target_allowed` on every request."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self._source_private: bool | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PrivateAddressMiddleware:
+        """Scrapy's constructor hook."""
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        """Raise `IgnoreRequest` for a scheme or address this source may not reach."""
+        parts = urlsplit(request.url)
+        if self._source_private is None:
+            source = getattr(self.crawler.spider, "source", None)
+            origin = urlsplit(source.url).hostname if source is not None else None
+            addresses = await resolve(origin) if origin else []
+            self._source_private = any(address_blocked(ip) for ip in addresses)
+        if parts.scheme not in ("http", "https"):
+            raise AddressForbidden(f"not an http(s) URL: {parts.scheme}")
+        if self._source_private:
+            return
+        addresses = await resolve(parts.hostname or "")
+        if not addresses:
+            return  # let the download fail with the resolver's own error
+        if not target_allowed(parts.scheme, addresses, source_private=False):
+            raise AddressForbidden(f"{parts.hostname} resolves to a private or reserved address")
