@@ -7,6 +7,8 @@ Sitemaps (`parse_sitemap`): a `<urlset>` gives entries, a `<sitemapindex>` child
 gzip bodies are recognised by their magic bytes and inflated up to a size cap. The XML parser
 is configured as Scrapy's `Sitemap` configures it (recovering, entities never resolved, no
 network, no huge trees); we do not stand on that class because it flattens `<news:news>` away.
+A document that declares DTD entities (billion laughs, XXE) is refused outright: no sitemap
+needs them, and libxml2's recovery from them can truncate the document mid-URL.
 A Google News block gives title, date and language; otherwise `<lastmod>` is the date;
 hreflang alternates, images and videos are ignored. A `loc` that holds an unresolved entity
 reference is dropped rather than guessed at.
@@ -30,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import tldextract
 from cssselect import SelectorError, parse
-from lxml import etree  # type: ignore[import-untyped]  # no stubs; not in the mypy overrides
+from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from scrapy.utils.gz import gunzip
@@ -125,8 +127,8 @@ def parse_sitemap(
         max_size: the most bytes a gzip body may inflate to.
 
     Raises:
-        SitemapUnreadable: the body is corrupt gzip, inflates past `max_size`, is not XML, or
-            its root is neither `<urlset>` nor `<sitemapindex>`.
+        SitemapUnreadable: the body is corrupt gzip, inflates past `max_size`, is not XML,
+            declares DTD entities, or its root is neither `<urlset>` nor `<sitemapindex>`.
     """
     if body[:2] == _GZIP_MAGIC:
         body = _gunzip(body, max_size)
@@ -248,6 +250,9 @@ def _xml_root(body: bytes) -> etree._Element:
         raise SitemapUnreadable(f"not XML: {exc}"[:200]) from exc
     if root is None:
         raise SitemapUnreadable("not XML: empty document")
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        raise SitemapUnreadable("refused: the document declares DTD entities")
     return root
 
 
@@ -342,9 +347,16 @@ def _css_xpath(css: str) -> str:
 
 
 def _site(url: str) -> str:
-    """The registrable domain of `url` (`www3.nhk.or.jp` → `nhk.or.jp`), or its bare host."""
+    """The registrable domain of `url`'s host (`www3.nhk.or.jp` → `nhk.or.jp`).
+
+    An IP address is its own site; a name under no known suffix (`news.example.test`,
+    `localhost`) counts by its last two labels.
+    """
     host = (urlsplit(url).hostname or "").rstrip(".")
-    return _DOMAINS(host).top_domain_under_public_suffix or host.removeprefix("www.")
+    parts = _DOMAINS(host)
+    if parts.ipv4 or parts.ipv6:
+        return host
+    return parts.top_domain_under_public_suffix or ".".join(host.split(".")[-2:])
 
 
 def _looks_like_article(url: str) -> bool:

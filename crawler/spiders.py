@@ -27,7 +27,7 @@ from crawler.extract import extract_article, parse_feed
 from crawler.index import parse_listing, parse_sitemap
 from crawler.pipeline import Ingestor
 from crawler.robots import RobotsCache, RobotsForbidden
-from crawler.safety import AddressForbidden
+from crawler.safety import AddressForbidden, forbid_entity_declarations
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import FeedEntry, Source
 from storage.articles import mark_seen, unseen_urls
@@ -66,6 +66,8 @@ def parse_index(
     Raises:
         ExtractionError: the document is not of the expected kind.
     """
+    if source.kind != "listing":
+        forbid_entity_declarations(body)
     if source.kind == "sitemap":
         page = parse_sitemap(body, url, since=since)
         return list(page.entries), list(page.sitemaps)
@@ -144,6 +146,7 @@ class SourceSpider(scrapy.Spider):
     async def parse_child_sitemap(self, response: Response) -> AsyncIterator[Any]:
         """A sitemap listed by the source's sitemap index (one level deep)."""
         try:
+            forbid_entity_declarations(response.body)
             page = await asyncio.to_thread(
                 parse_sitemap, response.body, response.url, since=self.since
             )

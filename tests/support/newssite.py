@@ -16,7 +16,7 @@ loopback network.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Generic, NamedTuple, TypeVar
@@ -90,6 +90,9 @@ class NewsSite(LocalServer):
         language: The feed's language code.
         validators: Whether feeds send `ETag` and `Last-Modified` and honour conditional
             requests. Set it to False to test the crawler's body-hash fallback.
+        robots: The body of `/robots.txt` (a `Sitemap:` line is added).
+        link_query: A query string (e.g. "?utm_source=rss") added to every article link in
+            the feeds, the sitemap and the home page; the pages answer without it.
     """
 
     def __init__(self, *, name: str = "Kuril Test News", language: str = "en") -> None:
@@ -103,6 +106,8 @@ class NewsSite(LocalServer):
         self.name = name
         self.language = language
         self.validators = True
+        self.robots = "User-agent: *\nAllow: /\n"
+        self.link_query = ""
         self._postings: list[Posting] = []
         self._by_path: dict[str, Posting] = {}
         self._changed_at = _now()
@@ -322,6 +327,8 @@ class NewsSite(LocalServer):
             posting = self._by_path.get(path)
         built = self.last_modified
         site = {"site_url": self.base_url, "site_name": self.name}
+        if self.link_query and path in ("/rss.xml", "/atom.xml", "/sitemap.xml", "/"):
+            postings = tuple(replace(p, url=p.url + self.link_query) for p in postings)
         if path == "/rss.xml":
             body = render_rss(postings, **site, language=self.language, built=built)
             return self._feed(body, _RSS, built, headers)
@@ -329,13 +336,13 @@ class NewsSite(LocalServer):
             body = render_atom(postings, **site, language=self.language, built=built)
             return self._feed(body, _ATOM, built, headers)
         if path == "/sitemap.xml":
-            return Canned(200, render_sitemap(postings), {"Content-Type": _XML})
+            return self._feed(render_sitemap(postings), _XML, built, headers)
         if path == "/robots.txt":
-            robots = f"User-agent: *\nAllow: /\n\nSitemap: {self.sitemap_url}\n"
+            robots = f"{self.robots}\nSitemap: {self.sitemap_url}\n"
             return Canned(200, robots.encode(), {"Content-Type": _TEXT})
         if path == "/":
             home = render_home(postings, **site, language=self.language)
-            return Canned(200, home, {"Content-Type": _HTML})
+            return self._feed(home, _HTML, built, headers)
         if posting is not None:
             page = render_article(posting, site_name=self.name)
             return Canned(200, page, {"Content-Type": _HTML})
