@@ -60,7 +60,7 @@ def trafilatura_runner(options: dict[str, Any]) -> Callable[[bytes, str], str | 
             )
         except Exception:
             return None
-        text = (doc.text or "").strip() if doc is not None else ""
+        text = (getattr(doc, "text", None) or "").strip()
         return text if len(text) >= MIN_TEXT_CHARS else None
 
     return run

@@ -129,15 +129,16 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[Feed
     return entries
 
 
-def _xml_links(item: Any) -> list[Any]:
-    """Candidate article links of a feedparser entry, best first."""
-    candidates: list[Any] = [item.get("link")]
+def _xml_links(item: Any) -> list[tuple[Any, bool]]:
+    """Candidate article links of a feedparser entry, best first, and whether each may be
+    relative (an id, or a link feedparser took from the guid, counts only when absolute)."""
+    candidates: list[tuple[Any, bool]] = [(item.get("link"), not item.get("guidislink"))]
     candidates += [
-        link.get("href")
+        (link.get("href"), True)
         for link in item.get("links") or ()
         if link.get("rel", "alternate") == "alternate"
     ]
-    candidates.append(item.get("id"))
+    candidates.append((item.get("id"), False))
     return candidates
 
 
@@ -156,7 +157,10 @@ def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        link = _first_web_url(url, (item.get("url"), item.get("external_url"), item.get("id")))
+        link = _first_web_url(
+            url,
+            ((item.get("url"), True), (item.get("external_url"), True), (item.get("id"), False)),
+        )
         if link is None:
             continue
         summary = item.get("summary") or item.get("content_text") or item.get("content_html")
@@ -174,13 +178,14 @@ def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
     return entries
 
 
-def _first_web_url(base: str, candidates: Iterable[Any]) -> str | None:
-    """The first candidate that is, once resolved against `base`, an http(s) URL."""
-    for candidate in candidates:
+def _first_web_url(base: str, candidates: Iterable[tuple[Any, bool]]) -> str | None:
+    """The first candidate that is an http(s) URL, resolved against `base` if it may be
+    relative, in canonical form."""
+    for candidate, may_be_relative in candidates:
         if not isinstance(candidate, str) or not candidate.strip():
             continue
         try:
-            absolute = urljoin(base, candidate.strip())
+            absolute = urljoin(base, candidate.strip()) if may_be_relative else candidate.strip()
             parts = urlsplit(absolute)
             if parts.scheme.lower() in ("http", "https") and parts.hostname:
                 return canonical_url(absolute)

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -209,7 +210,7 @@ class SourceSpider(scrapy.Spider):
             "article.fetch_failed",
             extra={"source": self.source.name, "url": request.url, "reason": _describe(failure)},
         )
-        if status in PERMANENT_STATUSES or _forbidden(failure):
+        if status in PERMANENT_STATUSES or _permanent(failure):
             await self._forget(request.url, "unusable")
         else:
             self.report.transient_failures += 1
@@ -238,12 +239,18 @@ def _status(failure: Failure) -> int | None:
     return None
 
 
-def _forbidden(failure: Failure) -> bool:
-    """Refused for good by robots.txt rules or the address policy (not a robots outage)."""
+def _permanent(failure: Failure) -> bool:
+    """Failed in a way that another try would repeat: forget the URL instead of retrying.
+
+    Refused by robots.txt rules (not an outage) or the address policy, or larger than the
+    size cap (cut while downloading, or while decompressing: Scrapy names the setting).
+    """
     error = failure.value
-    return isinstance(error, AddressForbidden) or (
-        isinstance(error, RobotsForbidden) and error.permanent
-    )
+    if isinstance(error, AddressForbidden | DownloadCancelledError):
+        return True
+    if isinstance(error, RobotsForbidden):
+        return error.permanent
+    return isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(error)
 
 
 def _describe(failure: Failure) -> str:

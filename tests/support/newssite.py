@@ -245,6 +245,7 @@ class NewsSite(LocalServer):
         content_type: str = "application/octet-stream",
         *,
         status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Serve arbitrary bytes at `path` (broken XML, a huge body, a bomb) until `clear`.
 
@@ -253,9 +254,12 @@ class NewsSite(LocalServer):
             body: The exact bytes to send.
             content_type: The `Content-Type` header.
             status: The status to send.
+            headers: Extra headers, e.g. `{"Content-Encoding": "gzip"}`.
         """
         with self._lock:
-            self._raw[path] = Canned(status, body, {"Content-Type": content_type})
+            self._raw[path] = Canned(
+                status, body, {"Content-Type": content_type, **(headers or {})}
+            )
 
     def truncate(self, path: str, keep: int) -> None:
         """Cut responses for `path` short: announce the full length, send `keep` bytes, close.

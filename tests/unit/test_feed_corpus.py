@@ -74,14 +74,14 @@ FOLDERS = ["wellformed", "illformed", "encoding", "entities", "json"]
 @needs_corpora
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_feedparser_corpus_gives_entries_or_unreadable(folder: str) -> None:
-    files = sorted(
-        p for p in (FEEDPARSER / folder).rglob("*") if p.suffix in (".xml", ".json")
-    )
+    files = sorted(p for p in (FEEDPARSER / folder).rglob("*") if p.suffix in (".xml", ".json"))
     assert files, f"no test documents in {FEEDPARSER / folder}"
     with_entries, unreadable, failures = _run_folder(files)
     assert not failures, "\n".join(failures[:40])
     if folder in ("wellformed", "json"):
         assert with_entries, f"no document in {folder} gave entries"
+        # well-formed documents are read (7 channel-only CDF files have no feed version)
+        assert unreadable <= len(files) // 100, f"{unreadable} well-formed documents unreadable"
 
 
 @needs_corpora

@@ -1,0 +1,113 @@
+"""What the web sends back: bombs, truncated bodies, robots.txt outages, off-limits paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED
+from tests.e2e.conftest import Kurilwatch, fast_delivery
+from tests.support.newssite import NewsSite
+from tests.support.receiver import WebhookReceiver
+from tests.support.stories import story_by_key
+
+COMPRESSED = SHARED / "corpora" / "scrapy-sample-data" / "compressed"
+BOMBS = {
+    "bomb-gzip.bin": "gzip",
+    "bomb-deflate.bin": "deflate",
+    "bomb-br.bin": "br",
+    "bomb-zstd.bin": "zstd",
+}
+
+
+def _corpus(name: str) -> bytes:
+    path = COMPRESSED / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent: Scrapy's compressed samples live in ../shared/corpora")
+    return Path(path).read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_compression_bombs_stop_at_the_size_cap_and_the_crawl_goes_on(
+    kw: Kurilwatch, name: str
+) -> None:
+    bomb = _corpus(name)
+    with NewsSite() as good, NewsSite() as bombed, WebhookReceiver() as rx:
+        good.add_story(story_by_key("nemuro-rally"))
+        bombed.add_story(story_by_key("etorofu-drill-protest"))
+        bombed.add_story(story_by_key("kunashir-bastion"))
+        headers = {"Content-Encoding": BOMBS[name]}
+        bombed.serve_raw("/news/kunashir-bastion", bomb, "text/html", headers=headers)
+        bombed.serve_raw("/bomb.xml", bomb, "application/rss+xml", headers=headers)
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "good", "url": good.feed_url},
+                    {"name": "bombed", "url": bombed.feed_url},
+                    {"name": "bombed-index", "url": bombed.url + "/bomb.xml"},
+                ],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": fast_delivery(),
+                "crawl": {"max_size": 1_000_000},
+            }
+        )
+        done = kw.run("run", "--once")
+        assert done.returncode == 0, done.stderr
+        titles = {r.json()["story"]["title"] for r in rx.received}
+        assert titles == {
+            story_by_key("nemuro-rally").title,
+            story_by_key("etorofu-drill-protest").title,
+        }
+        bombed.add_story(story_by_key("kuril-earthquake"))  # the feed changes
+        assert kw.run("run", "--once").returncode == 0
+        assert bombed.hits("/news/kuril-earthquake") == 1
+        assert bombed.hits("/news/kunashir-bastion") == 1  # the bomb is not fetched again
+    health = {s["name"]: s for s in kw.json("sources", "list")}
+    assert health["good"]["last_error"] is None and health["bombed"]["last_error"] is None
+    assert health["bombed-index"]["last_error"]  # the bomb as an index: one recorded error
+
+
+@pytest.mark.parametrize("name", ["truncated-crc-error.gz", "unexpected-eof.gz"])
+def test_truncated_gzip_index_is_an_error_not_a_crash(kw: Kurilwatch, name: str) -> None:
+    broken = _corpus(name)
+    with NewsSite() as site:
+        site.serve_raw(
+            "/rss.xml", broken, "application/rss+xml", headers={"Content-Encoding": "gzip"}
+        )
+        kw.write_config({"sources": [{"name": "broken", "url": site.feed_url}]})
+        done = kw.run("run", "--once")
+        assert done.returncode == 0, done.stderr
+    [health] = kw.json("sources", "list")
+    assert health["last_error"]
+
+
+def test_robots_outage_disallows_the_host_and_4xx_allows_it(kw: Kurilwatch) -> None:
+    with NewsSite() as down, NewsSite() as missing, WebhookReceiver() as rx:
+        down.add_story(story_by_key("nemuro-rally"))
+        down.fail("/robots.txt", 503)
+        missing.add_story(story_by_key("kunashir-bastion"))
+        missing.fail("/robots.txt", 404)
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "down", "url": down.feed_url},
+                    {"name": "missing", "url": missing.feed_url},
+                ],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": fast_delivery(),
+            }
+        )
+        done = kw.run("run", "--once")
+        assert done.returncode == 0, done.stderr
+        assert down.hits("/rss.xml") == 0 and down.hits("/news/nemuro-rally") == 0
+        assert [r.json()["story"]["title"] for r in rx.received] == [
+            story_by_key("kunashir-bastion").title
+        ]
+        health = {s["name"]: s for s in kw.json("sources", "list")}
+        assert "robots.txt answered 503" in health["down"]["last_error"]
+        down.clear("/robots.txt")  # the host answers again: it is polled normally
+        kw.run("run", "--once")
+    health = {s["name"]: s for s in kw.json("sources", "list")}
+    assert health["down"]["last_error"] is None
+    assert len(rx.received) == 2
