@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 from tests.e2e.conftest import Kurilwatch, fast_delivery
@@ -111,3 +112,41 @@ def test_every_kind_of_source_in_one_run(kw: Kurilwatch) -> None:
         "atom": True,
     }
     assert datetime.now(UTC)  # the run finished; nothing hung
+
+
+def test_user_agent_names_kurilwatch_or_the_configured_one(kw: Kurilwatch) -> None:
+    with NewsSite() as site:
+        site.add_story(story_by_key("fisheries-talks"))
+        kw.write_config({"sources": [{"name": "s", "url": site.feed_url}]})
+        assert kw.run("run", "--once").returncode == 0
+        agents = {r.headers.get("user-agent") for r in site.requests}
+        assert len(agents) == 1 and agents.pop().startswith("kurilwatch/0.1.0")
+        kw.write_config(
+            {
+                "sources": [{"name": "s", "url": site.feed_url}],
+                "crawl": {"user_agent": "DeskMonitor/1.0 (+mailto:desk@example.org)"},
+            }
+        )
+        mark = len(site.requests)
+        assert kw.run("run", "--once").returncode == 0
+        assert {r.headers.get("user-agent") for r in site.requests[mark:]} == {
+            "DeskMonitor/1.0 (+mailto:desk@example.org)"
+        }
+
+
+def test_a_source_that_yields_nothing_new_is_reported_stale(kw: Kurilwatch) -> None:
+    with NewsSite() as site:
+        site.add_story(story_by_key("fisheries-talks"))
+        kw.write_config(
+            {"sources": [{"name": "quiet", "url": site.feed_url, "expect_every": "2s"}]}
+        )
+        assert kw.run("run", "--once").returncode == 0
+        [fresh] = kw.json("sources", "list")
+        assert fresh["stale"] is False and fresh["last_new_at"]
+        time.sleep(2.5)
+        done = kw.run("run", "--once")
+        assert '"source.stale"' in done.stderr
+        [quiet] = kw.json("sources", "list")
+        assert quiet["stale"] is True
+        listing = kw.run("sources", "list")
+        assert "stale" in listing.stdout

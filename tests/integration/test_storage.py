@@ -185,3 +185,28 @@ def test_source_health_and_validators(engine: Engine) -> None:
     assert load_source(engine, moved).etag is None  # a new URL starts without validators
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1
+
+
+def test_seen_urls_are_forgotten_after_the_retention_window(engine: Engine) -> None:
+    from storage.articles import prune_seen
+
+    mark_seen(
+        engine,
+        "https://a.test/old",
+        source="wire",
+        verdict="off_topic",
+        now=NOW - timedelta(days=100),
+    )
+    mark_seen(
+        engine,
+        "https://a.test/recent",
+        source="wire",
+        verdict="off_topic",
+        now=NOW - timedelta(days=10),
+    )
+    _ingest(engine, _article("https://a.test/stored"))
+    assert prune_seen(engine, older_than=NOW - timedelta(days=90)) == 1
+    urls = ["https://a.test/old", "https://a.test/recent", "https://a.test/stored"]
+    assert unseen_urls(engine, urls) == {
+        "https://a.test/old"
+    }  # stored articles are never refetched

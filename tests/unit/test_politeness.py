@@ -1,0 +1,158 @@
+"""Pure politeness and safety decisions: robots.txt verdicts, addresses, backoff, staleness."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from scrapy.http import Request
+
+from crawler.robots import AllowAll, DisallowAll, RobotsCache, Rules, verdict_for
+from crawler.safety import (
+    AddressForbidden,
+    EntitiesForbidden,
+    PrivateAddressMiddleware,
+    address_blocked,
+    forbid_entity_declarations,
+    target_allowed,
+)
+from kurilwatch.model import Source
+from scheduler.jobs import poll_delay
+from storage.sources import is_stale
+
+UA = "kurilwatch/0.1.0"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, Rules),
+        (404, AllowAll),
+        (401, AllowAll),
+        (403, AllowAll),
+        (410, AllowAll),
+        (500, DisallowAll),
+        (503, DisallowAll),
+    ],
+)
+def test_rfc9309_status_meaning(status: int, kind: type) -> None:
+    assert isinstance(verdict_for(status, b"User-agent: *\nDisallow: /private/\n"), kind)
+
+
+def test_robots_rules_apply_to_our_agent() -> None:
+    body = b"User-agent: kurilwatch\nDisallow: /wire/\n\nUser-agent: *\nDisallow: /\n"
+    rules = verdict_for(200, body)
+    assert rules.allowed("http://a.test/news/x", UA)
+    assert not rules.allowed("http://a.test/wire/x", UA)
+    assert not rules.allowed("http://a.test/news/x", "otherbot")
+    assert not verdict_for(503, b"").allowed("http://a.test/", UA)
+
+
+def test_robots_cache_expires_errors_sooner() -> None:
+    now = [0.0]
+    cache = RobotsCache(clock=lambda: now[0])
+    cache.put("http://ok.test", AllowAll())
+    cache.put("http://down.test", DisallowAll("robots.txt answered 503"))
+    now[0] = 301.0
+    assert cache.get("http://ok.test") is not None
+    assert cache.get("http://down.test") is None
+    now[0] = 3601.0
+    assert cache.get("http://ok.test") is None
+
+
+@pytest.mark.parametrize(
+    ("address", "blocked"),
+    [
+        ("127.0.0.1", True),
+        ("10.0.0.1", True),
+        ("172.16.3.4", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("0.0.0.0", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("fd00::1", True),
+        ("224.0.0.1", True),
+        ("93.184.216.34", False),
+        ("2606:4700:4700::1111", False),
+        ("8.8.8.8", False),
+    ],
+)
+def test_address_blocked(address: str, blocked: bool) -> None:
+    assert address_blocked(ipaddress.ip_address(address)) is blocked
+
+
+def test_target_allowed() -> None:
+    public = [ipaddress.ip_address("93.184.216.34")]
+    metadata = [ipaddress.ip_address("169.254.169.254")]
+    assert target_allowed("https", public, source_private=False)
+    assert not target_allowed("http", metadata, source_private=False)
+    assert target_allowed("http", metadata, source_private=True)
+    assert not target_allowed("file", public, source_private=True)
+    assert not target_allowed("ftp", public, source_private=False)
+
+
+def _middleware(source_url: str) -> PrivateAddressMiddleware:
+    source = Source(name="s", kind="feed", url=source_url, every_seconds=60)
+    return PrivateAddressMiddleware(SimpleNamespace(spider=SimpleNamespace(source=source)))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:8080/admin",
+        "http://[::ffff:127.0.0.1]/",
+        "http://10.0.0.1/",
+        "http://127.0.0.2/",
+    ],
+)
+def test_public_source_cannot_lead_into_private_space(target: str) -> None:
+    middleware = _middleware("http://93.184.216.34/rss.xml")
+    with pytest.raises(AddressForbidden):
+        asyncio.run(middleware.process_request(Request(target)))
+
+
+def test_public_targets_and_private_sources_pass() -> None:
+    asyncio.run(
+        _middleware("http://93.184.216.34/rss.xml").process_request(Request("http://8.8.8.8/a"))
+    )
+    asyncio.run(
+        _middleware("http://127.0.0.1:8000/rss.xml").process_request(
+            Request("http://127.0.0.1:9/a")
+        )
+    )
+
+
+def test_entity_declarations_are_refused() -> None:
+    with pytest.raises(EntitiesForbidden):
+        forbid_entity_declarations(
+            b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
+        )
+    forbid_entity_declarations(b'<?xml version="1.0"?><!DOCTYPE html><rss version="2.0"/>')
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"),
+    [(0, 300), (1, 600), (2, 1200), (3, 2400), (6, 19200), (7, 21600), (50, 21600)],
+)
+def test_failing_source_backs_off_up_to_a_cap(failures: int, delay: float) -> None:
+    assert poll_delay(300, failures, cap=6 * 3600) == delay
+
+
+def test_backoff_never_polls_faster_than_the_interval() -> None:
+    assert poll_delay(86400, 3, cap=3600) == 86400
+
+
+def test_staleness() -> None:
+    now = datetime(2026, 4, 3, tzinfo=UTC)
+    day = timedelta(days=1)
+    assert not is_stale(None, last_new_at=None, since=now - 10 * day, now=now)
+    assert is_stale(86400, last_new_at=now - 2 * day, since=now - 10 * day, now=now)
+    assert not is_stale(86400, last_new_at=now - timedelta(hours=3), since=now - 10 * day, now=now)
+    assert is_stale(86400, last_new_at=None, since=now - 2 * day, now=now)
+    assert not is_stale(86400, last_new_at=None, since=now - timedelta(hours=1), now=now)
