@@ -7,9 +7,10 @@ copy joined or started its story. In order:
    first sight): nothing, so a new source with a long archive does not flood the channels;
 3. for each channel, the events of the rules routed to it (a rule without `channels` goes to
    every channel); none: nothing for that channel;
-4. a channel that already has an alert for this story gets nothing more (one story, one
-   alert per channel);
-5. otherwise one alert on that channel listing every event and its evidence.
+4. a channel with no alert for this story gets one, listing every event and its evidence;
+5. a channel that already has one gets nothing more (one story, one alert per channel),
+   unless this copy reports an event the channel was not yet told of: then one update,
+   marked as such, listing the events so far with the evidence of the new ones.
 """
 
 from __future__ import annotations
@@ -39,14 +40,30 @@ def plan_alerts(
     plans = []
     for channel in channels:
         evidence = tuple(e for e in match.evidence if channel in (routes.get(e.rule) or channels))
-        if not evidence or channel in state.alerted:
+        if not evidence:
             continue
-        plans.append(
-            AlertPlan(
-                channel=channel,
-                events=tuple(dict.fromkeys(e.event for e in evidence)),
-                rules=tuple(e.rule for e in evidence),
-                evidence=evidence,
+        events = tuple(dict.fromkeys(e.event for e in evidence))
+        told = state.alerted.get(channel)
+        if told is None:
+            plans.append(
+                AlertPlan(
+                    channel=channel,
+                    events=events,
+                    rules=tuple(e.rule for e in evidence),
+                    evidence=evidence,
+                )
             )
-        )
+            continue
+        news = tuple(e for e in evidence if e.event not in told)
+        if news:
+            plans.append(
+                AlertPlan(
+                    channel=channel,
+                    events=(*sorted(told), *dict.fromkeys(e.event for e in news)),
+                    rules=tuple(e.rule for e in news),
+                    evidence=news,
+                    seq=state.sent.get(channel, 1),
+                    is_update=True,
+                )
+            )
     return tuple(plans)

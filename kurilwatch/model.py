@@ -135,6 +135,8 @@ class StoryState:
     first_seen_at: datetime
     alerted: dict[str, frozenset[str]] = field(default_factory=dict)
     """Per channel, the events already alerted for this story."""
+    sent: dict[str, int] = field(default_factory=dict)
+    """Per channel, how many alerts (first alert and updates) the story already has."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -216,25 +216,11 @@ def stories_list(obj: _Context, as_json: bool, limit: int) -> None:
 @_guarded
 def stories_show(obj: _Context, story_id: int) -> None:
     """One story with all its copies, as JSON."""
-    from storage.stories import get_story
+    from storage.stories import show_story
 
-    with _database(obj.database_settings(), upgrade=False) as engine, engine.connect() as conn:
-        story = get_story(conn, story_id)
-    click.echo(
-        json.dumps(
-            {
-                "id": story.id,
-                "title": story.title,
-                "url": story.url,
-                "language": story.language,
-                "published_at": story.published_at.isoformat() if story.published_at else None,
-                "first_seen_at": story.first_seen_at.isoformat(),
-                "urls": list(story.urls),
-            },
-            ensure_ascii=False,
-            indent=2,
-        )
-    )
+    with _database(obj.database_settings(), upgrade=False) as engine:
+        story = show_story(engine, story_id)
+    click.echo(json.dumps(story, ensure_ascii=False, indent=2))
 
 
 @main.group()

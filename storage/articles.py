@@ -168,16 +168,19 @@ def _story_state(conn: Connection, story_id: int, *, is_new: bool) -> StoryState
         sa.select(stories.c.published_at, stories.c.first_seen_at).where(stories.c.id == story_id)
     ).one()
     alerted: dict[str, set[str]] = {}
+    sent: dict[str, int] = {}
     for channel, events in conn.execute(
         sa.select(alerts.c.channel, alerts.c.events).where(alerts.c.story_id == story_id)
     ):
         alerted.setdefault(channel, set()).update(events)
+        sent[channel] = sent.get(channel, 0) + 1
     return StoryState(
         story_id=story_id,
         is_new=is_new,
         published_at=story.published_at,
         first_seen_at=story.first_seen_at,
         alerted={k: frozenset(v) for k, v in alerted.items()},
+        sent=sent,
     )
 
 

@@ -31,27 +31,49 @@ def get_story(conn: Connection, story_id: int) -> Story:
     )
 
 
-def list_stories(engine: Engine, *, limit: int = 100) -> list[dict[str, Any]]:
+def show_story(engine: Engine, story_id: int) -> dict[str, Any]:
+    """One story with every copy, as `list_stories` gives it.
+
+    Raises:
+        StoryNotFound: there is no such story.
+    """
+    found = list_stories(engine, story_id=story_id)
+    if not found:
+        raise StoryNotFound(f"no story {story_id}")
+    return found[0]
+
+
+def list_stories(
+    engine: Engine, *, limit: int = 100, story_id: int | None = None
+) -> list[dict[str, Any]]:
     """The newest stories first, each with its copies (URL, source, outlet) and events."""
+    query = sa.select(stories).order_by(stories.c.first_seen_at.desc(), stories.c.id.desc())
+    if story_id is not None:
+        query = query.where(stories.c.id == story_id)
     with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                sa.select(stories)
-                .order_by(stories.c.first_seen_at.desc(), stories.c.id.desc())
-                .limit(limit)
-            )
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(query.limit(limit)).mappings().all()
         copies: dict[int, list[dict[str, Any]]] = {}
         if rows:
             for a in conn.execute(
-                sa.select(articles.c.story_id, articles.c.url, articles.c.source, articles.c.outlet)
+                sa.select(
+                    articles.c.story_id,
+                    articles.c.url,
+                    articles.c.source,
+                    articles.c.outlet,
+                    articles.c.title,
+                    articles.c.fetched_at,
+                )
                 .where(articles.c.story_id.in_([r["id"] for r in rows]))
                 .order_by(articles.c.id)
             ).mappings():
                 copies.setdefault(a["story_id"], []).append(
-                    {"url": a["url"], "source": a["source"], "outlet": a["outlet"]}
+                    {
+                        "url": a["url"],
+                        "source": a["source"],
+                        "outlet": a["outlet"],
+                        "title": a["title"],
+                        "fetched_at": a["fetched_at"].isoformat(),
+                    }
                 )
     return [
         {

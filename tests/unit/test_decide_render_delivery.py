@@ -67,8 +67,26 @@ def test_undated_story_counts_from_first_sight() -> None:
 
 
 def test_channel_already_alerted_gets_nothing_more() -> None:
-    state = _state(is_new=False, alerted={"desk": frozenset({"protest"})})
+    state = _state(is_new=False, alerted={"desk": frozenset({"protest"})}, sent={"desk": 1})
     assert _plan(state) == {"ops": ("protest", "exercise")}
+    told = {"desk": frozenset({"protest"}), "ops": frozenset({"protest", "exercise"})}
+    assert _plan(_state(is_new=False, alerted=told, sent={"desk": 1, "ops": 1})) == {}
+
+
+def test_a_new_event_on_a_told_story_is_one_update() -> None:
+    state = _state(is_new=False, alerted={"ops": frozenset({"protest"})}, sent={"ops": 1})
+    plans = plan_alerts(state, BOTH, rules=RULES, channels=("ops",), now=NOW, max_age_seconds=3600)
+    [update] = plans
+    assert update.is_update and update.seq == 1
+    assert update.events == ("protest", "exercise")
+    assert update.evidence == (EXERCISE,) and update.rules == ("exercise",)
+    after = _state(
+        is_new=False, alerted={"ops": frozenset({"protest", "exercise"})}, sent={"ops": 2}
+    )
+    assert (
+        plan_alerts(after, BOTH, rules=RULES, channels=("ops",), now=NOW, max_age_seconds=3600)
+        == ()
+    )
 
 
 STORY = Story(
