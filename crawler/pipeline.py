@@ -37,6 +37,7 @@ class Ingestor:
     channels: Sequence[str]
     max_age_seconds: float
     clock: Callable[[], datetime]
+    window_seconds: float = 30 * 86400.0
 
     def accept(self, article: Article) -> IngestResult | None:
         """Gate, match and store `article`; None when it is off topic."""
@@ -56,7 +57,14 @@ class Ingestor:
             now=now,
             max_age_seconds=self.max_age_seconds,
         )
-        result = ingest_article(self.engine, article, events=match.events, plan=plan, now=now)
+        result = ingest_article(
+            self.engine,
+            article,
+            events=match.events,
+            plan=plan,
+            now=now,
+            window_seconds=self.window_seconds,
+        )
         log.info(
             "article.%s",
             result.outcome,
@@ -64,6 +72,8 @@ class Ingestor:
                 "source": article.source,
                 "url": article.url,
                 "story_id": result.story_id,
+                "how": result.how,
+                "score": result.score,
                 "events": list(match.events),
                 "alerts": len(result.alerts),
             },

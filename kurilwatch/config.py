@@ -202,6 +202,8 @@ class Settings(_Strict):
     database_url: SecretStr | None = None
     data_dir: Path | None = None
     alert_max_age: Duration = 72 * 3600.0
+    dedup_window: Duration = 30 * 86400.0
+    """How far back a new copy is compared with stored ones for near-duplicates."""
     sources: tuple[SourceConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     watch: str | None = None

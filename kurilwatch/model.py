@@ -158,3 +158,7 @@ class IngestResult:
     outcome: Literal["stored", "joined", "duplicate"]
     story_id: int | None = None
     alerts: tuple[str, ...] = ()
+    how: str | None = None
+    """How the story was found: exact, near or new."""
+    score: float | None = None
+    """The estimated similarity to the story it joined."""

@@ -105,6 +105,7 @@ async def _main(
                 channels=[c.name for c in settings.channels],
                 max_age_seconds=settings.alert_max_age,
                 clock=utcnow,
+                window_seconds=settings.dedup_window,
             ),
             http=http,
             clock=utcnow,

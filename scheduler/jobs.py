@@ -29,6 +29,7 @@ from crawler.spiders import PollReport, SourceSpider
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.model import Source
 from storage.articles import prune_seen
+from storage.assign import prune_bands
 from storage.outbox import ClaimedAlert, claim_due, mark_delivered, mark_failed
 from storage.sources import PollRecord, is_stale, load_source, record_poll
 
@@ -179,12 +180,15 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
 
 
 async def prune(rt: Runtime) -> int:
-    """Forget decided URLs older than `crawl.seen_retention`."""
-    cutoff = rt.clock() - timedelta(seconds=rt.settings.crawl.seen_retention)
+    """Forget decided URLs older than `crawl.seen_retention`, bands older than the window."""
+    now = rt.clock()
+    cutoff = now - timedelta(seconds=rt.settings.crawl.seen_retention)
     removed = await asyncio.to_thread(prune_seen, rt.engine, older_than=cutoff)
-    if removed:
-        log.info("seen_urls.pruned", extra={"removed": removed})
-    return removed
+    window = now - timedelta(seconds=rt.settings.dedup_window)
+    bands = await asyncio.to_thread(prune_bands, rt.engine, older_than=window)
+    if removed or bands:
+        log.info("storage.pruned", extra={"seen_urls": removed, "bands": bands})
+    return removed + bands
 
 
 async def deliver_due(rt: Runtime) -> DeliveryStats:

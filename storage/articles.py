@@ -1,13 +1,15 @@
 """Articles: exact dedup, story assignment and the outbox rows, in one transaction.
 
 `ingest_article` stores one extracted, on-topic article. In a single transaction it
-1. drops it as a duplicate when its canonical URL, or its GUID within its source, is known;
-2. otherwise takes a transaction-level advisory lock on its content hash, so two copies of
-   one story ingested at once by two crawls still end in one story;
-3. joins the story of an article with the same normalized-text SHA-256, or starts a story;
-4. asks the caller's pure `plan` function which alerts are due for the story as it now
+1. drops it as a duplicate when its URL, or the canonical URL its page declares (an AMP or
+   mobile variant of a stored page), or its GUID within its source, is known;
+2. otherwise finds its story with `storage.assign.assign_story` (advisory locks on its content
+   hash and MinHash bands; exact copy, else near-duplicate within the window, else a new
+   story) and indexes its bands;
+3. asks the caller's pure `plan` function which alerts are due for the story as it now
    stands, and writes them to the outbox (`alerts`), unique per story, channel and revision.
-So no story is stored without its alerts and no alert without its story.
+So no story is stored without its alerts and no alert without its story. A story keeps its
+first copy as its representative (title, URL, publication time).
 
 `seen_urls` remembers article URLs already decided so the crawler never fetches them again.
 """
@@ -25,7 +27,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.model import AlertPlan, Article, IngestResult, StoryState
-from storage.fingerprint import content_hash
+from storage.assign import assign_story, record_bands
+from storage.fingerprint import NearPrint, content_hash, near_print
 from storage.tables import alerts, articles, seen_urls, sources, stories
 
 Planner = Callable[[StoryState], Sequence[AlertPlan]]
@@ -67,12 +70,26 @@ def ingest_article(
     events: Sequence[str],
     plan: Planner,
     now: datetime,
+    window_seconds: float = 30 * 86400.0,
 ) -> IngestResult:
-    """Store `article` (already canonical and on topic) and its due alerts, atomically."""
+    """Store `article` (already canonical and on topic) and its due alerts, atomically.
+
+    `window_seconds` is how far back near-duplicate copies are looked for.
+    """
     digest = content_hash(article.text)
+    near = near_print(article.text)
     try:
         with engine.begin() as conn:
-            return _ingest(conn, article, digest, events=events, plan=plan, now=now)
+            return _ingest(
+                conn,
+                article,
+                digest,
+                near,
+                events=events,
+                plan=plan,
+                now=now,
+                window_seconds=window_seconds,
+            )
     except _RaceLost:
         return IngestResult(outcome="duplicate")
 
@@ -85,17 +102,17 @@ def _ingest(
     conn: Connection,
     article: Article,
     digest: str,
+    near: NearPrint | None,
     *,
     events: Sequence[str],
     plan: Planner,
     now: datetime,
+    window_seconds: float,
 ) -> IngestResult:
     if _is_duplicate(conn, article):
         return IngestResult(outcome="duplicate")
-    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(digest))))
-    story_id = conn.execute(
-        sa.select(articles.c.story_id).where(articles.c.content_hash == digest).limit(1)
-    ).scalar_one_or_none()
+    assignment = assign_story(conn, digest, near, now=now, window_seconds=window_seconds)
+    story_id = assignment.story_id
     is_new = story_id is None
     if story_id is None:
         story_id = conn.execute(
@@ -135,6 +152,8 @@ def _ingest(
             published_at=article.published_at,
             fetched_at=now,
             content_hash=digest,
+            near_signature=near.signature if near is not None else None,
+            canonical_url=article.canonical_url,
             events=list(events),
         )
         .on_conflict_do_nothing()
@@ -142,6 +161,8 @@ def _ingest(
     ).scalar_one_or_none()
     if inserted is None:
         raise _RaceLost
+    if near is not None:
+        record_bands(conn, inserted, story_id, near.bands, now=now)
     conn.execute(
         sa.update(sources)
         .where(sources.c.name == article.source)
@@ -150,12 +171,17 @@ def _ingest(
     state = _story_state(conn, story_id, is_new=is_new)
     written = _write_alerts(conn, story_id, plan(state), now)
     return IngestResult(
-        outcome="stored" if is_new else "joined", story_id=story_id, alerts=tuple(written)
+        outcome="stored" if is_new else "joined",
+        story_id=story_id,
+        alerts=tuple(written),
+        how=assignment.how,
+        score=assignment.score,
     )
 
 
 def _is_duplicate(conn: Connection, article: Article) -> bool:
-    same = articles.c.url == article.url
+    urls = {article.url, article.canonical_url} - {None}
+    same = sa.or_(articles.c.url.in_(urls), articles.c.canonical_url.in_(urls))
     if article.guid:
         same = sa.or_(
             same, sa.and_(articles.c.source == article.source, articles.c.guid == article.guid)
@@ -211,7 +237,3 @@ def _write_alerts(
         if row is not None:
             written.append(row)
     return written
-
-
-def _lock_key(digest: str) -> int:
-    return int(digest[:15], 16)

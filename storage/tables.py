@@ -3,6 +3,7 @@
 sources   one row per configured source: validators for conditional GET and its health
 stories   one row per real-world story; `content_hash` of its first copy
 articles  every stored copy of a story (unique canonical URL, unique GUID per source)
+article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
 seen_urls article URLs already decided (stored, off topic, unusable): never fetched again
 alerts    the outbox: one row per story, channel and revision, with delivery state
 """
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -87,10 +89,27 @@ articles = Table(
     Column("published_at", TIMESTAMP),
     Column("fetched_at", TIMESTAMP, nullable=False),
     Column("content_hash", String(64), nullable=False),
+    Column("near_signature", LargeBinary),
+    Column("canonical_url", Text),
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     UniqueConstraint("source", "guid"),
     Index(None, "content_hash"),
     Index(None, "story_id"),
+)
+
+article_bands = Table(
+    "article_bands",
+    metadata,
+    Column("band", BigInteger, primary_key=True),
+    Column(
+        "article_id",
+        BigInteger,
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("story_id", BigInteger, nullable=False),
+    Column("seen_at", TIMESTAMP, nullable=False),
+    Index(None, "seen_at"),
 )
 
 seen_urls = Table(
