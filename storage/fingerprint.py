@@ -75,12 +75,13 @@ def body_hash(body: bytes) -> str:
 # - SHINGLE_CJK = 5 characters (tried 2 to 5) for Japanese: the real Kyodo near-duplicate
 #   pair scores 0.747 (2: 0.818) and two different Kyodo drill notices in the same template
 #   0.173 on the dev set and 0.276 in the tests' look-alikes (2: 0.360 and 0.497).
-# - NEAR_THRESHOLD = 0.6: the middle of the narrower gap (0.489..0.699). Wire copies that
+# - NEAR_THRESHOLD = 0.6: the middle of the narrower gap (0.489..0.699; that same_event pair
+#   is estimated at 0.555 and shares no band, so it is not even a candidate). Copies that
 #   only change furniture score 0.75 or more, and a copy keeping 80% of the text ~0.72;
 #   0.8 (the usual default for full-length pages) would lose most cut copies of these short
 #   texts (33 of 66 one-sentence cuts) and the dev set's one near-duplicate pair.
-# - NUM_PERM = 128: the estimate's standard error at 0.6 is 0.043 (64: 0.061), about 2.3 of
-#   them to either end of the gap; it costs ~0.05 ms more of the ~0.75 ms per 600 words.
+# - NUM_PERM = 128: the estimate's standard error at 0.6 is 0.043 (64: 0.061), so the gap's
+#   ends lie 2.3 and 2.6 of them away; it costs ~0.05 ms more of ~0.75 ms per 600 words.
 # - BANDS x ROWS = 25 x 5 = datasketch `_optimal_param(0.6, 128, 0.1, 0.9)`: weighted to
 #   miss few candidates, since a false candidate costs one signature comparison and a
 #   missed one a missed merge. A pair is a candidate with probability 0.87 at Jaccard 0.6,

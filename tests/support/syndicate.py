@@ -85,10 +85,9 @@ def cut_sentence(text: str, index: int) -> str:
     Raises:
         IndexError: If the text has no such sentence.
     """
-    spans = sentences(text)
-    start, end = spans[index]
-    rest = text[:start].rstrip(" ") + (" " if text[:start].strip() else "") + text[end:].lstrip(" ")
-    paragraphs = [paragraph.strip() for paragraph in rest.split("\n\n")]
+    start, end = sentences(text)[index]
+    rest = f"{text[:start].rstrip(' ')} {text[end:].lstrip(' ')}"
+    paragraphs = (paragraph.strip() for paragraph in rest.split("\n\n"))
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
