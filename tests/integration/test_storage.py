@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from kurilwatch.model import AlertPlan, Article, Evidence, Source, StoryState
 from storage.articles import ingest_article, mark_seen, unseen_urls
 from storage.engine import schema_is_current
+from storage.fingerprint import content_hash as content_hash_of
 from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed
 from storage.sources import PollRecord, list_sources, load_source, record_poll, sync_sources
 from storage.stories import list_stories
@@ -210,3 +211,74 @@ def test_seen_urls_are_forgotten_after_the_retention_window(engine: Engine) -> N
     assert unseen_urls(engine, urls) == {
         "https://a.test/old"
     }  # stored articles are never refetched
+
+
+def test_concurrent_near_duplicate_copies_end_in_one_story(engine: Engine) -> None:
+    from tests.support.stories import story_by_key
+    from tests.support.syndicate import STYLES, syndicate
+
+    original = story_by_key("etorofu-drill-protest")
+    copies = [syndicate(original.title, original.text, style)[1] for style in STYLES]
+    assert len({content_hash_of(c) for c in copies}) >= 4  # most differ beyond normalization
+    barrier = threading.Barrier(len(copies))
+    results: list[object] = []
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        results.append(_ingest(engine, _article(f"https://outlet{n}.test/x", copies[n])))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(copies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.outcome for r in results) == ["joined"] * (len(copies) - 1) + ["stored"]  # type: ignore[attr-defined]
+    assert "near" in {r.how for r in results}  # type: ignore[attr-defined]
+    assert len(list_stories(engine)) == 1
+    assert len(list_alerts(engine)) == 1
+
+
+def test_different_stories_about_one_event_stay_apart(engine: Engine) -> None:
+    from tests.e2e.test_syndication import SAME_EVENT_A, SAME_EVENT_B
+
+    a = _ingest(engine, _article("https://a.test/a", SAME_EVENT_A.text))
+    b = _ingest(engine, _article("https://b.test/b", SAME_EVENT_B.text))
+    assert (a.outcome, b.outcome) == ("stored", "stored")  # type: ignore[attr-defined]
+    assert a.story_id != b.story_id  # type: ignore[attr-defined]
+
+
+def test_an_amp_copy_declaring_a_stored_page_canonical_is_a_duplicate(engine: Engine) -> None:
+    _ingest(engine, _article("https://a.test/story"))
+    amp = Article(
+        url="https://a.test/amp/story",
+        source="wire",
+        title="Japan protests drills",
+        text=TEXT + " (AMP)",
+        canonical_url="https://a.test/story",
+    )
+    assert _ingest(engine, amp).outcome == "duplicate"  # type: ignore[attr-defined]
+
+
+def test_near_duplicates_are_only_looked_for_within_the_window(engine: Engine) -> None:
+    from tests.support.stories import story_by_key
+    from tests.support.syndicate import syndicate
+
+    original = story_by_key("kunashir-bastion")
+    copy = syndicate(original.title, original.text, "footer")[1]
+    first = ingest_article(
+        engine,
+        _article("https://a.test/1", original.text),
+        events=("exercise",),
+        plan=_alert_once,
+        now=NOW - timedelta(days=40),
+        window_seconds=30 * 86400,
+    )
+    late = ingest_article(
+        engine,
+        _article("https://b.test/1", copy),
+        events=("exercise",),
+        plan=_alert_once,
+        now=NOW,
+        window_seconds=30 * 86400,
+    )
+    assert first.outcome == "stored" and late.outcome == "stored"
