@@ -27,6 +27,12 @@ _DATELINE = re.compile(
     r"\s*(?:\([^)]{1,40}\))?"  # optional agency: "(Kyodo)"
     r"\s*(?:--|—|–|-|:)\s*"
 )
+_DATELINE_RU = (
+    re.compile(  # "МОСКВА, 27 ноября. /ТАСС/." or "ЮЖНО-САХАЛИНСК, 27 ноя - РИА Новости."
+        r"^\s*[А-ЯЁ][А-ЯЁ .-]{1,40},\s*\d{1,2}\s+[а-яё]{3,8}\.?"
+        r"\s*(?:/\s*[А-ЯЁA-Z][^/]{1,20}/\.?|(?:--|—|–|-)\s*[А-ЯЁA-Z][\w ]{1,25}\.)\s*"
+    )
+)
 _BOILERPLATE_LINE = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b|all rights reserved|reporting by\b|editing by\b|"
     r"advertisement\b|- advertisement -|subscribe to\b|sign up\b|read more\b|related:)",
@@ -40,7 +46,7 @@ def normalize_text(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     lines = [line for line in lines if not _BOILERPLATE_LINE.match(line)]
     if lines:
-        lines[0] = _DATELINE.sub("", lines[0], count=1)
+        lines[0] = _DATELINE_RU.sub("", _DATELINE.sub("", lines[0], count=1), count=1)
     folded = unicodedata.normalize("NFKC", " ".join(lines)).casefold()
     return " ".join(_NON_WORD.sub(" ", folded).split())
 

@@ -26,6 +26,17 @@ def test_wire_copies_share_a_fingerprint(copy: str) -> None:
     assert content_hash(copy) == content_hash(BODY)
 
 
+RU = "Японская сторона выразила протест в связи с учениями на Итурупе."
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [f"МОСКВА, 27 ноября. /ТАСС/. {RU}", f"ЮЖНО-САХАЛИНСК, 27 ноя — РИА Новости. {RU}"],
+)
+def test_russian_wire_datelines_are_folded(copy: str) -> None:
+    assert content_hash(copy) == content_hash(RU)
+
+
 def test_different_stories_differ() -> None:
     assert content_hash(BODY) != content_hash(BODY.replace("Etorofu", "Kunashiri"))
 
