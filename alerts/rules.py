@@ -55,6 +55,7 @@ import yaml
 
 from alerts.query import CompiledQuery, compile_query
 from alerts.text import TextIndex
+from kurilwatch.config import Settings
 from kurilwatch.errors import RuleError
 from kurilwatch.model import Evidence, Match, Rule
 
@@ -352,3 +353,18 @@ def load_default_rules() -> tuple[str, tuple[Rule, ...]]:
     """
     text = resources.files("alerts").joinpath("default_rules.yaml").read_text(encoding="utf-8")
     return rules_from_mapping(yaml.safe_load(text), origin="alerts/default_rules.yaml")
+
+
+def rules_in_force(settings: Settings) -> tuple[tuple[Rule, ...], RuleSet]:
+    """The rules of `settings` (else the shipped defaults) with its `watch:`, compiled.
+
+    Raises:
+        RuleError: a query does not parse; the message names the configuration file.
+    """
+    default_watch, default_rules = load_default_rules()
+    rules = default_rules if settings.rules is None else tuple(r.to_rule() for r in settings.rules)
+    try:
+        return rules, compile_rules(settings.watch or default_watch, rules)
+    except RuleError as exc:
+        where = f"{settings.config_path}: " if settings.config_path else ""
+        raise RuleError(f"{where}{exc}") from None

@@ -14,25 +14,28 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 from sqlalchemy.engine import Engine
 
-from alerts.rules import RuleSet
+from alerts.rules import rules_in_force
 from crawler.pipeline import Ingestor
 from crawler.settings import REACTOR, scrapy_settings
 from kurilwatch.config import Settings
-from kurilwatch.model import Rule
+from kurilwatch.errors import KurilwatchError
 from scheduler.jobs import Runtime, deliver_due, poll_source, prune
 from storage.sources import sync_sources
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 20.0
+CONFIG_POLL_SECONDS = 2.0
 
 
 def utcnow() -> datetime:
@@ -44,10 +47,9 @@ def run(
     settings: Settings,
     engine: Engine,
     *,
-    rules: Sequence[Rule],
-    ruleset: RuleSet,
     once: bool,
     out: TextIO | None = None,
+    reload: Callable[[], Settings] | None = None,
 ) -> int:
     """Run the daemon (or one pass with `once`) to the end; return the exit status."""
     from scrapy.utils.reactor import install_reactor
@@ -67,7 +69,7 @@ def run(
         reactor.stop()
 
     def begin() -> None:
-        future = asyncio.ensure_future(_main(settings, engine, rules, ruleset, once=once, out=out))
+        future = asyncio.ensure_future(_main(settings, engine, once=once, out=out, reload=reload))
         future.add_done_callback(finished)
 
     reactor.callWhenRunning(begin)
@@ -78,13 +80,14 @@ def run(
 async def _main(
     settings: Settings,
     engine: Engine,
-    rules: Sequence[Rule],
-    ruleset: RuleSet,
     *,
     once: bool,
     out: TextIO | None,
+    reload: Callable[[], Settings] | None,
 ) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
+
+    rules, ruleset = rules_in_force(settings)
 
     sources = [s.to_source() for s in settings.sources]
     await asyncio.to_thread(sync_sources, engine, sources)
@@ -116,7 +119,7 @@ async def _main(
         if once:
             await _run_once(rt, sources)
         else:
-            await _run_forever(rt, sources)
+            await _run_forever(rt, sources, reload)
 
 
 async def _run_once(rt: Runtime, sources: list[Any]) -> None:
@@ -134,7 +137,32 @@ async def _run_once(rt: Runtime, sources: list[Any]) -> None:
     )
 
 
-async def _run_forever(rt: Runtime, sources: list[Any]) -> None:
+def reload_rules(rt: Runtime, load: Callable[[], Settings]) -> bool:
+    """Swap in the rules of the configuration file as it is now; keep the old ones on error.
+
+    Only `watch:` and `rules:` change; sources, channels and the rest need a restart.
+    """
+    try:
+        fresh = load()
+        rules, ruleset = rules_in_force(fresh)
+    except KurilwatchError as exc:
+        log.error("rules.reload_failed", extra={"reason": str(exc)})
+        return False
+    rt.ingestor = replace(rt.ingestor, rules=rules, ruleset=ruleset)
+    log.info("rules.reloaded", extra={"rules": [r.name for r in rules]})
+    return True
+
+
+def _config_stamp(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime if path is not None else None
+    except OSError:
+        return None
+
+
+async def _run_forever(
+    rt: Runtime, sources: list[Any], reload: Callable[[], Settings] | None
+) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = asyncio.Event()
@@ -204,6 +232,24 @@ async def _run_forever(rt: Runtime, sources: list[Any]) -> None:
             job.modify(next_run_time=rt.clock() + timedelta(seconds=delay))
 
     rt.reschedule = reschedule
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, reload_rules, rt, reload)
+        stamp = {"mtime": _config_stamp(rt.settings.config_path)}
+
+        async def watch_config() -> None:
+            mtime = _config_stamp(rt.settings.config_path)
+            if mtime != stamp["mtime"]:
+                stamp["mtime"] = mtime
+                reload_rules(rt, reload)
+
+        scheduler.add_job(
+            watch_config,
+            "interval",
+            id="watch-config",
+            name="reload rules when the file changes",
+            seconds=CONFIG_POLL_SECONDS,
+            misfire_grace_time=60,
+        )
     scheduler.start()
     log.info("daemon.started", extra={"sources": len(sources), "channels": len(rt.channels)})
     await stop.wait()
@@ -214,6 +260,6 @@ async def _run_forever(rt: Runtime, sources: list[Any]) -> None:
         if pending:
             await rt.runner.stop()
             await asyncio.wait(pending, timeout=5)
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(signum)
     log.info("daemon.stopped")

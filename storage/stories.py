@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,3 +91,23 @@ def list_stories(
         }
         for r in rows
     ]
+
+
+def stored_articles(engine: Engine, *, since: datetime) -> Iterator[dict[str, Any]]:
+    """Every article fetched since `since`, with its story's title and recorded events."""
+    query = (
+        sa.select(
+            articles.c.story_id,
+            articles.c.title,
+            articles.c.text,
+            articles.c.language,
+            stories.c.title.label("story_title"),
+            stories.c.events.label("story_events"),
+        )
+        .join(stories, stories.c.id == articles.c.story_id)
+        .where(articles.c.fetched_at >= since)
+        .order_by(articles.c.id)
+    )
+    with engine.connect() as conn:
+        for row in conn.execute(query).mappings():
+            yield dict(row)

@@ -1,0 +1,152 @@
+"""`kurilwatch rules …`: check rules before they go live.
+
+`rules test` runs the rules over JSON Lines of articles, or over one page fetched with
+`--url`, and prints each verdict with its evidence; no database is needed. `rules backtest`
+runs the current rules over the articles stored in the last `--since` and prints every story
+whose alert would change: would alert now and did not, or did and would not now.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+import click
+
+from kurilwatch.config import parse_duration
+from kurilwatch.errors import ConfigError, ExtractionError
+from scheduler.context import CliContext, database, guarded
+
+
+@click.group()
+def rules() -> None:
+    """Check rules before they go live."""
+
+
+@rules.command("test")
+@click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
+@click.option("--url", help="Fetch this page, extract it and explain the verdict.")
+@click.pass_obj
+@guarded
+def rules_test(obj: CliContext, file: TextIO | None, url: str | None) -> None:
+    """Run the rules over JSON Lines of articles (FILE or - for stdin); print verdicts.
+
+    Each input line: {"id", "title", "text", "language"}. Each output line:
+    {"id", "topic", "events", "rules", "evidence"}. With --url, one page instead.
+    No database is needed.
+    """
+    from alerts.rules import match_article, rules_in_force, verdict
+
+    if (file is None) == (url is None):
+        raise ConfigError("give either FILE (or -) or --url URL")
+    settings = obj.settings(required=False)
+    _, ruleset = rules_in_force(settings)
+    if url is not None:
+        article = _fetch_article(url, settings.crawl.user_agent, settings.crawl.max_size)
+        match = match_article(
+            ruleset, title=article.title, text=article.text, language=article.language
+        )
+        line = verdict(url, match)
+        line.update(title=article.title, language=article.language, url=article.url)
+        click.echo(json.dumps(line, ensure_ascii=False))
+        return
+    assert file is not None
+    for number, text in enumerate(file, start=1):
+        if not text.strip():
+            continue
+        try:
+            item = json.loads(text)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError("expected an object with a text string")
+        except ValueError as exc:
+            raise ConfigError(f"{file.name}: line {number}: {exc}") from None
+        match = match_article(
+            ruleset, title=item.get("title"), text=item["text"], language=item.get("language")
+        )
+        click.echo(json.dumps(verdict(item.get("id"), match), ensure_ascii=False))
+
+
+@rules.command("backtest")
+@click.option("--since", default="30d", show_default=True, help="How far back: 7d, 30d, 12h…")
+@click.pass_obj
+@guarded
+def rules_backtest(obj: CliContext, since: str) -> None:
+    """Re-run the current rules over stored articles; print the stories whose alert changes.
+
+    One JSON line per changed story: {"story_id", "title", "before", "now", "change"}, where
+    change is "would alert" (no events before, some now) or "would not alert" (the reverse),
+    or "events differ"; then a summary line.
+    """
+    from alerts.rules import match_article, rules_in_force
+    from storage.stories import stored_articles
+
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    settings = obj.settings(required=False)
+    _, ruleset = rules_in_force(settings)
+    start = datetime.now(UTC) - timedelta(seconds=seconds)
+    stories: dict[int, dict[str, Any]] = {}
+    with database(settings, upgrade=False) as engine:
+        for row in stored_articles(engine, since=start):
+            match = match_article(
+                ruleset, title=row["title"], text=row["text"], language=row["language"]
+            )
+            story = stories.setdefault(
+                row["story_id"],
+                {"title": row["story_title"], "before": set(row["story_events"]), "now": set()},
+            )
+            if match.topic:
+                story["now"].update(match.events)
+    changed = 0
+    for story_id, story in sorted(stories.items()):
+        before, now = story["before"], story["now"]
+        if before == now:
+            continue
+        changed += 1
+        change = "would alert" if not before else "would not alert" if not now else "events differ"
+        click.echo(
+            json.dumps(
+                {
+                    "story_id": story_id,
+                    "title": story["title"],
+                    "before": sorted(before),
+                    "now": sorted(now),
+                    "change": change,
+                },
+                ensure_ascii=False,
+            )
+        )
+    click.echo(
+        json.dumps({"stories": len(stories), "changed": changed, "since": start.isoformat()})
+    )
+
+
+def _fetch_article(url: str, user_agent: str | None, max_size: int) -> Any:
+    """Fetch one page with httpx (redirects followed, size capped) and extract it."""
+    import httpx
+
+    from crawler.extract import extract_article
+    from crawler.settings import DEFAULT_USER_AGENT
+
+    headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
+    try:
+        with (
+            httpx.Client(follow_redirects=True, timeout=30, headers=headers) as client,
+            client.stream("GET", url) as response,
+        ):
+            response.raise_for_status()
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_size:
+                    raise ConfigError(f"{url}: larger than crawl.max_size ({max_size} bytes)")
+            final = str(response.url)
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"{url}: could not be fetched: {type(exc).__name__}: {exc}") from None
+    try:
+        return extract_article(body, final, source="rules-test")
+    except ExtractionError as exc:
+        raise ConfigError(f"{url}: {exc}") from None
