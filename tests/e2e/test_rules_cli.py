@@ -1,0 +1,104 @@
+"""Rules a user can test before they go live, and change without a restart."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+from tests.e2e.conftest import Kurilwatch, fast_delivery
+from tests.support.newssite import NewsSite
+from tests.support.receiver import WebhookReceiver
+from tests.support.stories import story_by_key
+
+QUAKE_RULE = {
+    "name": "quake",
+    "event": "earthquake",
+    "query": "(earthquake OR quake OR tsunami) NEAR/8 (kuril* OR island*)",
+}
+
+
+def test_rules_test_url_fetches_extracts_and_explains(kw: Kurilwatch) -> None:
+    with NewsSite() as site:
+        url = site.add_story(story_by_key("ja-drill-protest"))
+        done = kw.run("rules", "test", "--url", url)
+    assert done.returncode == 0, done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["topic"] is True and set(verdict["events"]) == {"protest", "exercise"}
+    assert (
+        verdict["language"] == "ja" and verdict["title"] == story_by_key("ja-drill-protest").title
+    )
+    assert all(e["sentences"] for e in verdict["evidence"].values())
+
+
+def test_rules_test_url_reports_an_unreachable_page(kw: Kurilwatch) -> None:
+    done = kw.run("rules", "test", "--url", "http://127.0.0.1:9/nothing")
+    assert done.returncode == 2 and "could not be fetched" in done.stderr
+
+
+def test_backtest_shows_what_a_rule_change_would_do(kw: Kurilwatch) -> None:
+    with NewsSite() as site:
+        for key in ("etorofu-drill-protest", "kunashir-bastion", "kuril-earthquake"):
+            site.add_story(story_by_key(key))
+        kw.write_config({"sources": [{"name": "s", "url": site.feed_url}]})
+        assert kw.run("run", "--once").returncode == 0
+    # the user drops the exercise rule and adds one for earthquakes
+    kw.write_config(
+        {
+            "sources": [{"name": "s", "url": "http://127.0.0.1:9/rss.xml"}],
+            "rules": [
+                {
+                    "name": "protest",
+                    "event": "protest",
+                    "query": "protest* NEAR/10 (japan* OR tokyo)",
+                },
+                QUAKE_RULE,
+            ],
+        }
+    )
+    done = kw.run("rules", "backtest", "--since", "1d")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    summary = lines.pop()
+    by_title = {line["title"]: line for line in lines}
+    assert summary == {"stories": 3, "changed": 3, "since": summary["since"]}
+    assert by_title[story_by_key("kunashir-bastion").title]["change"] == "would not alert"
+    assert by_title[story_by_key("kuril-earthquake").title]["change"] == "would alert"
+    assert by_title[story_by_key("kuril-earthquake").title]["now"] == ["earthquake"]
+    drill = by_title[story_by_key("etorofu-drill-protest").title]
+    assert (drill["before"], drill["now"], drill["change"]) == (
+        ["exercise", "protest"],
+        ["protest"],
+        "events differ",
+    )
+
+
+def test_daemon_reloads_rules_and_keeps_them_when_the_new_ones_are_broken(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("kuril-earthquake"))
+        config = {
+            "sources": [{"name": "s", "url": site.feed_url, "every": "1s"}],
+            "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+            "delivery": fast_delivery(),
+        }
+        kw.write_config(config)
+        proc = kw.popen("run")
+        try:
+            time.sleep(3)
+            assert rx.received == []  # an earthquake is no alert under the default rules
+            kw.write_config({**config, "rules": [QUAKE_RULE]})
+            time.sleep(3)  # the file is checked every 2 s
+            site.add_story(story_by_key("kuril-earthquake"), slug="aftershock")
+            [alert] = rx.wait_for(1, timeout=30)
+            assert alert.json()["events"] == ["earthquake"]
+            kw.write_config({**config, "rules": [{"name": "bad", "event": "x", "query": "(a AND"}]})
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(3)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        events = [json.loads(x) for x in stderr.splitlines() if x.startswith("{")]
+        assert [e["event"] for e in events].count("rules.reloaded") == 1
+        failed = [e for e in events if e["event"] == "rules.reload_failed"]
+        assert failed and "bad" in failed[0]["reason"]
