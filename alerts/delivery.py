@@ -24,7 +24,7 @@ import httpx
 
 from alerts.render import apprise_message, console_text, slack_message, webhook_body
 from kurilwatch.config import ChannelConfig, DeliveryConfig
-from kurilwatch.model import Alert, Story
+from kurilwatch.model import Notice
 
 SLACK_PERMANENT = frozenset(
     {
@@ -126,26 +126,22 @@ def next_attempt(
 async def send(
     client: httpx.AsyncClient,
     channel: ChannelConfig,
-    alert: Alert,
-    story: Story,
+    notice: Notice,
     *,
-    is_update: bool,
     timeout: float,
     now: datetime,
     out: TextIO | None = None,
 ) -> Outcome:
     """Deliver one alert to one channel, within `timeout` seconds in all."""
+    alert = notice.alert
     if channel.kind == "console":
-        print(console_text(alert, story, is_update=is_update), file=out or sys.stdout, flush=True)
+        print(console_text(notice), file=out or sys.stdout, flush=True)
         return Delivered()
     assert channel.url is not None  # the configuration guarantees it
     url = channel.url.get_secret_value()
     if channel.kind == "apprise":
-        return await _send_apprise(url, alert, story, is_update=is_update, timeout=timeout)
-    if channel.kind == "slack":
-        payload = slack_message(alert, story, is_update=is_update)
-    else:
-        payload = webhook_body(alert, story, is_update=is_update)
+        return await _send_apprise(url, notice, timeout=timeout)
+    payload = slack_message(notice) if channel.kind == "slack" else webhook_body(notice)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     headers = {"content-type": "application/json", "webhook-id": alert.id}
     if channel.secret is not None:
@@ -168,12 +164,10 @@ def _signature(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str
     return {"webhook-timestamp": str(int(timestamp.timestamp())), "webhook-signature": signature}
 
 
-async def _send_apprise(
-    url: str, alert: Alert, story: Story, *, is_update: bool, timeout: float
-) -> Outcome:
+async def _send_apprise(url: str, notice: Notice, *, timeout: float) -> Outcome:
     import apprise
 
-    title, body = apprise_message(alert, story, is_update=is_update)
+    title, body = apprise_message(notice)
 
     def notify() -> bool:
         sender = apprise.Apprise()

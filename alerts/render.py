@@ -3,7 +3,9 @@
 `webhook_body` is the generic webhook JSON that DESIGN.md promises (`id`, `events`, `rules`,
 `evidence`, `story`), `slack_message` a Block Kit message within Slack's limits with `&`, `<`
 and `>` escaped so a headline cannot ping `<!channel>` or spoof a link, and `console_text`
-what `kind: console` prints.
+what `kind: console` prints. Each takes a `Notice`: a first alert, an update (a new event on
+a told story), or an "also reported" update (another story about an event already told,
+`kind: "also_reported"`, with the first story under `group`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from kurilwatch.model import Alert, Story
+from kurilwatch.model import Alert, Notice, Story
 
 SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
@@ -22,12 +24,22 @@ _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 _EVENT_LABEL = {"protest": "Protest", "exercise": "Military exercise"}
 
 
-def webhook_body(alert: Alert, story: Story, *, is_update: bool = False) -> dict[str, Any]:
+def kind(notice: Notice) -> str:
+    """`alert`, `update` (a new event on a told story) or `also_reported`."""
+    if notice.group is not None:
+        return "also_reported"
+    return "update" if notice.is_update else "alert"
+
+
+def webhook_body(notice: Notice) -> dict[str, Any]:
     """The generic webhook JSON body; `id` is the idempotency key of this alert."""
+    alert, story = notice.alert, notice.story
     return {
         "id": alert.id,
         "type": "kurilwatch.alert",
-        "is_update": is_update,
+        "kind": kind(notice),
+        "is_update": notice.is_update,
+        "severity": notice.severity,
         "events": list(alert.events),
         "rules": list(alert.rules),
         "evidence": _sentences(alert),
@@ -49,14 +61,28 @@ def webhook_body(alert: Alert, story: Story, *, is_update: bool = False) -> dict
             "language": story.language,
             "urls": list(story.urls),
         },
+        "group": _story_ref(notice.group) if notice.group is not None else None,
         "created_at": _iso(alert.created_at),
     }
 
 
-def slack_message(alert: Alert, story: Story, *, is_update: bool = False) -> dict[str, Any]:
+def _story_ref(story: Story) -> dict[str, Any]:
+    return {"id": story.id, "title": story.title, "url": story.url, "urls": list(story.urls)}
+
+
+def _prefix(notice: Notice) -> str:
+    severity = f"[{notice.severity.upper()}] " if notice.severity else ""
+    return (
+        severity
+        + {"alert": "", "update": "Update: ", "also_reported": "Also reported: "}[kind(notice)]
+    )
+
+
+def slack_message(notice: Notice) -> dict[str, Any]:
     """A Slack incoming-webhook message: headline linked to the story, events, evidence."""
+    alert, story = notice.alert, notice.story
     events = ", ".join(_EVENT_LABEL.get(e, e) for e in alert.events)
-    prefix = "Update: " if is_update else ""
+    prefix = _prefix(notice)
     header = _clip(_escape(f"{prefix}{events}: {story.title}"), SLACK_HEADER_MAX)
     when = story.published_at or story.first_seen_at
     outlets = sorted({urlsplit(u).hostname or u for u in story.urls}) or [
@@ -85,6 +111,16 @@ def slack_message(alert: Alert, story: Story, *, is_update: bool = False) -> dic
             ],
         },
     ]
+    if notice.group is not None:
+        first = f"<{_escape_url(notice.group.url)}|{_escape(_clip(notice.group.title, 300))}>"
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": _clip(f"Same event as {first}", SLACK_TEXT_MAX)}
+                ],
+            }
+        )
     if quote:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(quote, SLACK_SECTION_MAX)}}
@@ -95,21 +131,26 @@ def slack_message(alert: Alert, story: Story, *, is_update: bool = False) -> dic
     }
 
 
-def console_text(alert: Alert, story: Story, *, is_update: bool = False) -> str:
+def console_text(notice: Notice) -> str:
     """A few readable lines for a terminal."""
-    kind = "UPDATE" if is_update else "ALERT"
+    alert, story = notice.alert, notice.story
+    label = kind(notice).upper().replace("_", " ")
+    severity = f" ({notice.severity})" if notice.severity else ""
     lines = [
-        f"[{kind}] {', '.join(alert.events)}: {story.title}",
+        f"[{label}]{severity} {', '.join(alert.events)}: {story.title}",
         f"  {story.url}",
         f"  rules: {', '.join(alert.rules)}; copies: {len(story.urls)}; id: {alert.id}",
     ]
+    if notice.group is not None:
+        lines.append(f"  same event as: {notice.group.title} ({notice.group.url})")
     lines += [f"  > {s}" for s in _sentences(alert)]
     return "\n".join(lines)
 
 
-def apprise_message(alert: Alert, story: Story, *, is_update: bool = False) -> tuple[str, str]:
+def apprise_message(notice: Notice) -> tuple[str, str]:
     """Title and plain-text body for an Apprise notification."""
-    title = f"{'Update: ' if is_update else ''}{', '.join(alert.events)}: {story.title}"
+    alert, story = notice.alert, notice.story
+    title = f"{_prefix(notice)}{', '.join(alert.events)}: {story.title}"
     body = "\n".join([story.url, *(f"> {s}" for s in _sentences(alert))])
     return title[:250], body[:1900]
 

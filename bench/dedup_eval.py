@@ -64,6 +64,7 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     groups: dict[str, list[dict[str, object]]] = defaultdict(list)
+
     def group(item: dict[str, object]) -> str:  # an item with no group is a group of its own
         return str(item.get("story_group") or f"alone:{item['id']}")
 

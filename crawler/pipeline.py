@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from alerts.decide import plan_alerts
+from alerts.decide import Grouping, plan_alerts
+from alerts.grouping import key_terms
 from alerts.rules import RuleSet, match_article
 from kurilwatch.model import Article, IngestResult, Rule
 from storage.articles import ingest_article, mark_seen
@@ -38,6 +39,7 @@ class Ingestor:
     max_age_seconds: float
     clock: Callable[[], datetime]
     window_seconds: float = 30 * 86400.0
+    grouping: Grouping | None = None
 
     def accept(self, article: Article) -> IngestResult | None:
         """Gate, match and store `article`; None when it is off topic."""
@@ -56,6 +58,7 @@ class Ingestor:
             channels=self.channels,
             now=now,
             max_age_seconds=self.max_age_seconds,
+            grouping=self.grouping,
         )
         result = ingest_article(
             self.engine,
@@ -64,6 +67,8 @@ class Ingestor:
             plan=plan,
             now=now,
             window_seconds=self.window_seconds,
+            key_terms=key_terms(article.title, article.text),
+            group_window_seconds=self.grouping.window_seconds if self.grouping else 0.0,
         )
         log.info(
             "article.%s",

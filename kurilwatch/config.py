@@ -204,6 +204,11 @@ class Settings(_Strict):
     alert_max_age: Duration = 72 * 3600.0
     dedup_window: Duration = 30 * 86400.0
     """How far back a new copy is compared with stored ones for near-duplicates."""
+    group_events: bool = True
+    """Post a new story about an event alerted within `group_window` as an update to it."""
+    group_window: Duration = 48 * 3600.0
+    group_interval: Duration = 30 * 60.0
+    """At most one "also reported" update per event and channel this often."""
     sources: tuple[SourceConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     watch: str | None = None

@@ -126,6 +126,18 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecentAlert:
+    """An event alerted on a channel lately: the story it was first told with, for grouping."""
+
+    story_id: int
+    channel: str
+    events: frozenset[str]
+    key_terms: frozenset[str]
+    sent_at: datetime
+    """When the last alert about this event went to the channel (first alert or update)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoryState:
     """What is known of a story when a new copy of it arrives, for the alert decision."""
 
@@ -137,6 +149,10 @@ class StoryState:
     """Per channel, the events already alerted for this story."""
     sent: dict[str, int] = field(default_factory=dict)
     """Per channel, how many alerts (first alert and updates) the story already has."""
+    key_terms: frozenset[str] = frozenset()
+    """The names and numbers that pin the story's event down (see alerts.grouping)."""
+    recent: tuple[RecentAlert, ...] = ()
+    """Events alerted within the grouping window, on any channel, other stories included."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +165,9 @@ class AlertPlan:
     evidence: tuple[Evidence, ...]
     seq: int = 0
     is_update: bool = False
+    group_story_id: int | None = None
+    """Set when this is an "also reported" update to the event first told with that story."""
+    severity: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,3 +181,15 @@ class IngestResult:
     """How the story was found: exact, near or new."""
     score: float | None = None
     """The estimated similarity to the story it joined."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """What one outbox row says on its channel: the alert, its story as it stands now, and,
+    for an "also reported" update, the story the event was first told with."""
+
+    alert: Alert
+    story: Story
+    is_update: bool = False
+    group: Story | None = None
+    severity: str | None = None

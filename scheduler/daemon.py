@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import httpx
 from sqlalchemy.engine import Engine
 
+from alerts.decide import Grouping
 from alerts.rules import rules_in_force
 from crawler.pipeline import Ingestor
 from crawler.settings import REACTOR, scrapy_settings
@@ -109,6 +110,12 @@ async def _main(
                 max_age_seconds=settings.alert_max_age,
                 clock=utcnow,
                 window_seconds=settings.dedup_window,
+                grouping=Grouping(
+                    window_seconds=settings.group_window,
+                    interval_seconds=settings.group_interval,
+                )
+                if settings.group_events
+                else None,
             ),
             http=http,
             clock=utcnow,

@@ -27,10 +27,10 @@ from crawler.pipeline import Ingestor
 from crawler.robots import RobotsCache
 from crawler.spiders import PollReport, SourceSpider
 from kurilwatch.config import ChannelConfig, Settings
-from kurilwatch.model import Source
+from kurilwatch.model import Notice, Source
 from storage.articles import prune_seen
 from storage.assign import prune_bands
-from storage.outbox import ClaimedAlert, claim_due, mark_delivered, mark_failed
+from storage.outbox import claim_due, mark_delivered, mark_failed
 from storage.sources import PollRecord, is_stale, load_source, record_poll
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ async def deliver_due(rt: Runtime) -> DeliveryStats:
         limit=delivery.batch,
         channels=set(channels),
     )
-    by_channel: dict[str, list[ClaimedAlert]] = defaultdict(list)
+    by_channel: dict[str, list[Notice]] = defaultdict(list)
     for item in claimed:
         by_channel[item.alert.channel].append(item)
     results = await asyncio.gather(
@@ -220,7 +220,7 @@ async def deliver_due(rt: Runtime) -> DeliveryStats:
 
 
 async def _deliver_channel(
-    rt: Runtime, channel: ChannelConfig, items: list[ClaimedAlert]
+    rt: Runtime, channel: ChannelConfig, items: list[Notice]
 ) -> DeliveryStats:
     delivered = retried = dead = 0
     last_post = 0.0
@@ -232,9 +232,7 @@ async def _deliver_channel(
         outcome = await send(
             rt.http,
             channel,
-            item.alert,
-            item.story,
-            is_update=item.is_update,
+            item,
             timeout=rt.settings.delivery.timeout,
             now=now,
             out=rt.out,

@@ -20,13 +20,13 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
-from kurilwatch.model import AlertPlan, Article, IngestResult, StoryState
+from kurilwatch.model import AlertPlan, Article, IngestResult, RecentAlert, StoryState
 from storage.assign import assign_story, record_bands
 from storage.fingerprint import NearPrint, content_hash, near_print
 from storage.tables import alerts, articles, seen_urls, sources, stories
@@ -71,10 +71,14 @@ def ingest_article(
     plan: Planner,
     now: datetime,
     window_seconds: float = 30 * 86400.0,
+    key_terms: frozenset[str] = frozenset(),
+    group_window_seconds: float = 48 * 3600.0,
 ) -> IngestResult:
     """Store `article` (already canonical and on topic) and its due alerts, atomically.
 
-    `window_seconds` is how far back near-duplicate copies are looked for.
+    `window_seconds` is how far back near-duplicate copies are looked for; `key_terms` are
+    kept with a new story, and the events alerted within `group_window_seconds` are handed to
+    `plan` for grouping.
     """
     digest = content_hash(article.text)
     near = near_print(article.text)
@@ -89,6 +93,8 @@ def ingest_article(
                 plan=plan,
                 now=now,
                 window_seconds=window_seconds,
+                key_terms=key_terms,
+                group_window_seconds=group_window_seconds,
             )
     except _RaceLost:
         return IngestResult(outcome="duplicate")
@@ -108,6 +114,8 @@ def _ingest(
     plan: Planner,
     now: datetime,
     window_seconds: float,
+    key_terms: frozenset[str],
+    group_window_seconds: float,
 ) -> IngestResult:
     if _is_duplicate(conn, article):
         return IngestResult(outcome="duplicate")
@@ -125,6 +133,7 @@ def _ingest(
                 first_seen_at=now,
                 content_hash=digest,
                 events=sorted(set(events)),
+                key_terms=sorted(key_terms),
             )
             .returning(stories.c.id)
         ).scalar_one()
@@ -168,7 +177,9 @@ def _ingest(
         .where(sources.c.name == article.source)
         .values(articles_stored=sources.c.articles_stored + 1)
     )
-    state = _story_state(conn, story_id, is_new=is_new)
+    state = _story_state(
+        conn, story_id, is_new=is_new, since=now - timedelta(seconds=group_window_seconds)
+    )
     written = _write_alerts(conn, story_id, plan(state), now)
     return IngestResult(
         outcome="stored" if is_new else "joined",
@@ -189,9 +200,11 @@ def _is_duplicate(conn: Connection, article: Article) -> bool:
     return conn.execute(sa.select(sa.exists().where(same))).scalar_one()
 
 
-def _story_state(conn: Connection, story_id: int, *, is_new: bool) -> StoryState:
+def _story_state(conn: Connection, story_id: int, *, is_new: bool, since: datetime) -> StoryState:
     story = conn.execute(
-        sa.select(stories.c.published_at, stories.c.first_seen_at).where(stories.c.id == story_id)
+        sa.select(stories.c.published_at, stories.c.first_seen_at, stories.c.key_terms).where(
+            stories.c.id == story_id
+        )
     ).one()
     alerted: dict[str, set[str]] = {}
     sent: dict[str, int] = {}
@@ -207,6 +220,41 @@ def _story_state(conn: Connection, story_id: int, *, is_new: bool) -> StoryState
         first_seen_at=story.first_seen_at,
         alerted={k: frozenset(v) for k, v in alerted.items()},
         sent=sent,
+        key_terms=frozenset(story.key_terms),
+        recent=_recent_events(conn, since),
+    )
+
+
+def _recent_events(conn: Connection, since: datetime) -> tuple[RecentAlert, ...]:
+    """Per channel and event (the story it was first told with), what was alerted since."""
+    root = sa.func.coalesce(alerts.c.group_story_id, alerts.c.story_id)
+    rows = conn.execute(
+        sa.select(alerts.c.channel, root.label("root"), alerts.c.events, alerts.c.created_at).where(
+            alerts.c.created_at >= since
+        )
+    ).all()
+    groups: dict[tuple[str, int], tuple[set[str], datetime]] = {}
+    for channel, story_id, events, created_at in rows:
+        known, last = groups.get((channel, story_id), (set(), created_at))
+        groups[(channel, story_id)] = (known | set(events), max(last, created_at))
+    if not groups:
+        return ()
+    terms = dict(
+        conn.execute(
+            sa.select(stories.c.id, stories.c.key_terms).where(
+                stories.c.id.in_({story_id for _, story_id in groups})
+            )
+        ).all()
+    )
+    return tuple(
+        RecentAlert(
+            story_id=story_id,
+            channel=channel,
+            events=frozenset(events),
+            key_terms=frozenset(terms.get(story_id) or ()),
+            sent_at=last,
+        )
+        for (channel, story_id), (events, last) in groups.items()
     )
 
 
@@ -227,6 +275,8 @@ def _write_alerts(
                 rules=list(plan.rules),
                 evidence=json.loads(json.dumps([asdict(e) for e in plan.evidence])),
                 is_update=plan.is_update,
+                group_story_id=plan.group_story_id,
+                severity=plan.severity,
                 status="pending",
                 next_attempt_at=now,
                 created_at=now,

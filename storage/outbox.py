@@ -7,30 +7,20 @@ The claim returns each alert with its story as it stands now (every known copy's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from kurilwatch.model import Alert, Evidence, Story
+from kurilwatch.model import Alert, Evidence, Notice
 from storage.stories import get_story
 from storage.tables import alerts
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClaimedAlert:
-    """A due alert, leased to this worker, with its story."""
-
-    alert: Alert
-    story: Story
-    is_update: bool
-
-
 def claim_due(
     engine: Engine, *, now: datetime, lease_seconds: float, limit: int, channels: set[str]
-) -> list[ClaimedAlert]:
+) -> list[Notice]:
     """Lease up to `limit` pending alerts that are due on the given channels."""
     due = (
         sa.select(alerts.c.id)
@@ -56,10 +46,12 @@ def claim_due(
             .all()
         )
         claimed = [
-            ClaimedAlert(
+            Notice(
                 alert=_to_alert(row),
                 story=get_story(conn, row["story_id"]),
                 is_update=row["is_update"],
+                group=get_story(conn, row["group_story_id"]) if row["group_story_id"] else None,
+                severity=row["severity"],
             )
             for row in rows
         ]
@@ -119,6 +111,8 @@ def list_alerts(engine: Engine, *, limit: int = 200) -> list[dict[str, Any]]:
             "events": list(r["events"]),
             "rules": list(r["rules"]),
             "is_update": r["is_update"],
+            "group_story_id": r["group_story_id"],
+            "severity": r["severity"],
             "created_at": r["created_at"].isoformat(),
             "next_attempt_at": r["next_attempt_at"].isoformat(),
             "delivered_at": r["delivered_at"].isoformat() if r["delivered_at"] else None,

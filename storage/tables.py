@@ -72,6 +72,7 @@ stories = Table(
     Column("first_seen_at", TIMESTAMP, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("key_terms", ARRAY(Text), nullable=False, server_default=text("'{}'")),
 )
 
 articles = Table(
@@ -133,6 +134,8 @@ alerts = Table(
     Column("rules", ARRAY(Text), nullable=False),
     Column("evidence", JSONB, nullable=False),
     Column("is_update", Boolean, nullable=False, server_default=text("false")),
+    Column("group_story_id", BigInteger),
+    Column("severity", String(16)),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", TIMESTAMP, nullable=False),
@@ -142,4 +145,5 @@ alerts = Table(
     Column("delivered_at", TIMESTAMP),
     UniqueConstraint("story_id", "channel", "seq"),
     Index("ix_alerts_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index(None, "created_at"),
 )

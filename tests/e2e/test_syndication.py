@@ -101,6 +101,8 @@ def test_syndicated_copies_make_one_story_and_one_alert_each(kw: Kurilwatch) -> 
                 ],
                 "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
                 "delivery": fast_delivery(),
+                # stories, not event grouping, are under test here (see test_grouping.py)
+                "group_events": False,
             }
         )
         done = kw.run("run", "--once")

@@ -12,7 +12,7 @@ from alerts.decide import plan_alerts
 from alerts.delivery import Delivered, Reject, Retry, classify, next_attempt, retry_after
 from alerts.render import slack_message, webhook_body
 from kurilwatch.config import DeliveryConfig
-from kurilwatch.model import Alert, Evidence, Match, Rule, Story, StoryState
+from kurilwatch.model import Alert, Evidence, Match, Notice, Rule, Story, StoryState
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
 PROTEST = Evidence(
@@ -110,7 +110,7 @@ ALERT = Alert(
 
 
 def test_webhook_body_has_the_promised_fields() -> None:
-    body = webhook_body(ALERT, STORY)
+    body = webhook_body(Notice(alert=ALERT, story=STORY))
     assert body["id"] == "3f0c"
     assert body["events"] == ["protest", "exercise"]
     assert body["rules"] == ["protest", "exercise"]
@@ -121,7 +121,7 @@ def test_webhook_body_has_the_promised_fields() -> None:
 
 
 def test_slack_message_escapes_control_characters_and_stays_in_limits() -> None:
-    message = slack_message(ALERT, STORY)
+    message = slack_message(Notice(alert=ALERT, story=STORY))
     text = json.dumps(message)
     assert "<!channel>" not in text
     assert "<http://evil.test" not in text
@@ -137,7 +137,7 @@ def test_slack_sections_are_clipped_without_breaking_entities() -> None:
     long_story = Story(**{**{f: getattr(STORY, f) for f in STORY.__slots__}, "title": "&" * 400})  # type: ignore[arg-type]
     huge = Evidence(rule="protest", event="protest", sentences=("<&>" * 2000,), terms=())
     alert = Alert(**{**{f: getattr(ALERT, f) for f in ALERT.__slots__}, "evidence": (huge,)})  # type: ignore[arg-type]
-    message = slack_message(alert, long_story)
+    message = slack_message(Notice(alert=alert, story=long_story))
     for block in message["blocks"]:
         if block["type"] == "section":
             body = block["text"]["text"]
