@@ -44,7 +44,8 @@ def test_invalid_rule_fails_at_start_with_its_name(kw: Kurilwatch) -> None:
     )
     done = kw.run("run", "--once")
     assert done.returncode == 2
-    assert "broken" in done.stderr
+    assert str(kw.config) in done.stderr and "rule 'broken'" in done.stderr
+    assert "column" in done.stderr
 
 
 def test_slack_channel_gets_block_kit_with_escaped_text(kw: Kurilwatch) -> None:
