@@ -1,0 +1,774 @@
+"""Story assignment latency as the article store grows (10k, 100k, 1M articles).
+
+Usage:
+    .venv/bin/python bench/dedup_scale.py [--sizes 10000,100000,1000000] [--n 500]
+        [--seed 1] [--workers 2] [--keep] [--no-alt]
+
+Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local trust-auth server, as a
+superuser: the load sets `session_replication_role`); it creates `kw_bench_scale_<pid>`,
+upgrades it to the current schema and drops it at the end unless `--keep`.
+
+Data. Synthetic news-like texts (5 to 9 sentences of 6 to 16 words from a 20,000-word
+pseudo-vocabulary drawn with Zipf-like weights). Articles come in stories of 1 + geometric
+size (mean ~2, capped at 20): the first copy is the story's text, further copies are an
+exact copy (with a dateline and a credit line that normalization folds away, so the same
+content hash), one sentence cut, two words changed, or a sentence added. 15% of stories
+are members of a "template family" of ~30 stories sharing five boilerplate sentences (two
+words changed per member, plus 1 to 3 sentences of its own): look-alikes at Jaccard ~0.34
+(0.2 to 0.5) that share a band in ~9% of pairs, i.e. false candidates, never
+near-duplicates. Every article gets its real `content_hash` and `near_print` (computed in a
+process pool: ~0.1 ms a text), `articles.near_signature` and its 25 `article_bands` rows,
+`seen_at` rising with the article id over the last 29.5 days (the largest size spans it;
+all rows are inside the 30-day window). Rows are bulk-loaded with COPY (band rows in binary
+COPY, in article order as `record_bands` adds them, so the band index grows as it would in
+production) into the schema of `upgrade_schema`, indexes in place, FK triggers off for the
+load session, then VACUUM ANALYZE. 1M articles load in ~5 minutes on 2 cores.
+
+Last results (2-core machine shared with other work; two full runs, three more
+measurements at 1M): p95 4.2-6.5 / 5.5-5.7 / 4.7-7.0 ms at 10k / 100k / 1M, growth
+1.08-1.24x; the 26 advisory-lock statements take 2.6-3.8 ms of the 3.6-5.1 ms median; with
+all locks in one statement p95 is 1.3-1.8 ms at 1M.
+
+Measurement. At each size, N new articles (a third each, shuffled): (a) new texts from the
+same generator (some are template look-alikes), (b) exact copies of random stored articles
+(with furniture), (c) near copies of random stored articles (one edit as above). Each call
+of `storage.assign.assign_story` runs in a transaction of its own that is rolled back, on
+one pooled connection, timed with perf_counter around the whole call (locks, exact lookup,
+candidate query, similarity); 50 untimed warm-up calls first. Reported: p50/p95/p99 per kind
+and overall, what the calls decided, candidates per call, a per-phase breakdown, table and
+index sizes, load time. Unless `--no-alt`, the same inputs are also timed through an
+alternative that takes all advisory locks in one statement (see `_assign_alt`), to show
+what the per-key lock round trips cost. At the largest size the band candidate query is
+shown with EXPLAIN (ANALYZE, BUFFERS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from storage.assign import (  # noqa: E402
+    Assignment,
+    Candidate,
+    assign_story,
+    best_candidate,
+    lock_keys,
+)
+from storage.engine import database_url, upgrade_schema  # noqa: E402
+from storage.fingerprint import NearPrint, content_hash, near_print  # noqa: E402
+from storage.tables import article_bands, articles  # noqa: E402
+
+ADMIN = os.environ.get(
+    "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+WINDOW_SECONDS = 30 * 86400.0
+TARGET_P95_MS = 5.0
+VOCAB_SIZE = 20_000
+FAMILY_SIZE = 30  # stories per template family
+TEMPLATE_SHARE = 0.15
+WARMUP = 50
+CHUNK_STORIES = 2_000
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+KINDS = ("new", "exact", "near")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- synthetic texts ------------------------------------------------------------------------
+
+_SYLLABLES = [c + v for c in "bdfghklmnprstvz" for v in "aeiou"]
+
+
+def _vocabulary() -> tuple[list[str], list[float]]:
+    rng = random.Random(0)
+    words: set[str] = set()
+    while len(words) < VOCAB_SIZE:
+        words.add("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))))
+    ordered = sorted(words)
+    rng.shuffle(ordered)
+    weights = [1.0 / (rank + 20) for rank in range(len(ordered))]  # Zipf-like, flattened head
+    cumulative = list(np.cumsum(weights))
+    return ordered, cumulative
+
+
+VOCAB, CUM_WEIGHTS = _vocabulary()
+
+
+def _sentence(rng: random.Random, low: int = 6, high: int = 16) -> list[str]:
+    return rng.choices(VOCAB, cum_weights=CUM_WEIGHTS, k=rng.randint(low, high))
+
+
+def _render(sentences: Sequence[Sequence[str]]) -> str:
+    return " ".join(" ".join(s).capitalize() + "." for s in sentences)
+
+
+def _template(seed: str) -> list[list[str]]:
+    rng = random.Random(f"template:{seed}")
+    return [_sentence(rng, 10, 14) for _ in range(5)]
+
+
+def story_sentences(rng: random.Random, family: str | None) -> list[list[str]]:
+    """The sentences of a story's first copy; a template family member if `family`."""
+    if family is None:
+        return [_sentence(rng) for _ in range(rng.randint(5, 9))]
+    sentences = [list(s) for s in _template(family)]
+    for _ in range(2):  # the member's own names and numbers
+        s = sentences[rng.randrange(len(sentences))]
+        s[rng.randrange(len(s))] = rng.choice(VOCAB)
+    return sentences + [_sentence(rng) for _ in range(rng.randint(1, 3))]
+
+
+def copy_text(rng: random.Random, sentences: list[list[str]], kind: str) -> str:
+    """A further copy of a story: "exact" (furniture only) or a near edit."""
+    if kind == "exact":
+        return (
+            f"TOKYO (Kyodo) -- {_render(sentences)}\n"
+            f"Reporting by {rng.choice(VOCAB).capitalize()}; editing by agency desk"
+        )
+    edited = [list(s) for s in sentences]
+    if kind == "cut" and len(edited) >= 5:
+        del edited[rng.randrange(1, len(edited))]
+    elif kind == "extend":
+        edited.append(_sentence(rng))
+    else:  # "edit": two words changed
+        for _ in range(2):
+            s = edited[rng.randrange(len(edited))]
+            s[rng.randrange(len(s))] = rng.choice(VOCAB)
+    return _render(edited)
+
+
+COPY_KINDS = ("exact", "cut", "edit", "extend")
+COPY_WEIGHTS = (0.3, 0.3, 0.25, 0.15)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    seed: int
+    step: int
+    families: int  # template families of this step
+    first_story: int
+    first_article: int
+    sizes: tuple[int, ...]  # articles per story
+
+
+# article_id, story_id, text, content hash, signature or None, bands
+Row = tuple[int, int, str, str, bytes | None, tuple[int, ...]]
+
+
+def make_chunk(chunk: Chunk) -> list[Row]:
+    """The articles of consecutive stories, with their fingerprints (runs in a worker)."""
+    rng = random.Random(f"{chunk.seed}:{chunk.first_story}")
+    rows: list[Row] = []
+    article_id = chunk.first_article
+    for offset, size in enumerate(chunk.sizes):
+        story_id = chunk.first_story + offset
+        family = None
+        if rng.random() < TEMPLATE_SHARE:
+            family = f"{chunk.seed}:{chunk.step}:{rng.randrange(chunk.families)}"
+        sentences = story_sentences(rng, family)
+        texts = [_render(sentences)]
+        for kind in rng.choices(COPY_KINDS, weights=COPY_WEIGHTS, k=size - 1):
+            texts.append(copy_text(rng, sentences, kind))
+        for text in texts:
+            near = near_print(text)
+            rows.append(
+                (
+                    article_id,
+                    story_id,
+                    text,
+                    content_hash(text),
+                    near.signature if near else None,
+                    near.bands if near else (),
+                )
+            )
+            article_id += 1
+    return rows
+
+
+# --- bulk load ------------------------------------------------------------------------------
+
+_BAND_DTYPE = np.dtype(
+    [
+        ("nf", ">i2"),
+        ("l1", ">i4"),
+        ("band", ">i8"),
+        ("l2", ">i4"),
+        ("article_id", ">i8"),
+        ("l3", ">i4"),
+        ("story_id", ">i8"),
+        ("l4", ">i4"),
+        ("seen_at", ">i8"),
+    ]
+)
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
+_COPY_TRAILER = b"\xff\xff"
+
+
+@dataclass(slots=True)
+class Store:
+    """What is loaded so far."""
+
+    articles: int = 0
+    stories: int = 0
+    families: list[int] = field(default_factory=list)  # template families per step
+    steps: int = 0
+    load_seconds: list[float] = field(default_factory=list)
+
+
+def _story_sizes(rng: np.random.Generator, articles_wanted: int) -> list[int]:
+    sizes: list[int] = []
+    total = 0
+    while total < articles_wanted:
+        batch = np.minimum(rng.geometric(0.5, size=max(1024, articles_wanted // 2)), 20)
+        for size in batch.tolist():
+            size = min(size, articles_wanted - total)
+            sizes.append(size)
+            total += size
+            if total == articles_wanted:
+                break
+    return sizes
+
+
+def load_step(
+    conninfo: str,
+    store: Store,
+    target: int,
+    *,
+    horizon: int,
+    seed: int,
+    workers: int,
+    now: datetime,
+) -> float:
+    """Add synthetic stories and articles until `target` articles are stored; seconds taken."""
+    started = time.perf_counter()
+    wanted = target - store.articles
+    step = store.steps
+    nrng = np.random.default_rng([seed, step])
+    sizes = _story_sizes(nrng, wanted)
+    families = max(1, round(len(sizes) * TEMPLATE_SHARE / FAMILY_SIZE))
+    store.families.append(families)
+    chunks: list[Chunk] = []
+    story, article = store.stories + 1, store.articles + 1
+    for start in range(0, len(sizes), CHUNK_STORIES):
+        part = tuple(sizes[start : start + CHUNK_STORIES])
+        chunks.append(Chunk(seed, step, families, story, article, part))
+        story += len(part)
+        article += sum(part)
+    # seen_at (microseconds since 2000-01-01): article ids in time order, as ingest stores
+    # them, the largest size spread over the last 29.5 days (all inside the window)
+    now_us = int((now - PG_EPOCH).total_seconds() * 1e6)
+    span_us = 29.5 * 86400e6
+    ids = np.arange(store.articles + 1, target + 1, dtype=np.float64)
+    seen_us = (now_us - span_us * (1.0 - ids / horizon)).astype(np.int64)
+    del ids
+    band_band = np.empty(wanted * 25, dtype=np.int64)
+    band_article = np.empty(wanted * 25, dtype=np.int64)
+    band_story = np.empty(wanted * 25, dtype=np.int64)
+    n_bands = 0
+    story_rows: list[tuple[int, str, str, datetime, str]] = []
+    log(f"load: {wanted} articles in {len(sizes)} stories, {len(chunks)} chunks")
+    with psycopg.connect(conninfo, autocommit=False) as pg:
+        pg.execute("SET session_replication_role = replica")  # no per-row FK trigger checks
+        pg.execute("SET synchronous_commit = off")
+        pg.execute("SET maintenance_work_mem = '512MB'")
+        with multiprocessing.get_context("fork").Pool(workers) as pool, pg.cursor() as cur:
+            with cur.copy(
+                "COPY articles (id, story_id, source, url, guid, title, text, language,"
+                " fetched_at, content_hash, near_signature) FROM STDIN"
+            ) as copy:
+                for done, rows in enumerate(pool.imap(make_chunk, chunks), start=1):
+                    for article_id, story_id, text, digest, sig, bands in rows:
+                        index = article_id - store.articles - 1
+                        seen = PG_EPOCH + timedelta(microseconds=int(seen_us[index]))
+                        title = text[:80]
+                        if len(story_rows) < story_id - store.stories:
+                            story_rows.append(
+                                (
+                                    story_id,
+                                    title,
+                                    f"https://synthetic.example/{article_id}",
+                                    seen,
+                                    digest,
+                                )
+                            )
+                        copy.write_row(
+                            (
+                                article_id,
+                                story_id,
+                                f"src{article_id % 50}",
+                                f"https://synthetic.example/{article_id}",
+                                str(article_id),
+                                title,
+                                text,
+                                "en",
+                                seen,
+                                digest,
+                                sig,
+                            )
+                        )
+                        k = len(bands)
+                        band_band[n_bands : n_bands + k] = bands
+                        band_article[n_bands : n_bands + k] = article_id
+                        band_story[n_bands : n_bands + k] = story_id
+                        n_bands += k
+                    if done % 50 == 0 or done == len(chunks):
+                        log(f"load: articles chunk {done}/{len(chunks)}")
+            log(f"load: {len(story_rows)} stories")
+            with cur.copy(
+                "COPY stories (id, title, url, first_seen_at, content_hash) FROM STDIN"
+            ) as copy:
+                for story_id, title, url, seen, digest in story_rows:
+                    copy.write_row((story_id, title, url, seen, digest))
+            # in article (time) order like record_bands: random keys into the band index
+            packed = np.empty(n_bands, dtype=_BAND_DTYPE)
+            packed["nf"] = 4
+            packed["l1"] = packed["l2"] = packed["l3"] = packed["l4"] = 8
+            packed["band"] = band_band[:n_bands]
+            packed["article_id"] = band_article[:n_bands]
+            packed["story_id"] = band_story[:n_bands]
+            packed["seen_at"] = seen_us[band_article[:n_bands] - store.articles - 1]
+            log(f"load: {n_bands} article_bands rows (binary COPY)")
+            with cur.copy(
+                "COPY article_bands (band, article_id, story_id, seen_at)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.write(_COPY_HEADER)
+                step_rows = 1_000_000
+                for start in range(0, n_bands, step_rows):
+                    copy.write(packed[start : start + step_rows].tobytes())
+                    if start and start % 5_000_000 == 0:
+                        log(f"load: bands {start}/{n_bands}")
+                copy.write(_COPY_TRAILER)
+        pg.execute("SELECT setval('stories_id_seq', %s)", (story - 1,))
+        pg.execute("SELECT setval('articles_id_seq', %s)", (article - 1,))
+        pg.commit()
+        pg.autocommit = True
+        log("load: VACUUM ANALYZE")
+        for table in ("stories", "articles", "article_bands"):
+            pg.execute(f"VACUUM ANALYZE {table}")
+    store.articles = target
+    store.stories = story - 1
+    store.steps += 1
+    seconds = time.perf_counter() - started
+    store.load_seconds.append(seconds)
+    return seconds
+
+
+# --- measurement ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    kind: str  # "new" | "exact" | "near"
+    digest: str
+    near: NearPrint | None
+    story_id: int | None  # the story it should join (None for new)
+
+
+def make_probes(engine: Engine, store: Store, n: int, *, seed: int) -> list[Probe]:
+    """N new articles: a third brand-new, a third exact and a third near copies of stored ones."""
+    rng = random.Random(f"probes:{seed}:{store.articles}")
+    kinds = [KINDS[i % 3] for i in range(n + WARMUP)]
+    rng.shuffle(kinds)
+    copies = [k for k in kinds if k != "new"]
+    ids = rng.sample(range(1, store.articles + 1), len(copies))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(articles.c.id, articles.c.story_id, articles.c.text).where(
+                articles.c.id.in_(ids)
+            )
+        ).all()
+    stored = {r.id: (r.story_id, r.text) for r in rows}
+    probes: list[Probe] = []
+    picks = iter(ids)
+    for kind in kinds:
+        if kind == "new":
+            family = None
+            if rng.random() < TEMPLATE_SHARE:  # a look-alike of a stored template family
+                step = rng.randrange(store.steps)
+                family = f"{seed}:{step}:{rng.randrange(store.families[step])}"
+            text = _render(story_sentences(rng, family))
+            story_id = None
+        else:
+            story_id, stored_text = stored[next(picks)]
+            sentences = [
+                s.rstrip(".").lower().split() for s in stored_text.split("\n")[0].split(". ")
+            ]
+            if stored_text.startswith("TOKYO (Kyodo) -- "):
+                sentences[0] = sentences[0][3:]  # "tokyo (kyodo) -- first …"
+            if kind == "exact":
+                text = stored_text + "\n© synthetic wire"
+            else:
+                text = copy_text(rng, sentences, rng.choice(("cut", "edit", "extend")))
+        probes.append(Probe(kind, content_hash(text), near_print(text), story_id))
+    return probes
+
+
+def _candidate_query(near: NearPrint, now: datetime) -> sa.Select[Any]:
+    """The candidate query of `assign_story`, as it builds it."""
+    return (
+        sa.select(article_bands.c.article_id, article_bands.c.story_id, articles.c.near_signature)
+        .distinct()
+        .join(articles, articles.c.id == article_bands.c.article_id)
+        .where(
+            article_bands.c.band.in_(near.bands),
+            article_bands.c.seen_at >= now - timedelta(seconds=WINDOW_SECONDS),
+            articles.c.near_signature.is_not(None),
+        )
+    )
+
+
+_LOCK_ALL = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
+)
+
+
+def _assign_alt(conn: Connection, digest: str, near: NearPrint | None, now: datetime) -> Any:
+    """`assign_story` with all advisory locks in one statement (keys ascending, in order)."""
+    conn.execute(_LOCK_ALL, {"keys": lock_keys(digest, near)})
+    exact = conn.execute(
+        sa.select(articles.c.story_id).where(articles.c.content_hash == digest).limit(1)
+    ).scalar_one_or_none()
+    if exact is not None:
+        return Assignment(story_id=exact, how="exact", score=1.0)
+    if near is None:
+        return Assignment(story_id=None, how="new")
+    rows = conn.execute(_candidate_query(near, now))
+    return best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
+
+
+def _percentiles(values: Sequence[float]) -> tuple[float, float, float]:
+    if not values:
+        return (math.nan, math.nan, math.nan)
+    ordered = sorted(values)
+
+    def at(q: float) -> float:  # nearest-rank
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    return at(0.50), at(0.95), at(0.99)
+
+
+@dataclass(slots=True)
+class Result:
+    size: int
+    load_seconds: float
+    times: dict[str, list[float]]  # kind (and "all") -> ms
+    alt_times: list[float]
+    outcomes: dict[str, dict[str, int]]
+    candidates: dict[str, list[int]]
+    phases: dict[str, float]  # phase -> median ms
+    sizes: dict[str, int]
+    loadavg: float  # 1-minute load average at the end of the timed calls (2 cores)
+    alt_differs: int  # calls where the one-statement locks decided otherwise (expect 0)
+    statement_ms: tuple[float, float]  # one lock statement: through SQLAlchemy, raw psycopg
+
+
+def _time_calls(
+    engine: Engine, probes: Sequence[Probe], now: datetime, *, alt: bool
+) -> Iterator[tuple[Probe, float, Assignment]]:
+    with engine.connect() as conn:
+        for index, probe in enumerate(probes):
+            tx = conn.begin()
+            started = time.perf_counter()
+            if alt:
+                got = _assign_alt(conn, probe.digest, probe.near, now)
+            else:
+                got = assign_story(
+                    conn, probe.digest, probe.near, now=now, window_seconds=WINDOW_SECONDS
+                )
+            elapsed = (time.perf_counter() - started) * 1e3
+            tx.rollback()
+            if index >= WARMUP:
+                yield probe, elapsed, got
+
+
+def _phases(engine: Engine, probes: Sequence[Probe], now: datetime) -> dict[str, float]:
+    """Median ms of each step of `assign_story`, timed apart on the same inputs."""
+    spent: dict[str, list[float]] = {"locks": [], "exact": [], "candidates": []}
+    with engine.connect() as conn:
+        for probe in probes[WARMUP:]:
+            tx = conn.begin()
+            t0 = time.perf_counter()
+            for key in lock_keys(probe.digest, probe.near):
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            t1 = time.perf_counter()
+            conn.execute(
+                sa.select(articles.c.story_id)
+                .where(articles.c.content_hash == probe.digest)
+                .limit(1)
+            ).scalar_one_or_none()
+            t2 = time.perf_counter()
+            spent["locks"].append((t1 - t0) * 1e3)
+            spent["exact"].append((t2 - t1) * 1e3)
+            if probe.kind != "exact" and probe.near is not None:
+                rows = conn.execute(_candidate_query(probe.near, now))
+                best_candidate(probe.near.signature, (Candidate(*r) for r in rows))
+                spent["candidates"].append((time.perf_counter() - t2) * 1e3)
+            tx.rollback()
+    return {name: statistics.median(v) if v else math.nan for name, v in spent.items()}
+
+
+def _statement_cost(engine: Engine, repeat: int = 1000) -> tuple[float, float]:
+    """Median ms of one `SELECT pg_advisory_xact_lock(k)`: as assign_story runs it, and raw."""
+    via_sa: list[float] = []
+    raw_times: list[float] = []
+    with engine.connect() as conn:
+        for key in range(repeat):
+            started = time.perf_counter()
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            via_sa.append((time.perf_counter() - started) * 1e3)
+        conn.rollback()
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            for key in range(repeat):
+                started = time.perf_counter()
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+                cur.fetchall()
+                raw_times.append((time.perf_counter() - started) * 1e3)
+        raw.rollback()
+    return statistics.median(via_sa), statistics.median(raw_times)
+
+
+def _relation_sizes(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        sizes: dict[str, int] = {}
+        for table in ("articles", "article_bands", "stories"):
+            heap, indexes = conn.execute(
+                sa.text("SELECT pg_relation_size(:t), pg_indexes_size(:t)"), {"t": table}
+            ).one()
+            sizes[f"{table} (heap)"] = heap
+            sizes[f"{table} (all indexes)"] = indexes
+        for name, size in conn.execute(
+            sa.text(
+                "SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes"
+                " WHERE relname IN ('articles', 'article_bands') ORDER BY relname, indexrelname"
+            )
+        ):
+            sizes[name] = size
+    return sizes
+
+
+def measure(engine: Engine, store: Store, n: int, *, seed: int, now: datetime, alt: bool) -> Result:
+    probes = make_probes(engine, store, n, seed=seed)
+    log(f"measure: {n} calls at {store.articles} articles (+{WARMUP} warm-up)")
+    times: dict[str, list[float]] = {k: [] for k in (*KINDS, "all")}
+    outcomes: dict[str, dict[str, int]] = {k: {} for k in KINDS}
+    decided: list[Assignment] = []
+    for probe, elapsed, got in _time_calls(engine, probes, now, alt=False):
+        decided.append(got)
+        times[probe.kind].append(elapsed)
+        times["all"].append(elapsed)
+        label = got.how
+        if probe.story_id is not None and got.story_id not in (None, probe.story_id):
+            label += " (other story)"
+        outcomes[probe.kind][label] = outcomes[probe.kind].get(label, 0) + 1
+    loadavg = os.getloadavg()[0]
+    alt_times: list[float] = []
+    alt_differs = 0
+    if alt:
+        log("measure: the same calls, locks in one statement")
+        for index, (_, elapsed, got) in enumerate(_time_calls(engine, probes, now, alt=True)):
+            alt_times.append(elapsed)
+            alt_differs += got != decided[index]
+    log("measure: phase breakdown and candidate counts")
+    phases = _phases(engine, probes, now)
+    candidates: dict[str, list[int]] = {k: [] for k in KINDS}
+    with engine.connect() as conn:
+        for probe in probes[WARMUP:]:
+            if probe.near is not None:
+                count = len(conn.execute(_candidate_query(probe.near, now)).all())
+                candidates[probe.kind].append(count)
+    return Result(
+        size=store.articles,
+        load_seconds=store.load_seconds[-1],
+        times=times,
+        alt_times=alt_times,
+        outcomes=outcomes,
+        candidates=candidates,
+        phases=phases,
+        sizes=_relation_sizes(engine),
+        loadavg=loadavg,
+        alt_differs=alt_differs,
+        statement_ms=_statement_cost(engine),
+    )
+
+
+def explain(engine: Engine, now: datetime, seed: int, store: Store) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the band candidate query for a near copy."""
+    probes = [p for p in make_probes(engine, store, 30, seed=seed + 7) if p.kind == "near"]
+    probe = next(p for p in probes if p.near is not None)
+    assert probe.near is not None
+    with engine.connect() as conn:
+        compiled = _candidate_query(probe.near, now).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + str(compiled), compiled.params)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+        conn.rollback()
+    sql = " ".join(str(compiled).split())
+    return f"{sql}\n{plan}"
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:,.1f}"
+
+
+def _diagnose(last: Result, growth: float) -> None:
+    p95 = _percentiles(last.times["all"])[1]
+    keys = 26  # the content hash and 25 bands
+    print(f"\nDiagnosis (p95 {p95:.2f} ms, growth {growth:.2f}x):")
+    print(
+        f"- locks take {last.phases['locks']:.2f} ms of the median call: {keys} sequential"
+        f" statements of {last.statement_ms[0]:.3f} ms each through SQLAlchemy"
+        f" ({last.statement_ms[1]:.3f} ms raw); the exact lookup {last.phases['exact']:.2f} ms"
+        f" and candidates + similarity {last.phases['candidates']:.2f} ms do not grow much"
+    )
+    if last.alt_times:
+        a50, a95, a99 = _percentiles(last.alt_times)
+        print(
+            f"- all locks in one statement (keys ascending in one bigint[]; unnest keeps the"
+            f" order): p50 {a50:.2f}, p95 {a95:.2f}, p99 {a99:.2f} ms at {last.size:,}"
+        )
+
+
+def report(results: Sequence[Result], plan: str | None, workers: int) -> None:
+    print("\nStory assignment (storage.assign.assign_story), one call per transaction, ms")
+    header = f"{'articles':>9} {'load s':>7} {'kind':>6} {'n':>4} {'p50':>6} {'p95':>6} {'p99':>6}"
+    print(header + f" {'alt p50':>8} {'alt p95':>8} {'alt p99':>8} {'loadavg':>8}")
+    for r in results:
+        for kind in ("all", *KINDS):
+            p50, p95, p99 = _percentiles(r.times[kind])
+            line = f"{r.size:>9,} {r.load_seconds:>7.1f} {kind:>6} {len(r.times[kind]):>4}"
+            line += f" {p50:>6.2f} {p95:>6.2f} {p99:>6.2f}"
+            if kind == "all" and r.alt_times:
+                a50, a95, a99 = _percentiles(r.alt_times)
+                line += f" {a50:>8.2f} {a95:>8.2f} {a99:>8.2f}"
+            if kind == "all":
+                line += f" {r.loadavg:>8.2f}"
+            print(line)
+    first, last = results[0], results[-1]
+    growth = _percentiles(last.times["all"])[1] / _percentiles(first.times["all"])[1]
+    p95_last = _percentiles(last.times["all"])[1]
+    print(
+        f"\np95 growth {first.size:,} -> {last.size:,}: {growth:.2f}x (goal < 2x); "
+        f"p95 at {last.size:,}: {p95_last:.2f} ms (goal < {TARGET_P95_MS} ms)"
+    )
+    print("\nPhase medians (ms; timed apart on the same inputs; candidates: new and near only)")
+    print(f"{'articles':>9} {'locks':>7} {'exact':>7} {'candidates':>11}")
+    for r in results:
+        print(
+            f"{r.size:>9,} {r.phases['locks']:>7.2f} {r.phases['exact']:>7.2f}"
+            f" {r.phases['candidates']:>11.2f}"
+        )
+    print(
+        "\nOne `SELECT pg_advisory_xact_lock(k)` (median ms): through SQLAlchemy as assign_story"
+        " runs it / raw psycopg"
+    )
+    for r in results:
+        print(f"{r.size:>9,} {r.statement_ms[0]:.3f} / {r.statement_ms[1]:.3f}")
+    print("\nDecisions per kind, and candidates per call (mean / max)")
+    for r in results:
+        for kind in KINDS:
+            counts = r.candidates[kind]
+            cand = f"{statistics.mean(counts):.2f} / {max(counts)}" if counts else "-"
+            outcome = ", ".join(f"{k} {v}" for k, v in sorted(r.outcomes[kind].items()))
+            print(f"{r.size:>9,} {kind:>6}: {outcome:40} candidates {cand}")
+    print("\nRelation sizes (MB)")
+    names = list(last.sizes)
+    print(f"{'relation':42}" + "".join(f" {r.size:>11,}" for r in results))
+    for name in names:
+        print(f"{name:42}" + "".join(f" {_mb(r.sizes.get(name, 0)):>11}" for r in results))
+    print(f"\nload: {workers} worker processes for texts and near prints, COPY, VACUUM ANALYZE")
+    if last.alt_times:
+        differs = sum(r.alt_differs for r in results)
+        print(f"one-statement locks: {differs} decisions differ from assign_story's (expect 0)")
+    if p95_last >= TARGET_P95_MS or growth >= 2:
+        _diagnose(last, growth)
+    if plan:
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the band candidate query at {last.size:,}:")
+        print(plan)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--n", type=int, default=500, help="timed calls per size")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--no-alt", action="store_true", help="skip the one-statement locks")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    name = f"kw_bench_scale_{os.getpid()}"
+    admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(ADMIN).set(database=name)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = sa.create_engine(database_url(conninfo))
+    log(f"database {name}")
+    started = time.perf_counter()
+    try:
+        upgrade_schema(engine)
+        now = datetime.now(UTC)
+        store = Store()
+        results: list[Result] = []
+        for size in sizes:
+            seconds = load_step(
+                conninfo,
+                store,
+                size,
+                horizon=sizes[-1],
+                seed=args.seed,
+                workers=args.workers,
+                now=now,
+            )
+            log(f"loaded {size} articles in {seconds:.1f} s")
+            results.append(
+                measure(engine, store, args.n, seed=args.seed, now=now, alt=not args.no_alt)
+            )
+            p50, p95, _ = _percentiles(results[-1].times["all"])
+            log(f"{size} articles: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+        plan = explain(engine, now, args.seed, store)
+        report(results, plan, args.workers)
+        print(f"\ntotal run {time.perf_counter() - started:.0f} s")
+    finally:
+        engine.dispose()
+        if args.keep:
+            log(f"kept database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
