@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -43,9 +43,10 @@ SLACK_PERMANENT = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """The receiver took the alert."""
+    """The receiver took the alert (`payload`: the JSON it was sent, if any)."""
 
     status: int | None = None
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,10 @@ async def send(
         return Retry(f"no answer within {timeout:g}s")
     except httpx.HTTPError as exc:
         return Retry(f"transport error: {type(exc).__name__}")
-    return classify(channel.kind, response.status_code, response.headers, response.content, now=now)
+    outcome = classify(
+        channel.kind, response.status_code, response.headers, response.content, now=now
+    )
+    return Delivered(outcome.status, payload) if isinstance(outcome, Delivered) else outcome
 
 
 def _signature(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:

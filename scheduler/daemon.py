@@ -4,7 +4,8 @@
 an `AsyncExitStack` (closed in reverse order), and either polls every source once and
 delivers what is due (`--once`), or schedules one interval job per source (polled at start,
 then every `every:` with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
-plus the outbox drain, until SIGTERM or SIGINT. On a signal it stops scheduling, lets
+plus one outbox drain per channel (so a slow receiver holds up only its own channel), until
+SIGTERM or SIGINT. On a signal it stops scheduling, lets
 in-flight work finish within `SHUTDOWN_GRACE` seconds, stops what is left, and exits 0.
 """
 
@@ -30,7 +31,7 @@ from crawler.pipeline import Ingestor
 from crawler.settings import REACTOR, scrapy_settings
 from kurilwatch.config import Settings
 from kurilwatch.errors import KurilwatchError
-from scheduler.jobs import Runtime, deliver_due, poll_source, prune
+from scheduler.jobs import Runtime, deliver_due, drain_channel, poll_source, prune
 from storage.sources import sync_sources
 
 log = logging.getLogger(__name__)
@@ -178,16 +179,20 @@ async def _run_forever(
         loop.add_signal_handler(signum, stop.set)
     inflight: set[asyncio.Task[Any]] = set()
 
-    def tracked(job: Callable[..., Any]) -> Callable[..., Any]:
+    busy: set[str] = set()
+
+    def tracked(job: Callable[..., Any], key: str = "") -> Callable[..., Any]:
         async def wrapper(*args: Any) -> None:
             task = asyncio.current_task()
             if task is not None:
                 inflight.add(task)
+            busy.add(key)
             try:
                 await job(*args)
             except Exception:
                 log.exception("job.failed", extra={"job": job.__name__})
             finally:
+                busy.discard(key)
                 if task is not None:
                     inflight.discard(task)
 
@@ -211,16 +216,19 @@ async def _run_forever(
             next_run_time=now,
             misfire_grace_time=max(30, int(source.every_seconds)),
         )
-    delivery = scheduler.add_job(
-        tracked(deliver_due),
-        "interval",
-        args=[rt],
-        id="deliver",
-        name="deliver due alerts",
-        seconds=rt.settings.delivery.interval,
-        next_run_time=now,
-        misfire_grace_time=60,
-    )
+    drains = [
+        scheduler.add_job(
+            tracked(drain_channel, f"deliver:{channel.name}"),
+            "interval",
+            args=[rt, channel],
+            id=f"deliver:{channel.name}",
+            name=f"deliver to {channel.name}",
+            seconds=rt.settings.delivery.interval,
+            next_run_time=now,
+            misfire_grace_time=60,
+        )
+        for channel in rt.channels.values()
+    ]
     scheduler.add_job(
         tracked(prune),
         "interval",
@@ -231,7 +239,13 @@ async def _run_forever(
         next_run_time=now,
         misfire_grace_time=3600,
     )
-    rt.on_alerts = lambda: delivery.modify(next_run_time=rt.clock())
+
+    def deliver_now() -> None:
+        for job in drains:
+            if job.id not in busy:  # a running drain picks the new alerts up itself
+                job.modify(next_run_time=rt.clock())
+
+    rt.on_alerts = deliver_now
 
     def reschedule(name: str, delay: float) -> None:
         job = scheduler.get_job(f"source:{name}")

@@ -2,9 +2,10 @@
 
 `poll_source` runs one crawl of one source through the shared `AsyncCrawlerRunner`, never
 two at once for the same source, bounded by `crawl.timeout`, and records the outcome as the
-source's health (a broken source is recorded and the others carry on). `deliver_due` claims
-due outbox rows under a lease and sends them, channels side by side and each channel in
-order (Slack at most one message a second), then records each attempt.
+source's health (a broken source is recorded and the others carry on). `drain_channel`
+claims one channel's due outbox rows one at a time under a lease and sends them in order
+(Slack at most one message a second), recording each attempt; `deliver_due` drains every
+channel side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +30,7 @@ from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.model import Notice, Source
 from storage.articles import prune_seen
 from storage.assign import prune_bands
-from storage.outbox import claim_due, mark_delivered, mark_failed
+from storage.outbox import claim_due, mark_delivered, mark_failed, record_channel
 from storage.sources import PollRecord, is_stale, load_source, record_poll
 
 log = logging.getLogger(__name__)
@@ -192,26 +192,8 @@ async def prune(rt: Runtime) -> int:
 
 
 async def deliver_due(rt: Runtime) -> DeliveryStats:
-    """Send every due alert once; failed ones stay queued with their next attempt time."""
-    channels = rt.channels
-    if not channels:
-        return DeliveryStats()
-    delivery = rt.settings.delivery
-    lease = delivery.timeout * delivery.batch + 60
-    claimed = await asyncio.to_thread(
-        claim_due,
-        rt.engine,
-        now=rt.clock(),
-        lease_seconds=lease,
-        limit=delivery.batch,
-        channels=set(channels),
-    )
-    by_channel: dict[str, list[Notice]] = defaultdict(list)
-    for item in claimed:
-        by_channel[item.alert.channel].append(item)
-    results = await asyncio.gather(
-        *(_deliver_channel(rt, channels[name], items) for name, items in by_channel.items())
-    )
+    """Drain every channel side by side (see `drain_channel`)."""
+    results = await asyncio.gather(*(drain_channel(rt, c) for c in rt.channels.values()))
     return DeliveryStats(
         delivered=sum(r.delivered for r in results),
         retried=sum(r.retried for r in results),
@@ -219,57 +201,93 @@ async def deliver_due(rt: Runtime) -> DeliveryStats:
     )
 
 
-async def _deliver_channel(
-    rt: Runtime, channel: ChannelConfig, items: list[Notice]
-) -> DeliveryStats:
+async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
+    """Send the channel's due alerts one by one until none is due; record each attempt.
+
+    Each alert is claimed alone under `delivery.lease` just before its attempt, so a worker
+    that dies loses at most one row for one lease, and a slow or dead receiver holds up only
+    its own channel. Slack gets at most one message a second.
+    """
     delivered = retried = dead = 0
     last_post = 0.0
-    for item in items:
+    delivery = rt.settings.delivery
+    while True:
         if channel.kind == "slack" and last_post:
             await asyncio.sleep(max(0.0, SLACK_MIN_INTERVAL - (time.monotonic() - last_post)))
+        claimed = await asyncio.to_thread(
+            claim_due,
+            rt.engine,
+            now=rt.clock(),
+            lease_seconds=delivery.lease,
+            limit=1,
+            channels={channel.name},
+        )
+        if not claimed:
+            break
+        item = claimed[0]
         last_post = time.monotonic()
-        now = rt.clock()
         outcome = await send(
-            rt.http,
-            channel,
-            item,
-            timeout=rt.settings.delivery.timeout,
-            now=now,
-            out=rt.out,
+            rt.http, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
         )
-        attempt = item.alert.attempts + 1
-        fields = {"alert_id": item.alert.id, "channel": channel.name, "attempt": attempt}
-        now = rt.clock()
-        if isinstance(outcome, Delivered):
-            await asyncio.to_thread(mark_delivered, rt.engine, item.alert.id, now=now)
-            delivered += 1
-            log.info("alert.delivered", extra={**fields, "status": outcome.status})
-            continue
-        retry_at = None
-        if isinstance(outcome, Retry):
-            retry_at = next_attempt(
-                outcome,
-                attempts=attempt,
-                created_at=item.alert.created_at or now,
-                now=now,
-                config=rt.settings.delivery,
-                rng=rt.rng,
-            )
-        await asyncio.to_thread(
-            mark_failed, rt.engine, item.alert.id, error=outcome.reason, retry_at=retry_at, now=now
-        )
-        if retry_at is None:
-            dead += 1
-            kind = "rejected" if isinstance(outcome, Reject) else "gave_up"
-            log.error(f"alert.{kind}", extra={**fields, "reason": outcome.reason})
-        else:
-            retried += 1
-            log.warning(
-                "alert.retry_scheduled",
-                extra={
-                    **fields,
-                    "reason": outcome.reason,
-                    "in_seconds": round((retry_at - now) / timedelta(seconds=1), 1),
-                },
-            )
+        result = await _record_attempt(rt, channel, item, outcome)
+        delivered += result == "delivered"
+        retried += result == "retry"
+        dead += result == "dead"
     return DeliveryStats(delivered=delivered, retried=retried, dead=dead)
+
+
+async def _record_attempt(rt: Runtime, channel: ChannelConfig, item: Notice, outcome: Any) -> str:
+    attempt = item.alert.attempts + 1
+    fields = {"alert_id": item.alert.id, "channel": channel.name, "attempt": attempt}
+    now = rt.clock()
+    if isinstance(outcome, Delivered):
+        await asyncio.to_thread(
+            mark_delivered, rt.engine, item.alert.id, now=now, payload=outcome.payload
+        )
+        await asyncio.to_thread(
+            record_channel, rt.engine, channel.name, channel.kind, ok=True, error=None, now=now
+        )
+        log.info("alert.delivered", extra={**fields, "status": outcome.status})
+        return "delivered"
+    retry_at = None
+    if isinstance(outcome, Retry):
+        retry_at = next_attempt(
+            outcome,
+            attempts=attempt,
+            created_at=item.alert.created_at or now,
+            now=now,
+            config=rt.settings.delivery,
+            rng=rt.rng,
+        )
+    await asyncio.to_thread(
+        mark_failed, rt.engine, item.alert.id, error=outcome.reason, retry_at=retry_at, now=now
+    )
+    permanent = isinstance(outcome, Reject)
+    await asyncio.to_thread(
+        record_channel,
+        rt.engine,
+        channel.name,
+        channel.kind,
+        ok=False,
+        error=outcome.reason,
+        now=now,
+        permanent=permanent,
+    )
+    if permanent:
+        log.error("channel.unhealthy", extra={"channel": channel.name, "reason": outcome.reason})
+    if retry_at is None:
+        log.error(
+            f"alert.{'rejected' if permanent else 'gave_up'}",
+            extra={**fields, "reason": outcome.reason},
+        )
+        return "dead"
+    log.warning(
+        "alert.retry_scheduled",
+        extra={
+            **fields,
+            "reason": outcome.reason,
+            "next_attempt_at": retry_at.isoformat(),
+            "in_seconds": round((retry_at - now) / timedelta(seconds=1), 1),
+        },
+    )
+    return "retry"

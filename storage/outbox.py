@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
 from kurilwatch.model import Alert, Evidence, Notice
 from storage.stories import get_story
-from storage.tables import alerts
+from storage.tables import alerts, channels
 
 
 def claim_due(
@@ -58,8 +59,10 @@ def claim_due(
     return sorted(claimed, key=lambda c: (c.alert.created_at or now, c.alert.story_id, c.alert.id))
 
 
-def mark_delivered(engine: Engine, alert_id: str, *, now: datetime) -> None:
-    """The receiver took it: done for good."""
+def mark_delivered(
+    engine: Engine, alert_id: str, *, now: datetime, payload: dict[str, Any] | None = None
+) -> None:
+    """The receiver took it: done for good (keeping the body it was sent)."""
     with engine.begin() as conn:
         conn.execute(
             sa.update(alerts)
@@ -70,6 +73,7 @@ def mark_delivered(engine: Engine, alert_id: str, *, now: datetime) -> None:
                 attempts=alerts.c.attempts + 1,
                 leased_until=None,
                 last_error=None,
+                payload=payload,
             )
         )
 
@@ -91,16 +95,87 @@ def mark_failed(
         conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))
 
 
-def list_alerts(engine: Engine, *, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest alerts first, with their delivery state, as JSON-ready dicts."""
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                sa.select(alerts).order_by(alerts.c.created_at.desc(), alerts.c.id).limit(limit)
-            )
-            .mappings()
-            .all()
+def requeue(engine: Engine, *, now: datetime, alert_id: str | None = None) -> int:
+    """Make alert `alert_id` (or, without it, every dead alert) due again; return how many.
+
+    A delivered alert is not sent twice.
+    """
+    query = sa.update(alerts).where(alerts.c.status != "delivered")
+    query = (
+        query.where(alerts.c.id == alert_id) if alert_id else query.where(alerts.c.status == "dead")
+    )
+    with engine.begin() as conn:
+        result = conn.execute(
+            query.values(status="pending", next_attempt_at=now, leased_until=None)
         )
+    return int(result.rowcount or 0)
+
+
+def record_channel(
+    engine: Engine,
+    name: str,
+    kind: str,
+    *,
+    ok: bool,
+    error: str | None,
+    now: datetime,
+    permanent: bool = False,
+) -> None:
+    """Keep a channel's delivery health: unhealthy after a permanent refusal, healthy on success."""
+    values: dict[str, Any] = (
+        {"last_ok_at": now, "consecutive_failures": 0, "healthy": True}
+        if ok
+        else {
+            "last_error": error,
+            "last_error_at": now,
+            "consecutive_failures": channels.c.consecutive_failures + 1,
+        }
+    )
+    if permanent:
+        values["healthy"] = False
+    stmt = insert(channels).values(name=name, kind=kind)
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[channels.c.name], set_={"kind": stmt.excluded.kind, **values}
+            )
+        )
+
+
+def channel_health(engine: Engine) -> list[dict[str, Any]]:
+    """Every channel that has had an attempt, with its health and outbox counts."""
+    counts = sa.select(alerts.c.channel, alerts.c.status, sa.func.count()).group_by(
+        alerts.c.channel, alerts.c.status
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(channels).order_by(channels.c.name)).mappings().all()
+        by_channel: dict[str, dict[str, int]] = {}
+        for channel, status, count in conn.execute(counts):
+            by_channel.setdefault(channel, {})[status] = count
+    return [
+        {
+            "name": r["name"],
+            "kind": r["kind"],
+            "healthy": r["healthy"],
+            "last_ok_at": r["last_ok_at"].isoformat() if r["last_ok_at"] else None,
+            "last_error": r["last_error"],
+            "last_error_at": r["last_error_at"].isoformat() if r["last_error_at"] else None,
+            "consecutive_failures": r["consecutive_failures"],
+            "outbox": by_channel.get(r["name"], {}),
+        }
+        for r in rows
+    ]
+
+
+def list_alerts(
+    engine: Engine, *, limit: int = 200, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest alerts first (optionally only those in `status`), JSON-ready."""
+    query = sa.select(alerts).order_by(alerts.c.created_at.desc(), alerts.c.id).limit(limit)
+    if status is not None:
+        query = query.where(alerts.c.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
     return [
         {
             "id": r["id"],

@@ -6,6 +6,7 @@ articles  every stored copy of a story (unique canonical URL, unique GUID per so
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
 seen_urls article URLs already decided (stored, off topic, unusable): never fetched again
 alerts    the outbox: one row per story, channel and revision, with delivery state
+channels  each channel's delivery health (unhealthy after a permanent refusal)
 """
 
 from __future__ import annotations
@@ -123,6 +124,18 @@ seen_urls = Table(
     Index(None, "seen_at"),
 )
 
+channels = Table(
+    "channels",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("last_ok_at", TIMESTAMP),
+    Column("last_error", Text),
+    Column("last_error_at", TIMESTAMP),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("healthy", Boolean, nullable=False, server_default=text("true")),
+)
+
 alerts = Table(
     "alerts",
     metadata,
@@ -143,6 +156,7 @@ alerts = Table(
     Column("last_error", Text),
     Column("created_at", TIMESTAMP, nullable=False),
     Column("delivered_at", TIMESTAMP),
+    Column("payload", JSONB),
     UniqueConstraint("story_id", "channel", "seq"),
     Index("ix_alerts_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index(None, "created_at"),
