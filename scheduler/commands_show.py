@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import click
 
+from kurilwatch.errors import ConfigError, KurilwatchError
 from scheduler.context import CliContext, database, guarded
 
 
@@ -58,14 +60,15 @@ def alerts() -> None:
 @alerts.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON output")
 @click.option("--limit", default=200, show_default=True)
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), help="Only these.")
 @click.pass_obj
 @guarded
-def alerts_list(obj: CliContext, as_json: bool, limit: int) -> None:
+def alerts_list(obj: CliContext, as_json: bool, limit: int, status: str | None) -> None:
     """The newest alerts with their delivery state."""
     from storage.outbox import list_alerts
 
     with database(obj.database_settings(), upgrade=False) as engine:
-        rows = list_alerts(engine, limit=limit)
+        rows = list_alerts(engine, limit=limit, status=status)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -75,6 +78,103 @@ def alerts_list(obj: CliContext, as_json: bool, limit: int) -> None:
             f"{r['id'][:8]}  {r['status']:9} {r['channel']:12} story {r['story_id']:<6} "
             f"{','.join(r['events']):18} attempts {r['attempts']}{error}"
         )
+
+
+@alerts.command("retry")
+@click.argument("alert_id", required=False)
+@click.option("--dead", is_flag=True, help="Re-queue every dead alert.")
+@click.pass_obj
+@guarded
+def alerts_retry(obj: CliContext, alert_id: str | None, dead: bool) -> None:
+    """Re-queue one alert (ALERT_ID) or every dead one (--dead); a delivered one is not resent."""
+    from storage.outbox import requeue
+
+    if (alert_id is None) == (not dead):
+        raise ConfigError("give either ALERT_ID or --dead")
+    with database(obj.database_settings(), upgrade=False) as engine:
+        count = requeue(engine, now=datetime.now(UTC), alert_id=alert_id)
+    if alert_id is not None and count == 0:
+        raise KurilwatchError(f"no pending or dead alert {alert_id}")
+    click.echo(f"re-queued {count} alert{'s' if count != 1 else ''}")
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_obj
+@guarded
+def alerts_test(obj: CliContext, channel: str) -> None:
+    """Send a test message to CHANNEL now and print the receiver's answer (outbox untouched)."""
+    import asyncio
+
+    import httpx
+
+    from alerts.delivery import Delivered, Outcome, Reject, send
+    from kurilwatch.model import Alert, Evidence, Notice, Story
+
+    settings = obj.settings()
+    found = {c.name: c for c in settings.channels}.get(channel)
+    if found is None:
+        raise ConfigError(f"{obj.config_path}: channels: no channel named {channel!r}")
+    now = datetime.now(UTC)
+    story = Story(
+        id=0,
+        title="kurilwatch test message",
+        url="https://example.org/kurilwatch-test",
+        language="en",
+        published_at=now,
+        first_seen_at=now,
+        urls=("https://example.org/kurilwatch-test",),
+    )
+    evidence = Evidence(
+        rule="test",
+        event="test",
+        terms=("test",),
+        sentences=("This is a test of the kurilwatch channel.",),
+    )
+    notice = Notice(
+        alert=Alert(
+            id=f"test-{uuid.uuid4()}",
+            channel=channel,
+            story_id=0,
+            events=("test",),
+            rules=("test",),
+            evidence=(evidence,),
+            created_at=now,
+        ),
+        story=story,
+    )
+
+    async def attempt() -> Outcome:
+        async with httpx.AsyncClient() as client:
+            return await send(client, found, notice, timeout=settings.delivery.timeout, now=now)
+
+    outcome = asyncio.run(attempt())
+    if isinstance(outcome, Delivered):
+        click.echo(
+            f"{channel}: delivered" + (f" (HTTP {outcome.status})" if outcome.status else "")
+        )
+        return
+    verdict = "refused for good" if isinstance(outcome, Reject) else "failed, would be retried"
+    raise KurilwatchError(f"{channel}: {verdict}: {outcome.reason}")
+
+
+@alerts.command("channels")
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@click.pass_obj
+@guarded
+def alerts_channels(obj: CliContext, as_json: bool) -> None:
+    """Each channel's delivery health and outbox counts."""
+    from storage.outbox import channel_health
+
+    with database(obj.database_settings(), upgrade=False) as engine:
+        rows = channel_health(engine)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        state = "healthy" if r["healthy"] else "UNHEALTHY"
+        counts = " ".join(f"{k} {v}" for k, v in sorted(r["outbox"].items()))
+        click.echo(f"{r['name']:16} {r['kind']:8} {state:9} {counts}  {r['last_error'] or ''}")
 
 
 @click.group()

@@ -122,22 +122,21 @@ def record_channel(
     permanent: bool = False,
 ) -> None:
     """Keep a channel's delivery health: unhealthy after a permanent refusal, healthy on success."""
-    values: dict[str, Any] = (
+    first: dict[str, Any] = (
         {"last_ok_at": now, "consecutive_failures": 0, "healthy": True}
         if ok
-        else {
-            "last_error": error,
-            "last_error_at": now,
-            "consecutive_failures": channels.c.consecutive_failures + 1,
-        }
+        else {"last_error": error, "last_error_at": now, "consecutive_failures": 1}
     )
     if permanent:
-        values["healthy"] = False
-    stmt = insert(channels).values(name=name, kind=kind)
+        first["healthy"] = False
+    later = dict(first)
+    if not ok:
+        later["consecutive_failures"] = channels.c.consecutive_failures + 1
+    stmt = insert(channels).values(name=name, kind=kind, **first)
     with engine.begin() as conn:
         conn.execute(
             stmt.on_conflict_do_update(
-                index_elements=[channels.c.name], set_={"kind": stmt.excluded.kind, **values}
+                index_elements=[channels.c.name], set_={"kind": stmt.excluded.kind, **later}
             )
         )
 

@@ -1,0 +1,175 @@
+"""Alerts are never lost and never doubled, whatever the receiver, the daemon or the database do.
+
+Real local receivers on 127.0.0.1 that fail, throttle, hang or refuse; the real `kurilwatch`
+daemon; timers made small through configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Kurilwatch
+from tests.support.newssite import NewsSite
+from tests.support.receiver import WebhookReceiver
+from tests.support.stories import STORIES, story_by_key
+
+EVENTFUL = [s for s in STORIES if s.expect_events]
+FAST = {
+    "interval": "200ms",
+    "timeout": "1s",
+    "lease": "3s",
+    "retry_initial": "100ms",
+    "retry_max": "300ms",
+}
+
+
+def _config(
+    site: NewsSite, *channels: tuple[str, WebhookReceiver], **delivery: str
+) -> dict[str, object]:
+    return {
+        "sources": [{"name": "local", "url": site.feed_url, "every": "1s"}],
+        "channels": [{"name": name, "kind": "webhook", "url": rx.url} for name, rx in channels],
+        "delivery": {**FAST, **delivery},
+    }
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    return stderr
+
+
+def test_receiver_down_then_up_gets_every_alert_exactly_once(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        for story in EVENTFUL:
+            site.add_story(story)
+        rx.respond(500, b"down", times=8)
+        kw.write_config(_config(site, ("ops", rx)))
+        proc = kw.popen("run")
+        try:
+            rx.wait_for(8 + len(EVENTFUL), timeout=60)
+            time.sleep(1.5)  # more polls and drains: nothing more may come
+        finally:
+            stderr = _stop(proc)
+        ids_ok = [r.headers["webhook-id"] for r in rx.received[8:]]
+        assert len(ids_ok) == len(set(ids_ok)) == len(EVENTFUL)  # each once, none lost
+        assert {r.headers["webhook-id"] for r in rx.received[:8]} <= set(ids_ok)
+        assert rx.url not in stderr
+    assert {a["status"] for a in kw.json("alerts", "list")} == {"delivered"}
+
+
+def test_429_retry_after_is_honoured(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("nemuro-rally"))
+        rx.respond(429, b"slow down", headers={"Retry-After": "2"}, times=1)
+        kw.write_config(_config(site, ("ops", rx)))
+        proc = kw.popen("run")
+        try:
+            throttled, accepted = rx.wait_for(2, timeout=30)
+        finally:
+            _stop(proc)
+        assert accepted.monotonic - throttled.monotonic >= 2.0 - 0.05
+        assert accepted.headers["webhook-id"] == throttled.headers["webhook-id"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"), [(400, b"bad"), (404, b"gone"), (410, b"gone for good")]
+)
+def test_permanent_refusal_is_one_attempt_and_other_channels_carry_on(
+    kw: Kurilwatch, status: int, body: bytes
+) -> None:
+    with NewsSite() as site, WebhookReceiver() as bad, WebhookReceiver() as good:
+        site.add_story(story_by_key("kunashir-bastion"))
+        bad.respond(status, body, times=10)
+        kw.write_config(_config(site, ("bad", bad), ("good", good)))
+        assert kw.run("run", "--once").returncode == 0
+        assert kw.run("run", "--once").returncode == 0
+        assert len(bad.received) == 1 and len(good.received) == 1
+    states = {a["channel"]: (a["status"], a["attempts"]) for a in kw.json("alerts", "list")}
+    assert states == {"bad": ("dead", 1), "good": ("delivered", 1)}
+    health = {c["name"]: c for c in kw.json("alerts", "channels")}
+    assert health["bad"]["healthy"] is False and health["good"]["healthy"] is True
+    assert kw.json("alerts", "list", "--status", "dead")[0]["channel"] == "bad"
+
+
+def test_a_hanging_receiver_times_out_and_does_not_hold_up_others(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as slow, WebhookReceiver() as fast:
+        for story in EVENTFUL[:3]:
+            site.add_story(story)
+        slow.delay(30)
+        kw.write_config(_config(site, ("slow", slow), ("fast", fast)))
+        proc = kw.popen("run")
+        try:
+            started = time.monotonic()
+            fast.wait_for(3, timeout=30)
+            fast_done = time.monotonic() - started
+            slow.wait_for(4, timeout=30)  # each attempt ends at the deadline; then retries
+        finally:
+            _stop(proc)
+        assert fast_done < 15  # not waiting behind the hanging receiver's attempts
+        arrivals = slow.received
+        gaps = [b.monotonic - a.monotonic for a, b in zip(arrivals, arrivals[1:], strict=False)]
+        assert min(gaps) >= 0.95  # one attempt at a time, each cut at the 1 s deadline
+        ids = [r.headers["webhook-id"] for r in arrivals]
+        assert len(set(ids)) < len(ids)  # a timed-out alert was tried again under its id
+    pending = [a for a in kw.json("alerts", "list") if a["channel"] == "slow"]
+    assert all(a["status"] == "pending" for a in pending)
+    assert any(a["last_error"] == "no answer within 1s" for a in pending)
+
+
+def test_sigkill_during_a_post_then_restart_delivers_under_the_same_id(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("nemuro-rally"))
+        rx.delay(20)
+        kw.write_config(_config(site, ("ops", rx), timeout="10s", lease="11s"))
+        proc = kw.popen("run")
+        [in_flight] = rx.wait_for(1, timeout=30)
+        proc.kill()  # SIGKILL: no cleanup, the row stays leased
+        proc.wait(timeout=10)
+        rx.delay(0)
+        restarted = kw.popen("run")
+        try:
+            _, redelivered = rx.wait_for(2, timeout=60)  # after the lease lapses
+        finally:
+            _stop(restarted)
+        assert redelivered.headers["webhook-id"] == in_flight.headers["webhook-id"]
+        time.sleep(0.5)
+        assert len(rx.received) == 2
+    [alert] = kw.json("alerts", "list")
+    assert alert["status"] == "delivered"
+
+
+@pytest.mark.skipif(
+    shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster (Debian PostgreSQL)"
+)
+def test_postgresql_restart_while_the_daemon_runs(kw: Kurilwatch) -> None:
+    version = sorted(Path("/etc/postgresql").iterdir())[0].name
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("nemuro-rally"))
+        kw.write_config(_config(site, ("ops", rx)))
+        proc = kw.popen("run")
+        try:
+            rx.wait_for(1, timeout=30)
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                check=True,
+                timeout=120,
+            )
+            site.add_story(story_by_key("ru-iturup-exercise"))
+            rx.wait_for(2, timeout=60)
+            time.sleep(2)
+            assert proc.poll() is None  # it kept running
+        finally:
+            stderr = _stop(proc)
+        ids = [r.headers["webhook-id"] for r in rx.received]
+        assert len(ids) == len(set(ids)) == 2
+        logged = [json.loads(x)["event"] for x in stderr.splitlines() if x.startswith("{")]
+        assert "daemon.stopped" in logged
