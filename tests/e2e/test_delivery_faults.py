@@ -6,6 +6,7 @@ daemon; timers made small through configuration.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import signal
@@ -116,7 +117,7 @@ def test_a_hanging_receiver_times_out_and_does_not_hold_up_others(kw: Kurilwatch
             _stop(proc)
         assert fast_done < 15  # not waiting behind the hanging receiver's attempts
         arrivals = slow.received
-        gaps = [b.monotonic - a.monotonic for a, b in zip(arrivals, arrivals[1:], strict=False)]
+        gaps = [b.monotonic - a.monotonic for a, b in itertools.pairwise(arrivals)]
         assert min(gaps) >= 0.95  # one attempt at a time, each cut at the 1 s deadline
         ids = [r.headers["webhook-id"] for r in arrivals]
         assert len(set(ids)) < len(ids)  # a timed-out alert was tried again under its id
@@ -173,3 +174,30 @@ def test_postgresql_restart_while_the_daemon_runs(kw: Kurilwatch) -> None:
         assert len(ids) == len(set(ids)) == 2
         logged = [json.loads(x)["event"] for x in stderr.splitlines() if x.startswith("{")]
         assert "daemon.stopped" in logged
+
+
+def test_apprise_channel_is_sent_from_the_outbox_with_our_retries(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("nemuro-rally"))
+        rx.respond(503, b"busy", times=1)
+        apprise_url = rx.url.replace("http://", "json://")
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url}],
+                "channels": [{"name": "chat", "kind": "apprise", "url": apprise_url}],
+                "delivery": FAST,
+            }
+        )
+        assert kw.run("run", "--once").returncode == 0
+        [pending] = kw.json("alerts", "list")
+        assert (
+            pending["status"] == "pending" and pending["last_error"] == "apprise reported a failure"
+        )
+        time.sleep(0.4)
+        assert kw.run("run", "--once").returncode == 0
+        _failed, sent = rx.received
+    body = sent.json()
+    assert story_by_key("nemuro-rally").title in body["title"]
+    assert body["message"].startswith(site.url)  # the story link, then the evidence
+    [alert] = kw.json("alerts", "list")
+    assert alert["status"] == "delivered" and alert["attempts"] == 2
