@@ -92,7 +92,8 @@ def test_broken_source_and_failing_receiver_lose_nothing(kw: Kurilwatch) -> None
                     {"name": "nothing", "url": "http://127.0.0.1:9/rss.xml", "every": "1m"},
                 ],
                 "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
-                "delivery": fast_delivery(),
+                # a retry is not due before the run ends; `alerts retry` makes it due
+                "delivery": {**fast_delivery(), "retry_initial": "1h", "retry_max": "2h"},
             }
         )
         first = kw.run("run", "--once")
@@ -108,6 +109,10 @@ def test_broken_source_and_failing_receiver_lose_nothing(kw: Kurilwatch) -> None
         assert "ConnectionRefused" in health["nothing"]["last_error"]
         assert health["good"]["last_error"] is None and health["good"]["last_ok_at"]
 
+        nothing_due = kw.run("run", "--once")
+        assert nothing_due.returncode == 0 and len(rx.received) == 1
+        requeued = kw.run("alerts", "retry", alert["id"])
+        assert requeued.returncode == 0 and "re-queued 1 alert" in requeued.stdout
         second = kw.run("run", "--once")
         assert second.returncode == 0, second.stderr
         first_try, retry = rx.received
