@@ -27,7 +27,8 @@ SHARED = ROOT.parent / "shared"
 
 
 def _admin() -> Engine:
-    return sa.create_engine(sa_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    # pre-ping: a test may restart PostgreSQL under us (tests/e2e/test_delivery_faults.py)
+    return sa.create_engine(sa_url(ADMIN_URL), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
 def _url_for(name: str) -> str:
