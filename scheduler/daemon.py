@@ -275,12 +275,15 @@ async def _run_forever(
     log.info("daemon.started", extra={"sources": len(sources), "channels": len(rt.channels)})
     await stop.wait()
     log.info("daemon.stopping", extra={"inflight": len(inflight)})
-    scheduler.shutdown(wait=False)
+    # Pause first: APScheduler's asyncio executor cancels running jobs on shutdown, and a
+    # drain cancelled between a receiver's 200 and its record would send the alert twice.
+    scheduler.pause()
     if inflight:
         _done, pending = await asyncio.wait(set(inflight), timeout=SHUTDOWN_GRACE)
         if pending:
             await rt.runner.stop()
             await asyncio.wait(pending, timeout=5)
+    scheduler.shutdown(wait=False)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(signum)
     log.info("daemon.stopped")
