@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
@@ -67,11 +68,15 @@ def test_receiver_down_then_up_gets_every_alert_exactly_once(kw: Kurilwatch) -> 
     assert {a["status"] for a in kw.json("alerts", "list")} == {"delivered"}
 
 
-def test_429_retry_after_is_honoured(kw: Kurilwatch) -> None:
+def test_429_retry_after_is_honoured_and_every_attempt_is_signed(
+    kw: Kurilwatch, webhook_secret: str
+) -> None:
     with NewsSite() as site, WebhookReceiver() as rx:
         site.add_story(story_by_key("nemuro-rally"))
         rx.respond(429, b"slow down", headers={"Retry-After": "2"}, times=1)
-        kw.write_config(_config(site, ("ops", rx)))
+        config = _config(site, ("ops", rx))
+        config["channels"][0]["secret"] = webhook_secret  # type: ignore[index]
+        kw.write_config(config)
         proc = kw.popen("run")
         try:
             throttled, accepted = rx.wait_for(2, timeout=30)
@@ -79,6 +84,44 @@ def test_429_retry_after_is_honoured(kw: Kurilwatch) -> None:
             _stop(proc)
         assert accepted.monotonic - throttled.monotonic >= 2.0 - 0.05
         assert accepted.headers["webhook-id"] == throttled.headers["webhook-id"]
+        for attempt in (throttled, accepted):  # a fresh timestamp and signature per attempt
+            Webhook(webhook_secret).verify(attempt.body, dict(attempt.headers))
+        assert (
+            int(accepted.headers["webhook-timestamp"])
+            >= int(throttled.headers["webhook-timestamp"]) + 1
+        )
+
+
+def test_slack_gets_at_most_one_message_a_second(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as slack:
+        for story in EVENTFUL[:4]:
+            site.add_story(story)
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url}],
+                "channels": [{"name": "desk", "kind": "slack", "url": slack.url}],
+                "delivery": FAST,
+            }
+        )
+        assert kw.run("run", "--once").returncode == 0
+        arrivals = [r.monotonic for r in slack.received]
+    assert len(arrivals) == 4
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 1.0 - 0.02
+
+
+def test_alerts_test_sends_a_test_message_now(kw: Kurilwatch) -> None:
+    with WebhookReceiver() as rx:
+        rx.respond(500, b"no", times=1)
+        kw.write_config({"channels": [{"name": "ops", "kind": "webhook", "url": rx.url}]})
+        failed = kw.run("alerts", "test", "ops")
+        assert failed.returncode == 1 and "failed, would be retried: HTTP 500" in failed.stderr
+        done = kw.run("alerts", "test", "ops")
+        assert done.returncode == 0 and "ops: delivered (HTTP 200)" in done.stdout
+        assert rx.received[-1].json()["story"]["title"] == "kurilwatch test message"
+        assert rx.url not in done.stdout + done.stderr + failed.stderr
+    unknown = kw.run("alerts", "test", "nope")
+    assert unknown.returncode == 2 and "no channel named 'nope'" in unknown.stderr
+    assert kw.json("alerts", "list") == []  # the outbox is untouched
 
 
 @pytest.mark.parametrize(
