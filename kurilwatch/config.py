@@ -209,6 +209,8 @@ class Settings(_Strict):
     config_path: Path | None = None
     database_url: SecretStr | None = None
     data_dir: Path | None = None
+    listen: str | None = "127.0.0.1:9464"
+    """Where `/healthz` and `/metrics` are served (host:port); `off` serves nothing."""
     alert_max_age: Duration = 72 * 3600.0
     dedup_window: Duration = 30 * 86400.0
     """How far back a new copy is compared with stored ones for near-duplicates."""
@@ -223,6 +225,16 @@ class Settings(_Strict):
     rules: tuple[RuleConfig, ...] | None = None
     delivery: DeliveryConfig = DeliveryConfig()
     crawl: CrawlConfig = CrawlConfig()
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "off", "none"):
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, such as 127.0.0.1:9464, or off")
+        return value
 
     @model_validator(mode="after")
     def _names_unique_and_known(self) -> Settings:
@@ -311,6 +323,8 @@ def _read(
     database_url = environ.get("KURILWATCH_DATABASE_URL")
     if database_url:
         expanded["database_url"] = database_url
+    if keys is None and environ.get("KURILWATCH_LISTEN"):
+        expanded["listen"] = environ["KURILWATCH_LISTEN"]
     expanded["config_path"] = path
     return expanded
 

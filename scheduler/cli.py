@@ -8,7 +8,9 @@ that read what is stored live in `commands_show`, those about rules in `commands
 
 from __future__ import annotations
 
+import math
 import os
+import signal
 import sys
 
 import click
@@ -17,7 +19,7 @@ from kurilwatch import __version__
 from kurilwatch.config import Settings, load_config
 from kurilwatch.errors import ConfigError
 from scheduler.commands_rules import rules
-from scheduler.commands_show import alerts, sources, stories
+from scheduler.commands_show import alerts, sources, status, stories
 from scheduler.context import CliContext, database, guarded
 
 
@@ -79,7 +81,9 @@ def run(obj: CliContext, once: bool) -> None:
     def reload() -> Settings:
         return load_config(obj.config_path, os.environ)
 
-    with database(settings, upgrade=True) as engine:
+    # the daemon waits for its database as long as it takes; one pass gives it a minute
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with database(settings, upgrade=True, wait=60.0 if once else math.inf) as engine:
         code = run_daemon(settings, engine, once=once, out=sys.stdout, reload=reload)
     sys.exit(code)
 
@@ -88,3 +92,4 @@ main.add_command(rules)
 main.add_command(stories)
 main.add_command(alerts)
 main.add_command(sources)
+main.add_command(status)

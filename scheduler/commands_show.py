@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -204,3 +205,51 @@ def sources_list(obj: CliContext, as_json: bool) -> None:
             f"{r['name']:20} {r['kind']:8} {ok:17} {new:17} "
             f"{r['consecutive_failures']:>5}  {status}"
         )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@click.pass_obj
+@guarded
+def status(obj: CliContext, as_json: bool) -> None:
+    """A summary for a person at a terminal: sources, outbox, dead alerts, channels."""
+    from storage.outbox import channel_health, list_alerts
+    from storage.sources import list_sources
+
+    with database(obj.database_settings(), upgrade=False) as engine:
+        source_rows = list_sources(engine, now=datetime.now(UTC))
+        channel_rows = channel_health(engine)
+        dead = list_alerts(engine, status="dead", limit=20)
+        last = _last_per_channel(list_alerts(engine, status="delivered", limit=500))
+    if as_json:
+        summary = {
+            "sources": source_rows,
+            "channels": channel_rows,
+            "dead": dead,
+            "last_alerts": last,
+        }
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    click.echo("Sources")
+    for src in source_rows:
+        state = src["last_error"] or ("stale" if src["stale"] else "ok")
+        last_ok = (src["last_ok_at"] or "never")[:16]
+        failures = src["consecutive_failures"]
+        click.echo(f"  {src['name']:20} last ok {last_ok:16}  failures {failures:<3} {state}")
+    click.echo("Channels")
+    for ch in channel_rows:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(ch["outbox"].items())) or "empty"
+        health = "healthy" if ch["healthy"] else f"UNHEALTHY: {ch['last_error']}"
+        recent = last.get(ch["name"])
+        when = f"last alert {str(recent['delivered_at'])[:16]}" if recent else "no alert yet"
+        click.echo(f"  {ch['name']:20} {health:30} outbox: {counts}; {when}")
+    click.echo(f"Dead alerts: {len(dead)}" + (" (kurilwatch alerts retry --dead)" if dead else ""))
+    for a in dead[:5]:
+        click.echo(f"  {a['id'][:8]} {a['channel']:12} story {a['story_id']}: {a['last_error']}")
+
+
+def _last_per_channel(delivered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    last: dict[str, dict[str, Any]] = {}
+    for alert in delivered:  # newest first
+        last.setdefault(str(alert["channel"]), alert)
+    return last

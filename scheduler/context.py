@@ -9,8 +9,10 @@ themselves in `guarded` so our errors become one line on stderr and the right ex
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +22,9 @@ import click
 from sqlalchemy.engine import Engine
 
 from kurilwatch.config import DatabaseSettings, Settings, load_config, load_database_settings
-from kurilwatch.errors import ConfigError, KurilwatchError
+from kurilwatch.errors import ConfigError, DatabaseError, KurilwatchError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "kurilwatch.yaml"
 
@@ -41,15 +45,32 @@ class CliContext:
 
 
 @contextmanager
-def database(settings: Settings | DatabaseSettings, *, upgrade: bool) -> Iterator[Engine]:
-    """The configured database (or the embedded one), its schema current; closed after."""
+def database(
+    settings: Settings | DatabaseSettings, *, upgrade: bool, wait: float = 0.0
+) -> Iterator[Engine]:
+    """The configured database (or the embedded one), its schema current; closed after.
+
+    With `wait`, an unreachable database is retried with backoff for that many seconds
+    (`inf`: until it answers), each failure logged with its reason.
+    """
     from platformdirs import user_data_path
 
     from storage.engine import open_database, schema_is_current, upgrade_schema
 
     url = settings.database_url.get_secret_value() if settings.database_url else None
     data_dir = settings.data_dir or user_data_path("kurilwatch")
-    db = open_database(url, data_dir)
+    deadline = time.monotonic() + wait
+    delay = 1.0
+    while True:
+        try:
+            db = open_database(url, data_dir)
+            break
+        except DatabaseError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database.unavailable", extra={"reason": str(exc), "retry_in": delay})
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
     try:
         if upgrade or db.embedded is not None:
             upgrade_schema(db.engine)

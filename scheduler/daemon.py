@@ -32,11 +32,12 @@ from crawler.settings import REACTOR, scrapy_settings
 from kurilwatch.config import Settings
 from kurilwatch.errors import KurilwatchError
 from scheduler.jobs import Runtime, deliver_due, drain_channel, poll_source, prune
+from scheduler.metrics import Metrics, serve
 from storage.sources import sync_sources
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 20.0
+SHUTDOWN_GRACE = 15.0
 CONFIG_POLL_SECONDS = 2.0
 
 
@@ -123,6 +124,7 @@ async def _main(
             rng=random.Random(),
             out=out,
             started_at=utcnow(),
+            metrics=Metrics(engine, utcnow),
         )
         if once:
             await _run_once(rt, sources)
@@ -172,6 +174,7 @@ async def _run_forever(
     rt: Runtime, sources: list[Any], reload: Callable[[], Settings] | None
 ) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.schedulers.base import STATE_RUNNING
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -272,6 +275,19 @@ async def _run_forever(
             misfire_grace_time=60,
         )
     scheduler.start()
+    stop_http = None
+    if rt.settings.listen and rt.metrics is not None:
+        try:
+            stop_http = await serve(
+                rt.settings.listen,
+                rt.metrics,
+                rt.engine,
+                lambda: scheduler.state == STATE_RUNNING,
+            )
+        except OSError as exc:
+            log.error(
+                "http.unavailable", extra={"listen": rt.settings.listen, "reason": exc.strerror}
+            )
     log.info("daemon.started", extra={"sources": len(sources), "channels": len(rt.channels)})
     await stop.wait()
     log.info("daemon.stopping", extra={"inflight": len(inflight)})
@@ -284,6 +300,8 @@ async def _run_forever(
             await rt.runner.stop()
             await asyncio.wait(pending, timeout=5)
     scheduler.shutdown(wait=False)
+    if stop_http is not None:
+        await stop_http()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(signum)
     log.info("daemon.stopped")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,10 +30,18 @@ from crawler.robots import RobotsCache
 from crawler.spiders import PollReport, SourceSpider
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.model import Notice, Source
+from scheduler.metrics import Metrics
 from storage.articles import prune_seen
 from storage.assign import prune_bands
 from storage.outbox import claim_due, mark_delivered, mark_failed, record_channel
-from storage.sources import PollRecord, is_stale, load_source, record_poll
+from storage.sources import (
+    PollRecord,
+    is_stale,
+    lease_source,
+    load_source,
+    record_poll,
+    release_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,9 @@ class Runtime:
     reschedule: Callable[[str, float], None] | None = None
     """Called with a source name and a delay when a failing source should back off."""
     started_at: datetime | None = None
+    metrics: Metrics | None = None
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    """Who holds a source lease: replicas on one database poll each source one at a time."""
 
     @property
     def channels(self) -> dict[str, ChannelConfig]:
@@ -91,51 +104,79 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         log.info("source.poll_skipped", extra={"source": configured.name, "reason": "running"})
         return None
     async with lock:
-        started = time.monotonic()
-        source = await asyncio.to_thread(load_source, rt.engine, configured)
-        now = rt.clock()
-        since = now - timedelta(seconds=rt.settings.alert_max_age)
-        crawler = rt.runner.create_crawler(SourceSpider)
-        task = rt.runner.crawl(
-            crawler, source=source, ingestor=rt.ingestor, since=since, robots_cache=rt.robots
+        lease = rt.settings.crawl.timeout + 60
+        taken = await asyncio.to_thread(
+            lease_source,
+            rt.engine,
+            configured.name,
+            owner=rt.instance,
+            now=rt.clock(),
+            seconds=lease,
         )
-        timed_out = False
+        if not taken:
+            log.info(
+                "source.poll_skipped",
+                extra={"source": configured.name, "reason": "polled by another daemon"},
+            )
+            return None
         try:
-            await asyncio.wait_for(asyncio.shield(task), rt.settings.crawl.timeout)
-        except TimeoutError:
-            timed_out = True
-            await crawler.stop_async()
-            await asyncio.gather(task, return_exceptions=True)
-        except Exception as exc:  # a crawl that blew up is this source's error, not ours
-            log.exception("source.crawl_crashed", extra={"source": source.name})
-            report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
-            await _record(rt, source, report)
-            return report
-        spider = getattr(crawler, "spider", None)
-        report = spider.report if spider is not None else PollReport(error="crawl did not start")
-        if timed_out:
-            report.error = report.error or f"poll timed out after {rt.settings.crawl.timeout:g}s"
+            return await _poll(rt, configured)
+        finally:
+            await asyncio.to_thread(release_source, rt.engine, configured.name, owner=rt.instance)
+
+
+async def _poll(rt: Runtime, configured: Source) -> PollReport:
+    started = time.monotonic()
+    source = await asyncio.to_thread(load_source, rt.engine, configured)
+    now = rt.clock()
+    since = now - timedelta(seconds=rt.settings.alert_max_age)
+    crawler = rt.runner.create_crawler(SourceSpider)
+    task = rt.runner.crawl(
+        crawler, source=source, ingestor=rt.ingestor, since=since, robots_cache=rt.robots
+    )
+    timed_out = False
+    try:
+        await asyncio.wait_for(asyncio.shield(task), rt.settings.crawl.timeout)
+    except TimeoutError:
+        timed_out = True
+        await crawler.stop_async()
+        await asyncio.gather(task, return_exceptions=True)
+    except Exception as exc:  # a crawl that blew up is this source's error, not ours
+        log.exception("source.crawl_crashed", extra={"source": source.name})
+        report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
         await _record(rt, source, report)
-        log.info(
-            "source.polled",
-            extra={
-                "source": source.name,
-                "ok": report.error is None,
-                "error": report.error,
-                "not_modified": report.not_modified,
-                "entries": report.entries,
-                "new": report.new_urls,
-                "outcomes": dict(report.outcomes),
-                "seconds": round(time.monotonic() - started, 3),
-            },
-        )
-        stored = report.outcomes.get("stored", 0) + report.outcomes.get("joined", 0)
-        if stored and rt.on_alerts is not None:
-            rt.on_alerts()
         return report
+    spider = getattr(crawler, "spider", None)
+    report = spider.report if spider is not None else PollReport(error="crawl did not start")
+    if timed_out:
+        report.error = report.error or f"poll timed out after {rt.settings.crawl.timeout:g}s"
+    await _record(rt, source, report)
+    log.info(
+        "source.polled",
+        extra={
+            "source": source.name,
+            "ok": report.error is None,
+            "error": report.error,
+            "not_modified": report.not_modified,
+            "entries": report.entries,
+            "new": report.new_urls,
+            "outcomes": dict(report.outcomes),
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+    stored = report.outcomes.get("stored", 0) + report.outcomes.get("joined", 0)
+    if stored and rt.on_alerts is not None:
+        rt.on_alerts()
+    return report
 
 
 async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
+    if rt.metrics is not None:
+        outcome = "error" if report.error else "not_modified" if report.not_modified else "ok"
+        rt.metrics.polls.labels(source.name, outcome).inc()
+        for kind, count in report.outcomes.items():
+            rt.metrics.articles.labels(source.name, kind).inc(count)
+        rt.metrics.stories.inc(report.outcomes.get("stored", 0))
     record = PollRecord(
         ok=report.error is None,
         error=report.error,
@@ -230,10 +271,26 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
             rt.http, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
         )
         result = await _record_attempt(rt, channel, item, outcome)
+        if rt.metrics is not None:
+            _observe(
+                rt.metrics, channel.name, item, result, time.monotonic() - last_post, rt.clock()
+            )
         delivered += result == "delivered"
         retried += result == "retry"
         dead += result == "dead"
     return DeliveryStats(delivered=delivered, retried=retried, dead=dead)
+
+
+def _observe(
+    metrics: Metrics, channel: str, item: Notice, result: str, seconds: float, now: datetime
+) -> None:
+    metrics.attempts.labels(channel, result).inc()
+    metrics.attempt_seconds.labels(channel).observe(seconds)
+    if result in ("delivered", "dead"):
+        metrics.alerts.labels(channel, result).inc()
+    if result == "delivered":
+        born = item.story.published_at or item.story.first_seen_at
+        metrics.alert_latency.labels(channel).observe(max(0.0, (now - born).total_seconds()))
 
 
 async def _record_attempt(rt: Runtime, channel: ChannelConfig, item: Notice, outcome: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -190,3 +190,42 @@ def list_sources(
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def lease_source(engine: Engine, name: str, *, owner: str, now: datetime, seconds: float) -> bool:
+    """Take source `name` for `seconds` unless another daemon holds it; True when taken.
+
+    Replicas on one database poll each source one at a time this way: the row is locked with
+    `FOR UPDATE SKIP LOCKED` and its lease checked, so two daemons never crawl it at once, and
+    a lease left by a daemon that died lapses by itself.
+    """
+    free = (
+        sa.select(sources.c.id)
+        .where(
+            sources.c.name == name,
+            sa.or_(
+                sources.c.leased_until.is_(None),
+                sources.c.leased_until < now,
+                sources.c.leased_by == owner,
+            ),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    with engine.begin() as conn:
+        taken = conn.execute(
+            sa.update(sources)
+            .where(sources.c.id.in_(free.scalar_subquery()))
+            .values(leased_until=now + timedelta(seconds=seconds), leased_by=owner)
+            .returning(sources.c.id)
+        ).first()
+    return taken is not None
+
+
+def release_source(engine: Engine, name: str, *, owner: str) -> None:
+    """Give the source back (only if this daemon still holds it)."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(sources)
+            .where(sources.c.name == name, sources.c.leased_by == owner)
+            .values(leased_until=None, leased_by=None)
+        )

@@ -60,6 +60,8 @@ sources = Table(
     Column("articles_stored", Integer, nullable=False, server_default="0"),
     Column("last_new_at", TIMESTAMP),
     Column("expect_every_seconds", Float),
+    Column("leased_until", TIMESTAMP),
+    Column("leased_by", String(64)),
 )
 
 stories = Table(
