@@ -1,0 +1,173 @@
+"""Running as a service: health and metrics, replicas, a missing database, stalls, timeouts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import httpx
+
+from tests.e2e.conftest import Kurilwatch, fast_delivery
+from tests.support.newssite import NewsSite
+from tests.support.receiver import WebhookReceiver
+from tests.support.stories import STORIES, story_by_key
+
+EVENTFUL = [s for s in STORIES if s.expect_events]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    return stderr
+
+
+def _get(url: str, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_healthz_and_metrics(kw: Kurilwatch) -> None:
+    port = _free_port()
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("nemuro-rally"))
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url, "every": "1s"}],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": fast_delivery(),
+                "listen": f"127.0.0.1:{port}",
+            }
+        )
+        proc = kw.popen("run")
+        try:
+            rx.wait_for(1, timeout=60)
+            health = _get(f"http://127.0.0.1:{port}/healthz")
+            assert health.status_code == 200
+            body = health.json()
+            assert body["status"] == "ok" and body["database"] and body["scheduler"]
+            assert body["sources"] == 1
+            time.sleep(0.5)
+            metrics = _get(f"http://127.0.0.1:{port}/metrics").text
+        finally:
+            _stop(proc)
+    assert 'kurilwatch_polls_total{outcome="ok",source="local"}' in metrics
+    assert 'kurilwatch_articles_total{outcome="stored",source="local"} 1.0' in metrics
+    assert "kurilwatch_stories_created_total 1.0" in metrics
+    assert 'kurilwatch_alerts_total{channel="ops",status="delivered"} 1.0' in metrics
+    assert 'kurilwatch_delivery_attempts_total{channel="ops",result="delivered"} 1.0' in metrics
+    assert 'kurilwatch_outbox{status="delivered"} 1.0' in metrics
+    assert 'kurilwatch_source_staleness_seconds{source="local"}' in metrics
+    assert 'kurilwatch_alert_latency_seconds_count{channel="ops"} 1.0' in metrics
+    assert rx.url not in metrics
+
+
+def test_three_replicas_fetch_each_page_once_and_alert_once(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        for story in STORIES:
+            site.add_story(story)
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url, "every": "1s"}],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": fast_delivery(),
+                "listen": "off",
+            }
+        )
+        replicas = [kw.popen("run") for _ in range(3)]
+        try:
+            rx.wait_for(len(EVENTFUL), timeout=90)
+            site.add_story(story_by_key("nemuro-rally"), slug="nemuro-again")
+            rx.wait_for(len(EVENTFUL) + 1, timeout=60)
+            time.sleep(3)  # several more polls by every replica
+        finally:
+            logs = [_stop(p) for p in replicas]
+        pages = [r.path for r in site.requests if r.path.startswith("/news/")]
+        assert len(pages) == len(set(pages)) == len(STORIES)  # each page fetched once
+        ids = [r.headers["webhook-id"] for r in rx.received]
+        assert len(ids) == len(set(ids)) == len(EVENTFUL)  # each alert delivered once
+        polled_by = [sum('"source.polled"' in line for line in log.splitlines()) for log in logs]
+        assert sum(1 for n in polled_by if n) >= 2  # the work was shared
+
+
+def test_a_missing_database_at_start_is_waited_for(kw: Kurilwatch) -> None:
+    kw.env["KURILWATCH_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nothing"
+    kw.write_config(
+        {"sources": [{"name": "s", "url": "http://127.0.0.1:9/rss.xml"}], "listen": "off"}
+    )
+    proc = kw.popen("run")
+    time.sleep(4)
+    assert proc.poll() is None  # still waiting, not crashed
+    stderr = _stop(proc)
+    waits = [json.loads(x) for x in stderr.splitlines() if '"database.unavailable"' in x]
+    assert len(waits) >= 2 and waits[1]["retry_in"] > waits[0]["retry_in"]  # with backoff
+    assert "cannot connect" in waits[0]["reason"]
+
+
+def test_a_stalled_process_catches_up_once_and_a_slow_crawl_times_out(kw: Kurilwatch) -> None:
+    with NewsSite() as site, NewsSite() as slow:
+        site.add_story(story_by_key("fisheries-talks"))
+        slow.add_story(story_by_key("fisheries-talks"))
+        slow.hang("/rss.xml", 30)
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "local", "url": site.feed_url, "every": "1s"},
+                    {"name": "slow", "url": slow.feed_url, "every": "1s"},
+                ],
+                "crawl": {"timeout": "2s", "download_timeout": "20s"},
+                "listen": "off",
+            }
+        )
+        proc = kw.popen("run")
+        try:
+            time.sleep(4)
+            proc.send_signal(signal.SIGSTOP)  # the machine sleeps
+            stopped_at = site.hits("/rss.xml")
+            time.sleep(5)
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.7)
+            caught_up = site.hits("/rss.xml") - stopped_at
+            time.sleep(2)
+        finally:
+            _stop(proc)
+        assert 1 <= caught_up <= 2  # once on wake, not once per missed interval (5)
+    health = {s["name"]: s for s in kw.json("sources", "list")}
+    assert health["slow"]["last_error"] == "poll timed out after 2s"
+
+
+def test_status_summarizes_sources_channels_and_dead_alerts(kw: Kurilwatch) -> None:
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(story_by_key("nemuro-rally"))
+        rx.respond(410, b"gone", times=1)
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "local", "url": site.feed_url},
+                    {"name": "down", "url": "http://127.0.0.1:9/x"},
+                ],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": fast_delivery(),
+            }
+        )
+        assert kw.run("run", "--once").returncode == 0
+    done = kw.run("status")
+    assert done.returncode == 0, done.stderr
+    assert "local" in done.stdout and "down" in done.stdout and "ConnectionRefused" in done.stdout
+    assert "UNHEALTHY: HTTP 410" in done.stdout
+    assert "Dead alerts: 1" in done.stdout
