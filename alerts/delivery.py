@@ -22,7 +22,13 @@ from typing import Any, TextIO
 
 import httpx
 
-from alerts.render import apprise_message, console_text, slack_message, webhook_body
+from alerts.render import (
+    apprise_message,
+    console_text,
+    slack_message,
+    slack_preview,
+    webhook_body,
+)
 from kurilwatch.config import ChannelConfig, DeliveryConfig
 from kurilwatch.model import Notice
 
@@ -136,7 +142,8 @@ async def send(
     """Deliver one alert to one channel, within `timeout` seconds in all."""
     alert = notice.alert
     if channel.kind == "console":
-        print(console_text(notice), file=out or sys.stdout, flush=True)
+        text = slack_preview(notice) if channel.format == "slack" else console_text(notice)
+        print(text + "\n", file=out or sys.stdout, flush=True)
         return Delivered()
     assert channel.url is not None  # the configuration guarantees it
     url = channel.url.get_secret_value()

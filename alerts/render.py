@@ -21,6 +21,7 @@ SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
 SLACK_TEXT_MAX = 3000
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+_LINK = re.compile(r"<([^|<>]+)\|([^<>]*)>")
 _EVENT_LABEL = {"protest": "Protest", "exercise": "Military exercise"}
 
 
@@ -145,6 +146,27 @@ def console_text(notice: Notice) -> str:
         lines.append(f"  same event as: {notice.group.title} ({notice.group.url})")
     lines += [f"  > {s}" for s in _sentences(alert)]
     return "\n".join(lines)
+
+
+def slack_preview(notice: Notice) -> str:
+    """The Slack message as a person would read it in Slack, as plain text for a terminal."""
+    message = slack_message(notice)
+    lines = []
+    for block in message["blocks"]:
+        if block["type"] == "header":
+            lines.append(f"┃ {_unescape(block['text']['text'])}")
+        elif block["type"] == "section":
+            text = _LINK.sub(lambda m: f"{m.group(2)} <{m.group(1)}>", block["text"]["text"])
+            lines += [f"┃ {_unescape(line).strip('*')}" for line in text.splitlines()]
+        else:
+            for element in block.get("elements", []):
+                text = _LINK.sub(lambda m: m.group(2), element["text"])
+                lines.append(f"┃ {_unescape(text)}")
+    return "\n".join(lines)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def apprise_message(notice: Notice) -> tuple[str, str]:

@@ -130,6 +130,8 @@ class ChannelConfig(_Strict):
     kind: Literal["slack", "webhook", "apprise", "console"]
     url: SecretStr | None = None
     secret: SecretStr | None = None
+    format: Literal["text", "slack"] = "text"
+    """For `kind: console`: plain lines, or a preview of the Slack message."""
 
     @model_validator(mode="after")
     def _needs_url(self) -> ChannelConfig:

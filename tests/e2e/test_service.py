@@ -173,3 +173,17 @@ def test_status_summarizes_sources_channels_and_dead_alerts(kw: Kurilwatch) -> N
     assert "local" in done.stdout and "down" in done.stdout and "ConnectionRefused" in done.stdout
     assert "UNHEALTHY: HTTP 410" in done.stdout
     assert "Dead alerts: 1" in done.stdout
+
+
+def test_demo_shows_the_pipeline_with_nothing_to_set_up(kw: Kurilwatch) -> None:
+    done = kw.run("demo")
+    assert done.returncode == 0, done.stderr
+    headers = [
+        line for line in done.stdout.splitlines() if line.startswith("┃ ") and ": " in line[:60]
+    ]
+    alerts = [h for h in headers if h.startswith(("┃ Protest", "┃ Military exercise"))]
+    assert len(alerts) == 3
+    assert any(
+        "2 copies" in line for line in done.stdout.splitlines()
+    )  # the syndicated copy joined
+    assert "earthquake" not in "\n".join(alerts).lower() and "wage" not in "\n".join(alerts).lower()
