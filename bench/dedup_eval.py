@@ -14,7 +14,6 @@ Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local trust-auth se
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -26,25 +25,18 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdb import temporary_database  # noqa: E402
 from kurilwatch.model import Article  # noqa: E402
 from storage.articles import ingest_article  # noqa: E402
 from storage.engine import database_url, upgrade_schema  # noqa: E402
 
-ADMIN = os.environ.get(
-    "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 DEFAULT = ROOT.parent / "shared" / "eval" / "kurils_dev.jsonl"
 
 
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    name = f"kw_bench_dedup_{os.getpid()}"
-    admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = sa.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
+    with temporary_database("kw_bench_dedup") as url:
         engine = sa.create_engine(database_url(url))
         upgrade_schema(engine)
         now = datetime.now(UTC)
@@ -60,9 +52,6 @@ def main() -> None:
             result = ingest_article(engine, article, events=(), plan=lambda _: (), now=now)
             story_of[item["id"]] = result.story_id
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     groups: dict[str, list[dict[str, object]]] = defaultdict(list)
 
     def group(item: dict[str, object]) -> str:  # an item with no group is a group of its own

@@ -26,15 +26,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdb import temporary_database  # noqa: E402
 from kurilwatch.model import AlertPlan, Article, Evidence  # noqa: E402
 from storage.articles import ingest_article  # noqa: E402
 from storage.engine import database_url, upgrade_schema  # noqa: E402
 from tests.support.newssite import NewsSite  # noqa: E402
 from tests.support.receiver import WebhookReceiver  # noqa: E402
 
-ADMIN = os.environ.get(
-    "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 KURILWATCH = Path(sys.executable).parent / "kurilwatch"
 EVIDENCE = Evidence(rule="protest", event="protest", sentences=("A protest.",), terms=("protest",))
 
@@ -59,12 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=1000)
     args = parser.parse_args()
-    name = f"kw_bench_backlog_{os.getpid()}"
-    admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = sa.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
+    with temporary_database("kw_bench_backlog") as url:
         engine = sa.create_engine(database_url(url))
         upgrade_schema(engine)
         _backlog(engine, args.alerts)
@@ -105,9 +98,6 @@ def main() -> None:
             f"first to last delivery {last - first:.2f} s; "
             f"{len(ids) / max(last - first, 1e-9):.0f} alerts/s"
         )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -23,19 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.engine import database_url  # noqa: E402
+from bench.benchdb import temporary_database  # noqa: E402
 from tests.support.newssite import NewsSite  # noqa: E402
 from tests.support.stories import STORIES  # noqa: E402
 
-ADMIN = os.environ.get(
-    "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 KURILWATCH = Path(sys.executable).parent / "kurilwatch"
 
 
@@ -61,12 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    name = f"kw_bench_poll_{os.getpid()}"
-    admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = sa.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
+    with temporary_database("kw_bench_poll") as url:
         env = {**os.environ, "KURILWATCH_DATABASE_URL": url}
         with NewsSite() as site, tempfile.TemporaryDirectory() as tmp:
             for story in STORIES:
@@ -97,9 +88,6 @@ def main() -> None:
         for label, wall, poll in rows:
             print(f"{label:28} {wall:17.3f} {poll:10.3f}")
         print(f"(median of {args.runs} runs each)")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
