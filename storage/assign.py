@@ -32,7 +32,7 @@ _MASK = (1 << 63) - 1
 # its own before the lookups: a statement sees the data as of its start, so a lookup in the
 # same statement could miss a copy committed while this one waited. One statement instead of
 # 26 took the p95 of an assignment at 1M articles from 5.2 to 1.3 ms (bench/dedup_scale.py).
-_LOCK_ALL = sa.text(
+LOCK_ALL = sa.text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
 )
 
@@ -86,7 +86,7 @@ def assign_story(
     window_seconds: float,
 ) -> Assignment:
     """Lock the copy's keys, then find the story it belongs to (see the module docstring)."""
-    conn.execute(_LOCK_ALL, {"keys": lock_keys(digest, near)})
+    conn.execute(LOCK_ALL, {"keys": lock_keys(digest, near)})
     exact = conn.execute(
         sa.select(articles.c.story_id).where(articles.c.content_hash == digest).limit(1)
     ).scalar_one_or_none()

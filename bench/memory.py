@@ -1,0 +1,396 @@
+"""Memory stays flat: the daemon's resident size over many scheduled crawl cycles.
+
+Serves the fixture stories from a few local news sites, starts ONE `kurilwatch run` daemon
+(`listen: off`, no channels) on a fresh database with `--sources` feed sources, each a
+distinct URL (`<site feed>?s=<i>`, spread over the sites) polled every `--every` seconds, and
+samples the daemon's VmRSS from /proc/<pid>/status every second. A cycle is `--sources`
+`source.polled` events; after `--cycles` cycles the daemon gets SIGTERM. After the first
+cycle every poll is a conditional GET answered 304, the steady state of a real deployment.
+
+Reports the RSS at the end of the warm-up (`--warmup` cycles), at the end, the peak (sampled,
+and the kernel's VmHWM), the growth after warm-up, the least-squares slope of RSS over polls
+after warm-up, the polls per second achieved against the schedule's rate, the gap between two
+polls of one source, and whether the scheduler kept up: APScheduler's "was missed by" and
+"skipped: maximum number of running instances" warnings, and the daemon's own
+`source.poll_skipped` events, counted from its stderr (drained by a thread as it runs).
+
+The issue's figure (200 sources every 10 s for 500 cycles) takes 5000 s; the defaults here
+keep the polls per second the 2-core CI machine sustains and finish in about 13 minutes.
+
+Usage: .venv/bin/python bench/memory.py [--sources 200] [--every 10] [--cycles 60]
+       [--warmup 10] [--sites 4] [--stories 3] [--max-minutes 15]
+Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local trust-auth server); it
+creates and drops a database of its own. Exits 0 with the table (1 if the daemon died).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, deque
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import sqlalchemy as sa
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from storage.engine import database_url  # noqa: E402
+from tests.support.newssite import NewsSite  # noqa: E402
+from tests.support.stories import STORIES  # noqa: E402
+
+ADMIN = os.environ.get(
+    "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+KURILWATCH = Path(sys.executable).parent / "kurilwatch"
+MISSED = "was missed by"
+MAX_INSTANCES = "skipped: maximum number of running instances"
+JITTER = 0.05  # the daemon adds uniform(0, 10% of every) to each interval: 5% on average
+
+
+@dataclass
+class Log:
+    """What the drain thread has read from the daemon's stderr so far (under `lock`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    polls: int = 0
+    failed_polls: int = 0
+    poll_seconds: list[float] = field(default_factory=list)
+    last_poll_at: dict[str, float] = field(default_factory=dict)
+    gaps: list[tuple[int, float]] = field(default_factory=list)
+    """(poll number, seconds since the previous poll of the same source)."""
+    missed: list[int] = field(default_factory=list)
+    max_instances: list[int] = field(default_factory=list)
+    poll_skipped: list[int] = field(default_factory=list)
+    """The three ways a poll is late or dropped, each as the poll count when it was logged."""
+    events: Counter[str] = field(default_factory=Counter)
+    """Every event that is not `source.polled`, warnings and errors by name."""
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+
+def drain(stream: IO[str], log: Log) -> None:
+    """Read the daemon's stderr to its end, so the pipe never fills; count what matters."""
+    for line in stream:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            with log.lock:
+                log.events["(not json)"] += 1
+                log.tail.append(line.rstrip())
+            continue
+        event = str(record.get("event", ""))
+        with log.lock:
+            if event == "source.polled":
+                log.polls += 1
+                log.failed_polls += not record.get("ok", True)
+                log.poll_seconds.append(float(record.get("seconds") or 0.0))
+                at = datetime.fromisoformat(record["ts"]).timestamp()
+                previous = log.last_poll_at.get(record["source"])
+                if previous is not None:
+                    log.gaps.append((log.polls, at - previous))
+                log.last_poll_at[record["source"]] = at
+                continue
+            if MISSED in event:
+                log.missed.append(log.polls)
+            elif MAX_INSTANCES in event:
+                log.max_instances.append(log.polls)
+            elif event == "source.poll_skipped":
+                log.poll_skipped.append(log.polls)
+            level = record.get("level", "")
+            key = event if level in ("info", "debug") else f"{level}: {event[:60]}"
+            if MISSED in event or MAX_INSTANCES in event:
+                key = f"{level}: apscheduler {MISSED if MISSED in event else MAX_INSTANCES}"
+            log.events[key] += 1
+            if level not in ("info", "debug", "warning"):
+                log.tail.append(line.rstrip()[:600])
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One look at the daemon: when, after how many polls, and what /proc said."""
+
+    seconds: float
+    polls: int
+    rss: int
+    """VmRSS, KiB."""
+    hwm: int
+    """VmHWM (the kernel's peak RSS), KiB."""
+    threads: int
+    fds: int
+    cpu: float
+    """User + system CPU seconds so far."""
+
+
+def look(pid: int, seconds: float, polls: int) -> Sample | None:
+    """Read /proc/<pid>/status, stat and fd; None once the process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+    fields = {k: v.split() for k, _, v in (line.partition(":") for line in status.splitlines())}
+    ticks = stat.rsplit(")", 1)[1].split()  # fields after the command name; utime is 14th
+    try:
+        return Sample(
+            seconds=seconds,
+            polls=polls,
+            rss=int(fields["VmRSS"][0]),
+            hwm=int(fields["VmHWM"][0]),
+            threads=int(fields["Threads"][0]),
+            fds=fds,
+            cpu=(int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK"),
+        )
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def config(sites: list[NewsSite], sources: int, every: float) -> dict[str, object]:
+    """`sources` feed sources spread over the sites, each its own URL; no channels, no HTTP."""
+    return {
+        "listen": "off",
+        "sources": [
+            {
+                "name": f"s{i:04d}",
+                "kind": "feed",
+                "url": f"{sites[i % len(sites)].feed_url}?s={i}",
+                "every": f"{every:g}s",
+            }
+            for i in range(sources)
+        ],
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=int, default=200, help="feed sources (default 200)")
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between polls")
+    parser.add_argument("--cycles", type=int, default=60, help="cycles of all sources to run")
+    parser.add_argument("--warmup", type=int, default=10, help="cycles before the baseline")
+    parser.add_argument("--sites", type=int, default=4, help="local news sites serving them")
+    parser.add_argument("--stories", type=int, default=3, help="fixture stories per site")
+    parser.add_argument("--max-minutes", type=float, default=15.0, help="stop here regardless")
+    args = parser.parse_args()
+    if not 0 <= args.warmup < args.cycles:
+        parser.error("--warmup must be at least 0 and less than --cycles")
+    name = f"kw_bench_memory_{os.getpid()}"
+    admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = sa.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
+        env = {**os.environ, "KURILWATCH_DATABASE_URL": url}
+        env.pop("KURILWATCH_LISTEN", None)
+        with ExitStack() as stack:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            sites = [
+                stack.enter_context(NewsSite(name=f"Bench News {n}")) for n in range(args.sites)
+            ]
+            for site in sites:
+                for story in STORIES[: args.stories]:
+                    site.add_story(story)
+            path = tmp / "kurilwatch.yaml"
+            path.write_text(yaml.safe_dump(config(sites, args.sources, args.every)))
+            return measure(args, path, env, sites)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def measure(
+    args: argparse.Namespace, path: Path, env: dict[str, str], sites: list[NewsSite]
+) -> int:
+    command = [str(KURILWATCH), "--config", str(path), "--log-format", "json", "run"]
+    log = Log()
+    daemon = subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    assert daemon.stderr is not None
+    reader = threading.Thread(target=drain, args=(daemon.stderr, log), daemon=True)
+    reader.start()
+    started = time.monotonic()
+    deadline = started + args.max_minutes * 60
+    samples: list[Sample] = []
+    warm: Sample | None = None
+    stopped_early = ""
+    try:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with log.lock:
+                polls = log.polls
+            sample = look(daemon.pid, now - started, polls) if daemon.poll() is None else None
+            if sample is None:
+                stopped_early = f"daemon exited with status {daemon.wait()}"
+                break
+            samples.append(sample)
+            if warm is None and polls >= args.warmup * args.sources:
+                warm = sample
+            if polls >= args.cycles * args.sources:
+                break
+            if now >= deadline:
+                stopped_early = f"--max-minutes {args.max_minutes:g} reached"
+                break
+            if len(samples) % 60 == 0:
+                print(
+                    f"  {sample.seconds:6.0f} s  cycle {polls / args.sources:6.1f}  "
+                    f"RSS {mib(sample.rss)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+        reader.join(timeout=10)
+    requests = sum(len(site.requests) for site in sites)
+    return report(args, command, log, samples, warm, requests, stopped_early)
+
+
+def report(
+    args: argparse.Namespace,
+    command: list[str],
+    log: Log,
+    samples: list[Sample],
+    warm: Sample | None,
+    requests: int,
+    stopped_early: str,
+) -> int:
+    n = args.sources
+    if not samples:
+        print(f"no sample taken: {stopped_early}", *log.tail, sep="\n")
+        return 1
+    end = samples[-1]
+    base = warm or samples[0]
+    peak = max(max(s.rss for s in samples), end.hwm)
+    span = end.seconds - base.seconds
+    rate = (end.polls - base.polls) / span if span > 0 else 0.0
+    cpu = (end.cpu - base.cpu) / span if span > 0 else 0.0
+    expected = n / (args.every * (1 + JITTER))
+    after = [s for s in samples if warm is not None and s.seconds >= warm.seconds]
+    slope = (
+        statistics.linear_regression([s.polls for s in after], [s.rss for s in after]).slope
+        if len(after) > 2 and after[-1].polls > after[0].polls
+        else 0.0
+    )
+    growth = (end.rss - warm.rss) / warm.rss * 100 if warm else None
+    with log.lock:
+        gaps = [g for p, g in log.gaps if p > base.polls]
+        seconds = log.poll_seconds[base.polls :]
+        late = {
+            "missed runs ('was missed by')": log.missed,
+            "max instances reached": log.max_instances,
+            "source.poll_skipped": log.poll_skipped,
+        }
+        late_after = sum(
+            1
+            for polls in (*log.missed, *log.max_instances, *log.poll_skipped)
+            if polls > base.polls
+        )
+        failed = log.failed_polls
+        events = log.events.most_common(6)
+        tail = list(log.tail)
+    kept_up = late_after == 0 and rate >= 0.9 * expected
+    rows: list[tuple[str, str]] = [
+        ("sources x every", f"{n} x {args.every:g} s ({args.sites} sites)"),
+        ("cycles run (warm-up)", f"{end.polls / n:.1f} of {args.cycles} ({args.warmup})"),
+        ("wall time", f"{end.seconds:.0f} s"),
+        ("RSS at end of warm-up", mib(warm.rss) if warm else "(warm-up not reached)"),
+        ("RSS at end", mib(end.rss)),
+        ("RSS peak (sampled or VmHWM)", f"{mib(peak)} ({peak * 1024 / 1e6:.0f} MB)"),
+        ("growth after warm-up", f"{growth:+.1f} %" if growth is not None else "-"),
+        (
+            "slope after warm-up",
+            f"{slope * 1000:+.1f} KiB / 1000 polls ({slope * n:+.2f} KiB / cycle)",
+        ),
+        (
+            "threads, fds (warm-up -> end)",
+            f"{base.threads} -> {end.threads}, {base.fds} -> {end.fds}",
+        ),
+        ("polls / s (schedule)", f"{rate:.1f} ({expected:.1f})"),
+        ("daemon CPU after warm-up", f"{cpu:.2f} cores"),
+        (
+            "gap between polls of a source",
+            f"median {statistics.median(gaps) if gaps else 0:.1f} s, "
+            f"p95 {percentile(gaps, 95):.1f} s, max {max(gaps, default=0):.1f} s",
+        ),
+        (
+            "poll duration",
+            f"median {statistics.median(seconds) if seconds else 0:.3f} s, "
+            f"p95 {percentile(seconds, 95):.3f} s",
+        ),
+        ("failed polls", str(failed)),
+    ]
+    rows += [
+        (label, f"{len(at)} ({sum(1 for p in at if p > base.polls)} after warm-up)")
+        for label, at in late.items()
+    ]
+    rows += [
+        ("requests served", str(requests)),
+        ("scheduler kept up (after warm-up)", "yes" if kept_up else "NO"),
+        ("growth under 10 %", "yes" if growth is not None and growth < 10 else "NO"),
+        ("peak under 300 MB", "yes" if peak * 1024 < 300e6 else "NO"),
+    ]
+    print("$ " + " ".join(["bench/memory.py", *sys.argv[1:]]))
+    print(f"  daemon: {' '.join([Path(command[0]).name, *command[1:]])}")
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    trajectory = [s for s in samples if s.polls > 0]
+    if trajectory:
+        marks = [trajectory[round(i * (len(trajectory) - 1) / 10)] for i in range(11)]
+        print(
+            "RSS (MiB) by cycle: "
+            + ", ".join(f"{s.polls / n:.0f}: {s.rss / 1024:.1f}" for s in marks)
+        )
+    print(f"events: {', '.join(f'{k} x{v}' for k, v in events) or '-'}")
+    if stopped_early:
+        print(f"stopped early: {stopped_early}")
+    if tail:
+        print("last errors:")
+        for line in tail[-3:]:
+            print(f"  {line}")
+    return 1 if stopped_early.startswith("daemon exited") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
