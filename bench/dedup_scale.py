@@ -72,11 +72,12 @@ from storage.assign import (  # noqa: E402
     Candidate,
     assign_story,
     best_candidate,
+    candidate_query,
     lock_keys,
 )
 from storage.engine import database_url, upgrade_schema  # noqa: E402
 from storage.fingerprint import NearPrint, content_hash, near_print  # noqa: E402
-from storage.tables import article_bands, articles  # noqa: E402
+from storage.tables import articles  # noqa: E402
 
 ADMIN = os.environ.get(
     "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -428,16 +429,7 @@ def make_probes(engine: Engine, store: Store, n: int, *, seed: int) -> list[Prob
 
 def _candidate_query(near: NearPrint, now: datetime) -> sa.Select[Any]:
     """The candidate query of `assign_story`, as it builds it."""
-    return (
-        sa.select(article_bands.c.article_id, article_bands.c.story_id, articles.c.near_signature)
-        .distinct()
-        .join(articles, articles.c.id == article_bands.c.article_id)
-        .where(
-            article_bands.c.band.in_(near.bands),
-            article_bands.c.seen_at >= now - timedelta(seconds=WINDOW_SECONDS),
-            articles.c.near_signature.is_not(None),
-        )
-    )
+    return candidate_query(near, since=now - timedelta(seconds=WINDOW_SECONDS))
 
 
 def _assign_alt(conn: Connection, digest: str, near: NearPrint | None, now: datetime) -> Any:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -94,17 +95,22 @@ def assign_story(
         return Assignment(story_id=exact, how="exact", score=1.0)
     if near is None:
         return Assignment(story_id=None, how="new")
-    rows = conn.execute(
+    rows = conn.execute(candidate_query(near, since=now - timedelta(seconds=window_seconds)))
+    return best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
+
+
+def candidate_query(near: NearPrint, *, since: datetime) -> sa.Select[Any]:
+    """Stored copies seen since `since` that share a band with `near`, with their signatures."""
+    return (
         sa.select(article_bands.c.article_id, article_bands.c.story_id, articles.c.near_signature)
         .distinct()
         .join(articles, articles.c.id == article_bands.c.article_id)
         .where(
             article_bands.c.band.in_(near.bands),
-            article_bands.c.seen_at >= now - timedelta(seconds=window_seconds),
+            article_bands.c.seen_at >= since,
             articles.c.near_signature.is_not(None),
         )
     )
-    return best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
 
 
 def record_bands(
