@@ -203,6 +203,8 @@ class CrawlConfig(_Strict):
     """How long an article URL judged off topic or unusable is remembered (not refetched)."""
     failure_backoff_max: Duration = 6 * 3600.0
     """A failing source is polled less often, its interval doubling up to this."""
+    max_polls: int = Field(default=16, ge=1, le=512)
+    """Polls running at once in one daemon; more wait their turn (bounds memory at start)."""
 
 
 class Settings(_Strict):
@@ -228,9 +230,13 @@ class Settings(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     crawl: CrawlConfig = CrawlConfig()
 
-    @field_validator("listen")
+    @field_validator("listen", mode="before")
     @classmethod
-    def _host_port(cls, value: str | None) -> str | None:
+    def _host_port(cls, value: object) -> str | None:
+        if value is False:  # YAML reads an unquoted `off` as false
+            return None
+        if not isinstance(value, str | None):
+            raise ValueError("expected host:port, such as 127.0.0.1:9464, or off")
         if value is None or value.strip().lower() in ("", "off", "none"):
             return None
         host, _, port = value.rpartition(":")

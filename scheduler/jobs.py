@@ -68,6 +68,8 @@ class Runtime:
     """Called with a source name and a delay when a failing source should back off."""
     started_at: datetime | None = None
     metrics: Metrics | None = None
+    polls: asyncio.Semaphore | None = None
+    """At most `crawl.max_polls` crawls at once (made on first use, inside the loop)."""
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     """Who holds a source lease: replicas on one database poll each source one at a time."""
 
@@ -100,10 +102,12 @@ def poll_delay(every: float, failures: int, *, cap: float) -> float:
 async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
     """Crawl `configured` once and record the outcome; None if a poll of it is running."""
     lock = rt.locks.setdefault(configured.name, asyncio.Lock())
+    if rt.polls is None:
+        rt.polls = asyncio.Semaphore(rt.settings.crawl.max_polls)
     if lock.locked():
         log.info("source.poll_skipped", extra={"source": configured.name, "reason": "running"})
         return None
-    async with lock:
+    async with lock, rt.polls:
         lease = rt.settings.crawl.timeout + 60
         taken = await asyncio.to_thread(
             lease_source,

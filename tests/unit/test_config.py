@@ -142,3 +142,14 @@ def test_query_fills_search_feed_url(tmp_path: Path) -> None:
     text = "sources:\n  - name: s\n    url: https://news.test/rss?q={query}\n    query: 北方領土 OR Kurils\n"
     source = load_config(_write(tmp_path, text), {}).sources[0].to_source()
     assert source.url == "https://news.test/rss?q=%E5%8C%97%E6%96%B9%E9%A0%98%E5%9C%9F+OR+Kurils"
+
+
+def test_listen_off_unquoted_and_bad_values(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, "listen: off\n"), {}).listen is None
+    assert load_config(_write(tmp_path, "listen: 0.0.0.0:9464\n"), {}).listen == "0.0.0.0:9464"
+    assert (
+        load_config(_write(tmp_path, "listen: x\n"), {"KURILWATCH_LISTEN": "127.0.0.1:1"}).listen
+        == "127.0.0.1:1"
+    )
+    with pytest.raises(ConfigError, match="listen: expected host:port"):
+        load_config(_write(tmp_path, "listen: 9464\n"), {})
