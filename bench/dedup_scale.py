@@ -2,7 +2,11 @@
 
 Usage:
     .venv/bin/python bench/dedup_scale.py [--sizes 10000,100000,1000000] [--n 500]
-        [--seed 1] [--workers 2] [--keep] [--no-alt]
+        [--seed 1] [--workers 2] [--keep] [--no-alt] [--code DIR] [--json]
+
+`--code DIR` imports the measured code (`storage.*`) from DIR, e.g. an older checkout (a git
+worktree such as /work/before), with this venv. `--json` adds one final line of key figures
+(for bench/run_all.py): p50/p95/p99 per size, the p95 growth, and whether the goals are met.
 
 Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local trust-auth server, as a
 superuser: the load sets `session_replication_role`); it creates `kw_bench_scale_<pid>`,
@@ -45,6 +49,7 @@ band candidate query is shown with EXPLAIN (ANALYZE, BUFFERS).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
 import os
@@ -65,6 +70,21 @@ from sqlalchemy.engine import Connection, Engine
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+
+def _code_option(argv: Sequence[str]) -> str | None:
+    """`--code DIR` from the command line, read before the project's modules are imported."""
+    for index, arg in enumerate(argv):
+        if arg == "--code" and index + 1 < len(argv):
+            return os.path.abspath(argv[index + 1])
+        if arg.startswith("--code="):
+            return os.path.abspath(arg.split("=", 1)[1])
+    return None
+
+
+CODE = _code_option(sys.argv[1:])
+if CODE is not None:
+    sys.path.insert(0, CODE)
 
 from storage.assign import (  # noqa: E402
     LOCK_ALL,
@@ -647,6 +667,39 @@ def _diagnose(last: Result, growth: float) -> None:
         )
 
 
+def figures(results: Sequence[Result]) -> dict[str, Any]:
+    """The key figures for `--json`: percentiles per size, growth, goals."""
+    first, last = results[0], results[-1]
+    p95_first = _percentiles(first.times["all"])[1]
+    p50_last, p95_last, _ = _percentiles(last.times["all"])
+    growth = p95_last / p95_first
+    met = p95_last < TARGET_P95_MS and growth < 2
+    names = ("p50_ms", "p95_ms", "p99_ms")
+    per_size = {
+        str(r.size): {
+            k: round(v, 3) for k, v in zip(names, _percentiles(r.times["all"]), strict=True)
+        }
+        for r in results
+    }
+    return {
+        "benchmark": "dedup_scale",
+        "sizes": per_size,
+        "p95_ms": round(p95_last, 3),
+        "growth": round(growth, 3),
+        "target_p95_ms": TARGET_P95_MS,
+        "met": met,
+        "code": CODE,
+        "row": {
+            "benchmark": f"story assignment at {last.size:,} articles",
+            "kurilwatch": f"p95 {p95_last:.2f} ms (p50 {p50_last:.2f}) at {last.size:,}",
+            "baseline": f"p95 {p95_first:.2f} ms at {first.size:,}",
+            "figure": f"growth {growth:.2f}x",
+            "target": f"p95 < {TARGET_P95_MS:g} ms, growth < 2x",
+            "met": met,
+        },
+    }
+
+
 def report(results: Sequence[Result], plan: str | None, workers: int) -> None:
     print("\nStory assignment (storage.assign.assign_story), one call per transaction, ms")
     header = f"{'articles':>9} {'load s':>7} {'kind':>6} {'n':>4} {'p50':>6} {'p95':>6} {'p99':>6}"
@@ -713,7 +766,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--no-alt", action="store_true", help="skip timing the old per-key locks")
+    parser.add_argument("--code", metavar="DIR", help="import the measured code from DIR")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     args = parser.parse_args()
+    if CODE is not None and not os.path.isfile(os.path.join(CODE, "storage", "assign.py")):
+        parser.error(f"--code {args.code}: not a kurilwatch checkout")
     sizes = sorted(int(s) for s in args.sizes.split(","))
     name = f"kw_bench_scale_{os.getpid()}"
     admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
@@ -748,6 +805,8 @@ def main() -> None:
         plan = explain(engine, now, args.seed, store)
         report(results, plan, args.workers)
         print(f"\ntotal run {time.perf_counter() - started:.0f} s")
+        if args.json:
+            print(json.dumps(figures(results)))
     finally:
         engine.dispose()
         if args.keep:

@@ -26,7 +26,10 @@ each crawl in flight holds ~0.27 MiB that the allocator keeps afterwards (~200 M
 sources, ~265 MiB with 200, ~305 MiB with 400), so the peak scales with `--sources`.
 
 Usage: .venv/bin/python bench/memory.py [--sources 40] [--every 1.5] [--cycles 500]
-       [--warmup 50] [--sites 4] [--stories 3] [--max-minutes 16]
+       [--warmup 50] [--sites 4] [--stories 3] [--max-minutes 16] [--code DIR] [--json]
+`--code DIR` runs the daemon with PYTHONPATH=DIR in front (and imports the project and its
+test support from DIR here), so an older checkout (a git worktree such as /work/before) is
+measured with this venv. `--json` adds one final line of key figures (for bench/run_all.py).
 Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local trust-auth server); it
 creates and drops a database of its own. Exits 0 with the table (1 if the daemon died).
 """
@@ -55,6 +58,21 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def _code_option(argv: list[str]) -> Path | None:
+    """`--code DIR` from the command line, read before the project's modules are imported."""
+    for index, arg in enumerate(argv):
+        if arg == "--code" and index + 1 < len(argv):
+            return Path(argv[index + 1]).resolve()
+        if arg.startswith("--code="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return None
+
+
+CODE = _code_option(sys.argv[1:])
+if CODE is not None:
+    sys.path.insert(0, str(CODE))
 
 from storage.engine import database_url  # noqa: E402
 from tests.support.newssite import NewsSite  # noqa: E402
@@ -146,6 +164,8 @@ class Sample:
     fds: int
     cpu: float
     """User + system CPU seconds so far."""
+    children: int = 0
+    """VmRSS of the daemon's child processes (extraction workers), KiB."""
 
 
 def look(pid: int, seconds: float, polls: int) -> Sample | None:
@@ -167,9 +187,34 @@ def look(pid: int, seconds: float, polls: int) -> Sample | None:
             threads=int(fields["Threads"][0]),
             fds=fds,
             cpu=(int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK"),
+            children=_children_rss(pid),
         )
     except (KeyError, IndexError, ValueError):
         return None
+
+
+def _children_rss(pid: int) -> int:
+    """The summed VmRSS (KiB) of `pid`'s descendants: the daemon's worker processes count too."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                status = Path(f"/proc/{kid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            total += _children_rss(int(kid))
+    return total
 
 
 def config(sites: list[NewsSite], sources: int, every: float) -> dict[str, object]:
@@ -209,7 +254,11 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=4, help="local news sites serving them")
     parser.add_argument("--stories", type=int, default=3, help="fixture stories per site")
     parser.add_argument("--max-minutes", type=float, default=16.0, help="stop here regardless")
+    parser.add_argument("--code", type=Path, help="import kurilwatch's code from this checkout")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     args = parser.parse_args()
+    if CODE is not None and not (CODE / "scheduler" / "cli.py").is_file():
+        parser.error(f"--code {args.code}: not a kurilwatch checkout")
     if not 0 <= args.warmup < args.cycles:
         parser.error("--warmup must be at least 0 and less than --cycles")
     name = f"kw_bench_memory_{os.getpid()}"
@@ -221,6 +270,10 @@ def main() -> int:
     try:
         url = sa.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
         env = {**os.environ, "KURILWATCH_DATABASE_URL": url}
+        if CODE is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(CODE), os.environ.get("PYTHONPATH", "")) if p
+            )
         env.pop("KURILWATCH_LISTEN", None)
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -324,10 +377,13 @@ def report(
     n = args.sources
     if not samples:
         print(f"no sample taken: {stopped_early}", *log.tail, sep="\n")
+        if args.json:
+            print(json.dumps({"benchmark": "memory", "met": False, "problems": [stopped_early]}))
         return 1
     end = samples[-1]
     base = warm or samples[0]
     peak = max(max(s.rss for s in samples), end.hwm)
+    family_peak = max(s.rss + s.children for s in samples)
     span = end.seconds - base.seconds
     rate = (end.polls - base.polls) / span if span > 0 else 0.0
     cpu = (end.cpu - base.cpu) / span if span > 0 else 0.0
@@ -363,6 +419,11 @@ def report(
         ("RSS at end of warm-up", mib(warm.rss) if warm else "(warm-up not reached)"),
         ("RSS at end", mib(end.rss)),
         ("RSS peak (sampled or VmHWM)", f"{mib(peak)} ({peak * 1024 / 1e6:.0f} MB)"),
+        (
+            "peak with worker processes (sampled)",
+            f"{mib(family_peak)}; workers seen in {sum(1 for s in samples if s.children)}"
+            f" of {len(samples)} samples",
+        ),
         ("growth after warm-up", f"{growth:+.1f} %" if growth is not None else "-"),
         (
             "slope after warm-up",
@@ -415,6 +476,46 @@ def report(
         print("last errors:")
         for line in tail[-3:]:
             print(f"  {line}")
+    if args.json:
+        met = kept_up and growth is not None and growth < 10 and peak * 1024 < 300e6
+        met = met and family_peak * 1024 < 300e6  # worker processes count against it too
+        met = met and not stopped_early
+        cycles = end.polls / n
+        print(
+            json.dumps(
+                {
+                    "benchmark": "memory",
+                    "sources": n,
+                    "every_s": args.every,
+                    "cycles": round(cycles, 1),
+                    "rss_warm_mib": round(warm.rss / 1024, 1) if warm else None,
+                    "rss_end_mib": round(end.rss / 1024, 1),
+                    "growth_pct": round(growth, 2) if growth is not None else None,
+                    "peak_mb": round(peak * 1024 / 1e6, 1),
+                    "peak_with_workers_mb": round(family_peak * 1024 / 1e6, 1),
+                    "polls_per_s": round(rate, 2),
+                    "expected_polls_per_s": round(expected, 2),
+                    "kept_up": kept_up,
+                    "stopped_early": stopped_early or None,
+                    "met": met,
+                    "row": {
+                        "benchmark": f"memory, {n} sources every {args.every:g} s,"
+                        f" {cycles:.0f} cycles",
+                        "kurilwatch": (
+                            f"RSS {mib(warm.rss) if warm else '-'} → {mib(end.rss)},"
+                            f" peak {peak * 1024 / 1e6:.0f} MB"
+                        ),
+                        "baseline": "-",
+                        "figure": (
+                            (f"growth {growth:+.1f} %" if growth is not None else "growth -")
+                            + f", {rate:.1f} polls/s ({expected:.1f} scheduled)"
+                        ),
+                        "target": "growth < 10 %, peak < 300 MB, kept up",
+                        "met": met,
+                    },
+                }
+            )
+        )
     return 1 if stopped_early.startswith("daemon exited") else 0
 
 

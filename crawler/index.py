@@ -40,7 +40,7 @@ from w3lib.encoding import html_to_unicode
 from w3lib.html import get_base_url
 
 from crawler.canonical import canonical_url
-from crawler.extract import FeedUnreadable
+from crawler.feeds import FeedUnreadable
 from kurilwatch.model import FeedEntry
 
 MAX_SITEMAP_SIZE = 10 * 1024 * 1024

@@ -87,10 +87,16 @@ class Ingestor:
 
 
 class ArticlePipeline:
-    """Scrapy item pipeline: hands each `Article` to the spider's `Ingestor` off the loop."""
+    """Scrapy item pipeline: hands each harvested article to its poll's `Ingestor`, off the loop.
+
+    The outcome is counted in the poll's report, and the poll learns the item is done.
+    """
 
     def __init__(self, crawler: Any) -> None:
+        from crawler.spiders import Harvest  # the spider module imports this one
+
         self.crawler = crawler
+        self._harvest = Harvest
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArticlePipeline:
@@ -98,10 +104,13 @@ class ArticlePipeline:
         return cls(crawler)
 
     async def process_item(self, item: Any) -> Any:
-        """Store the article; count the outcome in the spider's report."""
-        spider = self.crawler.spider
-        if not isinstance(item, Article):
+        """Store the article; count the outcome in its poll's report."""
+        if not isinstance(item, self._harvest):
             return item
-        result = await asyncio.to_thread(spider.ingestor.accept, item)
-        spider.report.count(result.outcome if result else "off_topic")
+        poll = item.poll
+        try:
+            result = await asyncio.to_thread(poll.ingestor.accept, item.article)
+            poll.report.count(result.outcome if result else "off_topic")
+        finally:
+            poll.end()
         return item

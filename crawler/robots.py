@@ -8,7 +8,7 @@ were one, allows everything. RFC 9309 §2.3.1 says otherwise, and this middlewar
 A verdict is cached per scheme and host for `ROBOTS_TTL` seconds (an hour; RFC 9309 allows up
 to a day), an error verdict for `ROBOTS_ERROR_TTL` (five minutes), so a feed polled every few
 minutes does not cost a robots.txt fetch each time. The cache (`RobotsCache`) is handed to
-each spider by the job, since Scrapy builds middlewares anew for every crawl.
+the spider by the poller, so it outlives a crawl (a test or a restarted crawl reuses it).
 """
 
 from __future__ import annotations
@@ -128,14 +128,14 @@ class RobotsMiddleware:
         parts = urlparse_cached(request)
         if parts.scheme not in ("http", "https"):
             return
-        verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}")
+        verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}", request)
         if not verdict.allowed(request.url, self.user_agent):
             outage = isinstance(verdict, DisallowAll)
             reason = verdict.reason if isinstance(verdict, DisallowAll) else "disallowed"
             self.crawler.stats.inc_value("robotstxt/forbidden")
             raise RobotsForbidden(f"forbidden by robots.txt ({reason})", permanent=not outage)
 
-    async def _verdict(self, origin: str) -> Verdict:
+    async def _verdict(self, origin: str, request: Request) -> Verdict:
         cache = getattr(self.crawler.spider, "robots_cache", None) or self._local
         cached = cache.get(origin)
         if cached is not None:
@@ -146,7 +146,7 @@ class RobotsMiddleware:
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         cache._pending[origin] = future
         try:
-            verdict = await self._fetch(origin)
+            verdict = await self._fetch(origin, request)
             cache.put(origin, verdict)
             future.set_result(verdict)
             return verdict
@@ -155,13 +155,11 @@ class RobotsMiddleware:
             if not future.done():
                 future.set_result(DisallowAll("robots.txt fetch was interrupted"))
 
-    async def _fetch(self, origin: str) -> Verdict:
-        request = Request(
-            f"{origin}/robots.txt",
-            priority=1000,
-            meta={"dont_obey_robotstxt": True},
-            callback=NO_CALLBACK,
-        )
+    async def _fetch(self, origin: str, wanted: Request) -> Verdict:
+        meta = {"dont_obey_robotstxt": True}
+        if "kurilwatch_source" in wanted.meta:  # the address policy of the source asking
+            meta["kurilwatch_source"] = wanted.meta["kurilwatch_source"]
+        request = Request(f"{origin}/robots.txt", priority=1000, meta=meta, callback=NO_CALLBACK)
         try:
             response: Response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
 from kurilwatch.errors import ExtractionError
+
+SOURCE_HOST_TTL = 60.0
+"""Seconds a source host's private-or-public verdict is reused before resolving again."""
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -90,11 +94,16 @@ async def resolve(host: str) -> list[IPAddress]:
 
 
 class PrivateAddressMiddleware:
-    """Downloader middleware that enforces `target_allowed` on every request."""
+    """Downloader middleware that enforces `target_allowed` on every request.
+
+    The source a request is for comes with it (`request.meta["kurilwatch_source"]`, set by the
+    spider); a request without one is held to the public rule. Whether a source's own host is
+    private is resolved per host at most every `SOURCE_HOST_TTL` seconds.
+    """
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self._source_private: bool | None = None
+        self._private: dict[str, tuple[bool, float]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PrivateAddressMiddleware:
@@ -104,17 +113,26 @@ class PrivateAddressMiddleware:
     async def process_request(self, request: Request) -> None:
         """Raise `IgnoreRequest` for a scheme or address this source may not reach."""
         parts = urlsplit(request.url)
-        if self._source_private is None:
-            source = getattr(self.crawler.spider, "source", None)
-            origin = urlsplit(source.url).hostname if source is not None else None
-            addresses = await resolve(origin) if origin else []
-            self._source_private = any(address_blocked(ip) for ip in addresses)
         if parts.scheme not in ("http", "https"):
             raise AddressForbidden(f"not an http(s) URL: {parts.scheme}")
-        if self._source_private:
+        if await self._source_private(request.meta.get("kurilwatch_source")):
             return
         addresses = await resolve(parts.hostname or "")
         if not addresses:
             return  # let the download fail with the resolver's own error
         if not target_allowed(parts.scheme, addresses, source_private=False):
             raise AddressForbidden(f"{parts.hostname} resolves to a private or reserved address")
+
+    async def _source_private(self, source: Any) -> bool:
+        origin = urlsplit(source.url).hostname if source is not None else None
+        if not origin:
+            return False
+        now = time.monotonic()
+        known = self._private.get(origin)
+        if known is None or known[1] < now:
+            addresses = await resolve(origin)
+            known = self._private[origin] = (
+                any(address_blocked(ip) for ip in addresses),
+                now + SOURCE_HOST_TTL,
+            )
+        return known[0]

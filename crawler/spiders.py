@@ -1,11 +1,16 @@
-"""The source spider: one poll of one source. It only moves requests and responses.
+"""The poll spider: one long-lived spider that carries out every poll of every source.
 
-For its `Source` it sends a conditional GET for the index document (If-None-Match /
-If-Modified-Since from the last poll); a 304, or a body whose SHA-256 did not change, ends the
-poll. Otherwise it parses the index off the event loop (a feed, a sitemap and the child
-sitemaps of a sitemap index, or an HTML listing), asks storage which entry URLs are new,
-fetches only those, extracts each off the loop, and yields `Article` items for the pipeline.
-What happened is kept in `self.report` for the job to record.
+A daemon (or one `run --once`) opens ONE Scrapy crawl and keeps it open; each poll of a source
+is a `Poll` submitted to it (`PollSpider.submit`), so crawler start-up is paid once, and
+per-host politeness (AutoThrottle, per-domain concurrency, per-host `delay:`/`concurrency:`)
+is shared by every source on a host. A poll sends a conditional GET for the index document
+(If-None-Match / If-Modified-Since from the last poll); a 304, or a body whose SHA-256 did not
+change, ends it. Otherwise the index is parsed off the event loop (a feed, a sitemap and the
+child sitemaps of a sitemap index, or an HTML listing), storage says which entry URLs are new,
+only those are fetched, each is extracted off the loop (in the extraction process pool), and
+the articles go to the item pipeline as `Harvest` items. The poll counts its requests and
+items in flight; when the last one is done, `Poll.done` is set and `Poll.report` says what
+happened.
 """
 
 from __future__ import annotations
@@ -19,18 +24,20 @@ from datetime import datetime
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.extract import extract_article, parse_feed
+from crawler.feeds import parse_feed
 from crawler.index import parse_listing, parse_sitemap
 from crawler.pipeline import Ingestor
 from crawler.robots import RobotsCache, RobotsForbidden
 from crawler.safety import AddressForbidden, forbid_entity_declarations
+from crawler.workers import Extractor
 from kurilwatch.errors import ExtractionError
-from kurilwatch.model import FeedEntry, Source
+from kurilwatch.model import Article, FeedEntry, Source
 from storage.articles import mark_seen, unseen_urls
 from storage.fingerprint import body_hash
 
@@ -77,150 +84,281 @@ def parse_index(
     return parse_feed(body, url, headers), []
 
 
-class SourceSpider(scrapy.Spider):
-    """Polls one source of any kind; see the module docstring."""
+@dataclass(eq=False, slots=True)
+class Poll:
+    """One poll of one source, in flight in the shared spider."""
 
-    name = "kurilwatch-source"
+    source: Source
+    ingestor: Ingestor
+    since: datetime
+    report: PollReport = field(default_factory=PollReport)
+    queued: set[str] = field(default_factory=set)
+    pending: int = 0
+    """Requests and items of this poll not yet finished."""
+    closed: bool = False
+    """Given up (timed out or crawl stopped): callbacks still running follow nothing more."""
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def begin(self) -> None:
+        """One more request or item in flight."""
+        self.pending += 1
+
+    def end(self) -> None:
+        """One request or item finished; the last one finishes the poll."""
+        self.pending -= 1
+        if self.pending <= 0:
+            self.done.set()
+
+    def close(self, reason: str) -> None:
+        """Stop following anything for this poll, and finish it now."""
+        if not self.done.is_set():
+            self.report.error = self.report.error or reason
+        self.closed = True
+        self.done.set()
+
+
+@dataclass(frozen=True, slots=True)
+class Harvest:
+    """The item the spider yields: an extracted article and the poll that found it."""
+
+    article: Article
+    poll: Poll
+
+
+POLL = "kurilwatch_poll"
+SOURCE = "kurilwatch_source"
+
+
+class PollSpider(scrapy.Spider):
+    """Carries out every submitted poll; stays open until the crawl is stopped."""
+
+    name = "kurilwatch"
 
     def __init__(
         self,
         *args: Any,
-        source: Source,
-        ingestor: Ingestor,
-        since: datetime,
         robots_cache: RobotsCache | None = None,
+        extract: Extractor | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.source = source
-        self.ingestor = ingestor
-        self.since = since
         self.robots_cache = robots_cache
-        self.report = PollReport()
-        self._queued: set[str] = set()
+        self.extract = extract or Extractor()
+        self.polls: set[Poll] = set()
+        self.opened = asyncio.Event()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PollSpider:
+        """Scrapy's constructor hook: stay open when idle, finish polls when closed."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
+        return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        """The index request, conditional on what the last poll saw."""
+        """Nothing at start: polls arrive through `submit`."""
+        return
+        yield
+
+    def submit(self, poll: Poll) -> None:
+        """Start `poll`: its conditional index request enters the crawl."""
         headers = {}
-        if self.source.etag:
-            headers["If-None-Match"] = self.source.etag
-        if self.source.last_modified:
-            headers["If-Modified-Since"] = self.source.last_modified
-        yield Request(
-            self.source.url,
+        if poll.source.etag:
+            headers["If-None-Match"] = poll.source.etag
+        if poll.source.last_modified:
+            headers["If-Modified-Since"] = poll.source.last_modified
+        self.polls.add(poll)
+        request = self._request(
+            poll,
+            poll.source.url,
+            self.parse_index,
+            self.index_failed,
             headers=headers,
-            callback=self.parse_index,
-            errback=self.index_failed,
-            dont_filter=True,
             meta={"handle_httpstatus_list": [304]},
+        )
+        self.crawler.engine.crawl(request)
+
+    def forget(self, poll: Poll) -> None:
+        """The job is done with `poll`."""
+        self.polls.discard(poll)
+
+    def _request(
+        self,
+        poll: Poll,
+        url: str,
+        callback: Any,
+        errback: Any,
+        *,
+        meta: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Request:
+        meta = {**(meta or {}), POLL: poll, SOURCE: poll.source}
+        poll.begin()
+        return Request(
+            url, callback=callback, errback=errback, dont_filter=True, meta=meta, **kwargs
         )
 
     async def parse_index(self, response: Response) -> AsyncIterator[Any]:
         """Decide from the index document which article pages to fetch."""
-        if response.status == 304:
-            self.report.not_modified = True
-            return
-        digest = body_hash(response.body)
-        self.report.etag = _header(response, b"ETag")
-        self.report.last_modified = _header(response, b"Last-Modified")
-        self.report.body_sha256 = digest
-        if digest == self.source.body_sha256:
-            self.report.not_modified = True
-            return
+        poll: Poll = response.meta[POLL]
         try:
-            entries, children = await asyncio.to_thread(
-                parse_index,
-                self.source,
-                response.body,
-                response.url,
-                _headers(response),
-                since=self.since,
-            )
-        except ExtractionError as exc:
-            self.report.error = str(exc)
-            return
-        for child in children[:MAX_CHILD_SITEMAPS]:
-            yield Request(child, callback=self.parse_child_sitemap, errback=self.child_failed)
-        async for request in self._follow(entries):
-            yield request
+            if response.status == 304:
+                poll.report.not_modified = True
+                return
+            digest = body_hash(response.body)
+            poll.report.etag = _header(response, b"ETag")
+            poll.report.last_modified = _header(response, b"Last-Modified")
+            poll.report.body_sha256 = digest
+            if digest == poll.source.body_sha256:
+                poll.report.not_modified = True
+                return
+            try:
+                entries, children = await asyncio.to_thread(
+                    parse_index,
+                    poll.source,
+                    response.body,
+                    response.url,
+                    _headers(response),
+                    since=poll.since,
+                )
+            except ExtractionError as exc:
+                poll.report.error = str(exc)
+                return
+            for child in children[:MAX_CHILD_SITEMAPS]:
+                if not poll.closed:
+                    yield self._request(poll, child, self.parse_child_sitemap, self.child_failed)
+            async for request in self._follow(poll, entries):
+                yield request
+        finally:
+            poll.end()
 
     async def parse_child_sitemap(self, response: Response) -> AsyncIterator[Any]:
         """A sitemap listed by the source's sitemap index (one level deep)."""
+        poll: Poll = response.meta[POLL]
         try:
-            forbid_entity_declarations(response.body)
-            page = await asyncio.to_thread(
-                parse_sitemap, response.body, response.url, since=self.since
-            )
-        except ExtractionError as exc:
-            log.warning(
-                "sitemap.unreadable",
-                extra={"source": self.source.name, "url": response.url, "reason": str(exc)},
-            )
-            self.report.transient_failures += 1
-            return
-        async for request in self._follow(page.entries):
-            yield request
+            try:
+                forbid_entity_declarations(response.body)
+                page = await asyncio.to_thread(
+                    parse_sitemap, response.body, response.url, since=poll.since
+                )
+            except ExtractionError as exc:
+                log.warning(
+                    "sitemap.unreadable",
+                    extra={"source": poll.source.name, "url": response.url, "reason": str(exc)},
+                )
+                poll.report.transient_failures += 1
+                return
+            async for request in self._follow(poll, page.entries):
+                yield request
+        finally:
+            poll.end()
 
-    async def _follow(self, entries: Iterable[FeedEntry]) -> AsyncIterator[Request]:
-        wanted = [e for e in entries if e.url not in self._queued]
-        self.report.entries += len(wanted)
-        fresh = await asyncio.to_thread(unseen_urls, self.ingestor.engine, [e.url for e in wanted])
+    async def _follow(self, poll: Poll, entries: Iterable[FeedEntry]) -> AsyncIterator[Request]:
+        wanted = [e for e in entries if e.url not in poll.queued]
+        poll.report.entries += len(wanted)
+        if not wanted or poll.closed:
+            return
+        fresh = await asyncio.to_thread(unseen_urls, poll.ingestor.engine, [e.url for e in wanted])
+        if fresh:
+            self.extract.warm(len(fresh))
         for entry in wanted:
-            if entry.url in fresh and entry.url not in self._queued:
-                self._queued.add(entry.url)
-                self.report.new_urls += 1
-                yield Request(
+            if entry.url in fresh and entry.url not in poll.queued and not poll.closed:
+                poll.queued.add(entry.url)
+                poll.report.new_urls += 1
+                yield self._request(
+                    poll,
                     entry.url,
-                    callback=self.parse_article,
-                    errback=self.article_failed,
+                    self.parse_article,
+                    self.article_failed,
                     cb_kwargs={"entry": entry},
                 )
 
     async def parse_article(self, response: Response, entry: FeedEntry) -> AsyncIterator[Any]:
         """Extract the article off the loop and hand it to the pipeline."""
+        poll: Poll = response.meta[POLL]
         try:
-            article = await asyncio.to_thread(
-                extract_article, response.body, entry.url, source=self.source.name, entry=entry
-            )
-        except ExtractionError as exc:
-            log.warning(
-                "article.unusable",
-                extra={"source": self.source.name, "url": entry.url, "reason": str(exc)},
-            )
-            await self._forget(entry.url, "unusable")
-            return
-        yield article
+            try:
+                article = await self.extract(
+                    response.body, entry.url, source=poll.source.name, entry=entry
+                )
+            except ExtractionError as exc:
+                log.warning(
+                    "article.unusable",
+                    extra={"source": poll.source.name, "url": entry.url, "reason": str(exc)},
+                )
+                await self._forget(poll, entry.url, "unusable")
+                return
+            poll.begin()  # the item, until the pipeline is done with it
+            yield Harvest(article, poll)
+        finally:
+            poll.end()
 
     async def index_failed(self, failure: Failure) -> None:
         """The index document itself could not be fetched: the poll failed."""
-        self.report.error = _describe(failure)
+        poll: Poll = failure.request.meta[POLL]  # type: ignore[attr-defined]
+        try:
+            poll.report.error = _describe(failure)
+        finally:
+            poll.end()
 
     async def child_failed(self, failure: Failure) -> None:
         """A child sitemap failed: try the whole index again next poll."""
-        self.report.transient_failures += 1
-        log.warning(
-            "sitemap.fetch_failed", extra={"source": self.source.name, "reason": _describe(failure)}
-        )
+        poll: Poll = failure.request.meta[POLL]  # type: ignore[attr-defined]
+        try:
+            poll.report.transient_failures += 1
+            log.warning(
+                "sitemap.fetch_failed",
+                extra={"source": poll.source.name, "reason": _describe(failure)},
+            )
+        finally:
+            poll.end()
 
     async def article_failed(self, failure: Failure) -> None:
         """An article page failed: gone for good, or to be tried on the next poll."""
         request = failure.request  # type: ignore[attr-defined]
-        status = _status(failure)
-        log.warning(
-            "article.fetch_failed",
-            extra={"source": self.source.name, "url": request.url, "reason": _describe(failure)},
-        )
-        if status in PERMANENT_STATUSES or _permanent(failure):
-            await self._forget(request.url, "unusable")
-        else:
-            self.report.transient_failures += 1
+        poll: Poll = request.meta[POLL]
+        try:
+            status = _status(failure)
+            log.warning(
+                "article.fetch_failed",
+                extra={
+                    "source": poll.source.name,
+                    "url": request.url,
+                    "reason": _describe(failure),
+                },
+            )
+            if status in PERMANENT_STATUSES or _permanent(failure):
+                await self._forget(poll, request.url, "unusable")
+            else:
+                poll.report.transient_failures += 1
+        finally:
+            poll.end()
 
-    async def _forget(self, url: str, verdict: str) -> None:
-        self.report.count(verdict)
-        now = self.ingestor.clock()
+    async def _forget(self, poll: Poll, url: str, verdict: str) -> None:
+        poll.report.count(verdict)
+        now = poll.ingestor.clock()
         await asyncio.to_thread(
-            mark_seen, self.ingestor.engine, url, source=self.source.name, verdict=verdict, now=now
+            mark_seen, poll.ingestor.engine, url, source=poll.source.name, verdict=verdict, now=now
         )
+
+    def _idle(self) -> None:
+        raise DontCloseSpider
+
+    def _opened(self, spider: Any) -> None:
+        self.opened.set()
+
+    def _closed(self, spider: Any, reason: str) -> None:
+        for poll in list(self.polls):
+            poll.close(f"crawl stopped ({reason})")
+        self.polls.clear()
+        self.extract.close()
+
+    def _dropped(self, request: Request, spider: Any) -> None:
+        poll = request.meta.get(POLL)
+        if isinstance(poll, Poll):
+            poll.end()
 
 
 def _header(response: Response, name: bytes) -> str | None:

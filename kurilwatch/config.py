@@ -70,6 +70,9 @@ class SourceConfig(_Strict):
     sitemaps) or `listing` (an HTML section or search page; `links:` is an optional CSS
     selector for its article links). A feed `url` may hold `{query}`, filled from `query:`.
     `expect_every:` reports the source as stale when it yields nothing new for that long.
+    `delay:` and `concurrency:` ask for more care with the source's host than the adaptive
+    default (AutoThrottle): at least `delay` between requests to the host, at most
+    `concurrency` at once; they apply to every request to that host.
     """
 
     name: str = Field(pattern=_NAME)
@@ -79,6 +82,8 @@ class SourceConfig(_Strict):
     query: str | None = None
     links: str | None = None
     expect_every: Duration | None = None
+    delay: Duration | None = None
+    concurrency: int | None = Field(default=None, ge=1, le=16)
 
     @field_validator("links")
     @classmethod
@@ -205,6 +210,8 @@ class CrawlConfig(_Strict):
     """A failing source is polled less often, its interval doubling up to this."""
     max_polls: int = Field(default=16, ge=1, le=512)
     """Polls running at once in one daemon; more wait their turn (bounds memory at start)."""
+    extract_workers: int | None = Field(default=None, ge=0, le=64)
+    """Processes extracting articles (default: one per core; 0: a thread of the daemon)."""
 
 
 class Settings(_Strict):

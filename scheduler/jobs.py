@@ -1,8 +1,11 @@
 """Jobs: poll one source, drain the outbox. Each loads, decides (pure), acts and records.
 
-`poll_source` runs one crawl of one source through the shared `AsyncCrawlerRunner`, never
-two at once for the same source, bounded by `crawl.timeout`, and records the outcome as the
-source's health (a broken source is recorded and the others carry on). `drain_channel`
+`poll_source` carries out one poll of one source in the shared crawl (`crawler.poller`), never
+two at once for the same source (a lock here, a lease in the database for replicas), bounded by
+`crawl.timeout`, and records the outcome as the source's health (a broken source is recorded
+and the others carry on). Taking the lease loads the source's validators in the same
+statement, and recording the outcome gives the lease back in the same statement: two
+database round trips a poll. `drain_channel`
 claims one channel's due outbox rows one at a time under a lease and sends them in order
 (Slack at most one message a second), recording each attempt; `deliver_due` drains every
 channel side by side.
@@ -26,22 +29,15 @@ from sqlalchemy.engine import Engine
 
 from alerts.delivery import Delivered, Reject, Retry, next_attempt, send
 from crawler.pipeline import Ingestor
-from crawler.robots import RobotsCache
-from crawler.spiders import PollReport, SourceSpider
+from crawler.poller import Poller
+from crawler.spiders import PollReport
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.model import Notice, Source
 from scheduler.metrics import Metrics
 from storage.articles import prune_seen
 from storage.assign import prune_bands
 from storage.outbox import claim_due, mark_delivered, mark_failed, record_channel
-from storage.sources import (
-    PollRecord,
-    is_stale,
-    lease_source,
-    load_source,
-    record_poll,
-    release_source,
-)
+from storage.sources import PollRecord, is_stale, record_poll, release_source, take_source
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +46,17 @@ SLACK_MIN_INTERVAL = 1.0
 
 @dataclass(slots=True)
 class Runtime:
-    """What the jobs share: settings, database, crawler runner, HTTP client, clock."""
+    """What the jobs share: settings, database, the shared crawl, HTTP client, clock."""
 
     settings: Settings
     engine: Engine
-    runner: Any
+    poller: Poller
     ingestor: Ingestor
     http: httpx.AsyncClient
     clock: Callable[[], datetime]
     rng: random.Random = field(default_factory=random.Random)
     out: TextIO | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    robots: RobotsCache = field(default_factory=RobotsCache)
     on_alerts: Callable[[], None] | None = None
     """Called when a poll stored articles, so delivery can run at once."""
     reschedule: Callable[[str, float], None] | None = None
@@ -109,51 +104,37 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         return None
     async with lock, rt.polls:
         lease = rt.settings.crawl.timeout + 60
-        taken = await asyncio.to_thread(
-            lease_source,
+        source = await asyncio.to_thread(
+            take_source,
             rt.engine,
-            configured.name,
+            configured,
             owner=rt.instance,
             now=rt.clock(),
             seconds=lease,
         )
-        if not taken:
+        if source is None:
             log.info(
                 "source.poll_skipped",
                 extra={"source": configured.name, "reason": "polled by another daemon"},
             )
             return None
         try:
-            return await _poll(rt, configured)
-        finally:
+            return await _poll(rt, source)
+        except BaseException:
             await asyncio.to_thread(release_source, rt.engine, configured.name, owner=rt.instance)
+            raise
 
 
-async def _poll(rt: Runtime, configured: Source) -> PollReport:
+async def _poll(rt: Runtime, source: Source) -> PollReport:
     started = time.monotonic()
-    source = await asyncio.to_thread(load_source, rt.engine, configured)
-    now = rt.clock()
-    since = now - timedelta(seconds=rt.settings.alert_max_age)
-    crawler = rt.runner.create_crawler(SourceSpider)
-    task = rt.runner.crawl(
-        crawler, source=source, ingestor=rt.ingestor, since=since, robots_cache=rt.robots
-    )
-    timed_out = False
+    since = rt.clock() - timedelta(seconds=rt.settings.alert_max_age)
     try:
-        await asyncio.wait_for(asyncio.shield(task), rt.settings.crawl.timeout)
-    except TimeoutError:
-        timed_out = True
-        await crawler.stop_async()
-        await asyncio.gather(task, return_exceptions=True)
+        report = await rt.poller.poll(
+            source, rt.ingestor, since=since, timeout=rt.settings.crawl.timeout
+        )
     except Exception as exc:  # a crawl that blew up is this source's error, not ours
         log.exception("source.crawl_crashed", extra={"source": source.name})
         report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
-        await _record(rt, source, report)
-        return report
-    spider = getattr(crawler, "spider", None)
-    report = spider.report if spider is not None else PollReport(error="crawl did not start")
-    if timed_out:
-        report.error = report.error or f"poll timed out after {rt.settings.crawl.timeout:g}s"
     await _record(rt, source, report)
     log.info(
         "source.polled",
@@ -192,7 +173,9 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
         new_items=report.new_urls,
     )
     now = rt.clock()
-    health = await asyncio.to_thread(record_poll, rt.engine, source.name, record, now=now)
+    health = await asyncio.to_thread(
+        record_poll, rt.engine, source.name, record, now=now, release=rt.instance
+    )
     if health.consecutive_failures and rt.reschedule is not None:
         delay = poll_delay(
             source.every_seconds,

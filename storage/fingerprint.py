@@ -16,10 +16,9 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
 
 _DATELINE = re.compile(
     r"^\s*[A-ZА-ЯЁ][A-ZА-ЯЁ .,'-]{1,40}"  # place, in capitals
@@ -153,9 +152,14 @@ def shingles(text: str, *, words: int = SHINGLE, chars: int = SHINGLE_CJK) -> se
 
 
 @functools.cache
-def _blank_minhash(num_perm: int) -> MinHash:
+def _blank_minhash(num_perm: int) -> Any:
     # Every knob pinned, none left to datasketch defaults: the same shingles give the same
     # signature in every process and release (tests/unit/test_near_duplicates.py pins one).
+    # Imported here: `import datasketch` loads its LSH module and SciPy (~0.3 s), which
+    # every command would pay at start-up; only a stored article needs a print.
+    from datasketch import MinHash
+    from datasketch.hashfunc import sha1_hash32
+
     return MinHash(num_perm=num_perm, seed=SEED, scheme="affine32", hashfunc=sha1_hash32)
 
 

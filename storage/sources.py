@@ -8,7 +8,7 @@ conditional GET, success or the error, consecutive failures and items found.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,31 +43,32 @@ def sync_sources(engine: Engine, configured: Sequence[Source]) -> None:
     New sources are inserted, changed ones updated (a new URL or kind forgets the validators),
     and sources no longer configured are removed (their articles stay).
     """
+    stmt = insert(sources)
+    changed = sa.or_(sources.c.url != stmt.excluded.url, sources.c.kind != stmt.excluded.kind)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[sources.c.name],
+        set_={
+            "url": stmt.excluded.url,
+            "kind": stmt.excluded.kind,
+            "expect_every_seconds": stmt.excluded.expect_every_seconds,
+            "etag": sa.case((changed, None), else_=sources.c.etag),
+            "last_modified": sa.case((changed, None), else_=sources.c.last_modified),
+            "body_sha256": sa.case((changed, None), else_=sources.c.body_sha256),
+        },
+    )
+    rows = [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "url": s.url,
+            "expect_every_seconds": s.expect_every_seconds,
+        }
+        for s in configured
+    ]
     with engine.begin() as conn:
         conn.execute(sa.delete(sources).where(sources.c.name.not_in([s.name for s in configured])))
-        for source in configured:
-            stmt = insert(sources).values(
-                name=source.name,
-                kind=source.kind,
-                url=source.url,
-                expect_every_seconds=source.expect_every_seconds,
-            )
-            changed = sa.or_(
-                sources.c.url != stmt.excluded.url, sources.c.kind != stmt.excluded.kind
-            )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[sources.c.name],
-                    set_={
-                        "url": stmt.excluded.url,
-                        "kind": stmt.excluded.kind,
-                        "expect_every_seconds": stmt.excluded.expect_every_seconds,
-                        "etag": sa.case((changed, None), else_=sources.c.etag),
-                        "last_modified": sa.case((changed, None), else_=sources.c.last_modified),
-                        "body_sha256": sa.case((changed, None), else_=sources.c.body_sha256),
-                    },
-                )
-            )
+        if rows:
+            conn.execute(upsert, rows)  # one batched statement, not one per source
 
 
 def load_source(engine: Engine, configured: Source) -> Source:
@@ -93,9 +94,18 @@ def load_source(engine: Engine, configured: Source) -> Source:
     )
 
 
-def record_poll(engine: Engine, name: str, record: PollRecord, *, now: datetime) -> SourceHealth:
-    """Store the outcome of one poll of source `name`; return the source's health after it."""
+def record_poll(
+    engine: Engine, name: str, record: PollRecord, *, now: datetime, release: str | None = None
+) -> SourceHealth:
+    """Store the outcome of one poll of source `name`; return the source's health after it.
+
+    With `release`, also give back the lease that daemon holds on it (one statement).
+    """
     values: dict[str, Any] = {"last_poll_at": now}
+    if release is not None:
+        mine = sources.c.leased_by == release
+        values["leased_until"] = sa.case((mine, None), else_=sources.c.leased_until)
+        values["leased_by"] = sa.case((mine, None), else_=sources.c.leased_by)
     if record.ok:
         values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
         if record.new_items:
@@ -192,13 +202,25 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def lease_source(engine: Engine, name: str, *, owner: str, now: datetime, seconds: float) -> bool:
-    """Take source `name` for `seconds` unless another daemon holds it; True when taken.
+def take_source(
+    engine: Engine, configured: Source, *, owner: str, now: datetime, seconds: float
+) -> Source | None:
+    """Take source `configured` for `seconds` and load its validators, in one statement.
 
-    Replicas on one database poll each source one at a time this way: the row is locked with
-    `FOR UPDATE SKIP LOCKED` and its lease checked, so two daemons never crawl it at once, and
-    a lease left by a daemon that died lapses by itself.
+    None when another daemon holds it. Replicas on one database poll each source one at a
+    time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked, so
+    two daemons never crawl it at once, and a lease left by a daemon that died lapses by itself.
     """
+    with engine.begin() as conn:
+        row = _lease(conn, configured.name, owner=owner, now=now, seconds=seconds)
+    if row is None:
+        return None
+    return replace(
+        configured, etag=row.etag, last_modified=row.last_modified, body_sha256=row.body_sha256
+    )
+
+
+def _lease(conn: Any, name: str, *, owner: str, now: datetime, seconds: float) -> Any:
     free = (
         sa.select(sources.c.id)
         .where(
@@ -211,14 +233,12 @@ def lease_source(engine: Engine, name: str, *, owner: str, now: datetime, second
         )
         .with_for_update(skip_locked=True)
     )
-    with engine.begin() as conn:
-        taken = conn.execute(
-            sa.update(sources)
-            .where(sources.c.id.in_(free.scalar_subquery()))
-            .values(leased_until=now + timedelta(seconds=seconds), leased_by=owner)
-            .returning(sources.c.id)
-        ).first()
-    return taken is not None
+    return conn.execute(
+        sa.update(sources)
+        .where(sources.c.id.in_(free.scalar_subquery()))
+        .values(leased_until=now + timedelta(seconds=seconds), leased_by=owner)
+        .returning(sources.c.etag, sources.c.last_modified, sources.c.body_sha256)
+    ).first()
 
 
 def release_source(engine: Engine, name: str, *, owner: str) -> None:

@@ -13,7 +13,14 @@ from storage.articles import ingest_article, mark_seen, unseen_urls
 from storage.engine import schema_is_current
 from storage.fingerprint import content_hash as content_hash_of
 from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed
-from storage.sources import PollRecord, list_sources, load_source, record_poll, sync_sources
+from storage.sources import (
+    PollRecord,
+    list_sources,
+    load_source,
+    record_poll,
+    sync_sources,
+    take_source,
+)
 from storage.stories import list_stories
 from storage.tables import metadata
 
@@ -167,6 +174,38 @@ def test_skip_locked_keeps_two_workers_apart(engine: Engine) -> None:
         t.join()
     assert not set(got[0]) & set(got[1])
     assert len(got[0]) + len(got[1]) == 20
+
+
+def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
+    engine: Engine,
+) -> None:
+    configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
+    sync_sources(engine, [configured])
+    record_poll(engine, "wire", PollRecord(ok=True, etag='"v1"', last_modified="M"), now=NOW)
+    taken = take_source(engine, configured, owner="a", now=NOW, seconds=60)
+    assert taken is not None and (taken.etag, taken.last_modified) == ('"v1"', "M")
+    assert taken.name == "wire" and taken.url == configured.url
+    # held: another daemon does not get it, until the lease lapses
+    assert take_source(engine, configured, owner="b", now=NOW, seconds=60) is None
+    later = NOW + timedelta(seconds=61)
+    assert take_source(engine, configured, owner="b", now=later, seconds=60) is not None
+    # b holds it now; a's record does not free b's lease, b's own record does
+    record_poll(engine, "wire", PollRecord(ok=True, keep_validators=True), now=later, release="a")
+    assert take_source(engine, configured, owner="c", now=later, seconds=60) is None
+    record_poll(engine, "wire", PollRecord(ok=True, keep_validators=True), now=later, release="b")
+    again = take_source(engine, configured, owner="c", now=later, seconds=60)
+    assert again is not None and again.etag == '"v1"'
+    # many sources in one batched statement: each keeps its own row
+    many = [
+        Source(name=f"s{i}", kind="feed", url=f"https://a.test/{i}", every_seconds=60)
+        for i in range(50)
+    ]
+    sync_sources(engine, [configured, *many])
+    assert [r["url"] for r in list_sources(engine, now=NOW, names=["s7", "wire"])] == [
+        "https://a.test/7",
+        "https://a.test/rss",
+    ]
+    assert load_source(engine, configured).etag == '"v1"'  # an unchanged URL keeps them
 
 
 def test_source_health_and_validators(engine: Engine) -> None:

@@ -16,6 +16,7 @@ loopback network.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -52,17 +53,19 @@ _TEXT = "text/plain; charset=utf-8"
 
 
 class Request(NamedTuple):
-    """One request the site received: `(method, path, headers)`.
+    """One request the site received: `(method, path, headers, at)`.
 
     Attributes:
         method: The HTTP method, e.g. "GET".
         path: The request target as sent, query string included.
         headers: The request headers; names are lower-cased and lookups ignore case.
+        at: When it arrived (`time.monotonic()`).
     """
 
     method: str
     path: str
     headers: Headers
+    at: float = 0.0
 
 
 _T = TypeVar("_T")
@@ -112,6 +115,9 @@ class NewsSite(LocalServer):
         self._by_path: dict[str, Posting] = {}
         self._changed_at = _now()
         self._requests: list[Request] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
+        """The most requests the site was answering at one moment."""
         self._failures: dict[str, _Countdown[Canned]] = {}
         self._hangs: dict[str, _Countdown[float]] = {}
         self._raw: dict[str, Canned] = {}
@@ -310,17 +316,23 @@ class NewsSite(LocalServer):
         path = urlsplit(handler.path).path
         headers = Headers(handler.headers.items())
         with self._lock:
-            self._requests.append(Request(handler.command, handler.path, headers))
+            self._requests.append(Request(handler.command, handler.path, headers, time.monotonic()))
             delay = _take(self._hangs, path)
-        if delay is not None and self.sleep(delay):
-            handler.close_connection = True  # stopping: hang up, as a dying server does
-            return
-        with self._lock:
-            canned = _take(self._failures, path) or self._raw.get(path)
-            keep = self._truncations.get(path)
-        if canned is None:
-            canned = self._route(handler.command, path, headers)
-        handler.send(canned, keep=keep)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if delay is not None and self.sleep(delay):
+                handler.close_connection = True  # stopping: hang up, as a dying server does
+                return
+            with self._lock:
+                canned = _take(self._failures, path) or self._raw.get(path)
+                keep = self._truncations.get(path)
+            if canned is None:
+                canned = self._route(handler.command, path, headers)
+            handler.send(canned, keep=keep)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _route(self, method: str, path: str, headers: Headers) -> Canned:
         """Build the real response for a path."""

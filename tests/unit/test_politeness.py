@@ -96,9 +96,16 @@ def test_target_allowed() -> None:
     assert not target_allowed("ftp", public, source_private=False)
 
 
-def _middleware(source_url: str) -> PrivateAddressMiddleware:
+def _middleware() -> PrivateAddressMiddleware:
+    return PrivateAddressMiddleware(SimpleNamespace())
+
+
+def _request(target: str, source_url: str | None) -> Request:
+    """A request for `target` made while polling the source at `source_url` (None: no source)."""
+    if source_url is None:
+        return Request(target)
     source = Source(name="s", kind="feed", url=source_url, every_seconds=60)
-    return PrivateAddressMiddleware(SimpleNamespace(spider=SimpleNamespace(source=source)))
+    return Request(target, meta={"kurilwatch_source": source})
 
 
 @pytest.mark.parametrize(
@@ -112,20 +119,35 @@ def _middleware(source_url: str) -> PrivateAddressMiddleware:
     ],
 )
 def test_public_source_cannot_lead_into_private_space(target: str) -> None:
-    middleware = _middleware("http://93.184.216.34/rss.xml")
-    with pytest.raises(AddressForbidden):
-        asyncio.run(middleware.process_request(Request(target)))
+    middleware = _middleware()
+    for source_url in ("http://93.184.216.34/rss.xml", None):  # no source: the public rule
+        with pytest.raises(AddressForbidden):
+            asyncio.run(middleware.process_request(_request(target, source_url)))
 
 
 def test_public_targets_and_private_sources_pass() -> None:
+    middleware = _middleware()
     asyncio.run(
-        _middleware("http://93.184.216.34/rss.xml").process_request(Request("http://8.8.8.8/a"))
+        middleware.process_request(_request("http://8.8.8.8/a", "http://93.184.216.34/rss.xml"))
     )
     asyncio.run(
-        _middleware("http://127.0.0.1:8000/rss.xml").process_request(
-            Request("http://127.0.0.1:9/a")
+        middleware.process_request(_request("http://127.0.0.1:9/a", "http://127.0.0.1:8000/x"))
+    )
+
+
+def test_one_crawl_keeps_each_source_to_its_own_rule() -> None:
+    # One middleware serves every source of the shared crawl: a private source's verdict must
+    # not open private space to a public source polled after it.
+    middleware = _middleware()
+    asyncio.run(
+        middleware.process_request(_request("http://127.0.0.1:9/a", "http://127.0.0.1:8000/x"))
+    )
+    with pytest.raises(AddressForbidden):
+        asyncio.run(
+            middleware.process_request(
+                _request("http://127.0.0.1:9/a", "http://93.184.216.34/rss.xml")
+            )
         )
-    )
 
 
 def test_entity_declarations_are_refused() -> None:

@@ -241,8 +241,9 @@ def test_truncate_closes_mid_body(site: NewsSite, client: httpx.Client) -> None:
 def test_requests_are_recorded(site: NewsSite, client: httpx.Client) -> None:
     client.get(site.feed_url + "?utm_source=x", headers={"User-Agent": "kurilwatch-test"})
     client.head(site.url + "/robots.txt")
-    (method, path, headers), head = site.requests
+    (method, path, headers, at), head = site.requests
     assert (method, path) == ("GET", "/rss.xml?utm_source=x")
+    assert at <= head.at <= time.monotonic()  # arrival times, in order
     assert headers["user-agent"] == headers["User-Agent"] == "kurilwatch-test"
     assert head.method == "HEAD"
     assert site.hits("/rss.xml") == site.hits("/rss.xml?utm_source=x") == 1

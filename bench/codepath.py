@@ -1,0 +1,24 @@
+"""Which checkout's code a benchmark measures (`--code DIR`), shared by the scripts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def use_code(code: Path | None) -> None:
+    """Import the project's packages from `code` if given (`bench` is already bound here)."""
+    if code is not None:
+        sys.path.insert(0, str(code.resolve()))
+
+
+def kurilwatch_env(database: str, code: Path | None) -> dict[str, str]:
+    """The command's environment: this database, and `code` first on the import path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KURILWATCH_")}
+    env["KURILWATCH_DATABASE_URL"] = database
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p
+        )
+    return env
