@@ -22,3 +22,19 @@ def kurilwatch_env(database: str, code: Path | None) -> dict[str, str]:
             p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p
         )
     return env
+
+
+KURILWATCH = Path(sys.executable).parent / "kurilwatch"
+
+
+def kurilwatch_command(code: Path | None) -> list[str]:
+    """The `kurilwatch` command line to run, from `code` if given.
+
+    With `code`, the command line is started through `scheduler.cli` (every checkout has it;
+    older ones lack the console script's newer entry module), with `-P` so the working
+    directory cannot shadow `code` on the import path.
+    """
+    if code is None:
+        return [str(KURILWATCH)]
+    start = "import sys; from scheduler.cli import main; sys.argv[0] = 'kurilwatch'; main()"
+    return [sys.executable, "-P", "-c", start]

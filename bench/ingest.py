@@ -49,13 +49,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CORPORA = ("corpora/trafilatura-eval", "corpora/newspaper4k-testdata")
 MIN_PAGES = 250
 TARGET = 1.2
-KURILWATCH = Path(sys.executable).parent / "kurilwatch"
 
 
 def bare(feed_url: str) -> None:
@@ -126,7 +125,7 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
         config.write_text(
             yaml.safe_dump({"listen": "off", "sources": [{"name": "bench", "url": feed}]})
         )
-        base = [str(KURILWATCH), "--config", str(config), "--log-format", "json"]
+        base = [*kurilwatch_command(args.code), "--config", str(config), "--log-format", "json"]
         upgrade = None
         if not args.migrate_in_run:
             started = time.perf_counter()

@@ -59,6 +59,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.codepath import kurilwatch_command  # noqa: E402  # bound before --code goes first
+
 
 def _code_option(argv: list[str]) -> Path | None:
     """`--code DIR` from the command line, read before the project's modules are imported."""
@@ -81,7 +83,6 @@ from tests.support.stories import STORIES  # noqa: E402
 ADMIN = os.environ.get(
     "KURILWATCH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-KURILWATCH = Path(sys.executable).parent / "kurilwatch"
 MISSED = "was missed by"
 MAX_INSTANCES = "skipped: maximum number of running instances"
 JITTER = 0.05  # the daemon adds uniform(0, 10% of every) to each interval: 5% on average
@@ -307,7 +308,7 @@ def drop(admin: sa.Engine, name: str) -> None:
 def measure(
     args: argparse.Namespace, path: Path, env: dict[str, str], sites: list[NewsSite]
 ) -> int:
-    command = [str(KURILWATCH), "--config", str(path), "--log-format", "json", "run"]
+    command = [*kurilwatch_command(CODE), "--config", str(path), "--log-format", "json", "run"]
     log = Log()
     daemon = subprocess.Popen(
         command,

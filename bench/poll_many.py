@@ -53,11 +53,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
 
 TARGET = 3.0
 CONCURRENCY = 100
-KURILWATCH = Path(sys.executable).parent / "kurilwatch"
 
 
 # --- the bare clients (run in a fresh interpreter) ------------------------------------------
@@ -242,7 +241,7 @@ def main() -> int:
             )
         )
         env = kurilwatch_env(url, args.code)
-        command = [str(KURILWATCH), "--config", str(config), "--log-format", "json"]
+        command = [*kurilwatch_command(args.code), "--config", str(config), "--log-format", "json"]
         command += ["run", "--once"]
         print("  first run --once (stores validators, untimed)", file=sys.stderr, flush=True)
         first = run_kurilwatch(site, command, env)

@@ -57,9 +57,8 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
 
-KURILWATCH = Path(sys.executable).parent / "kurilwatch"
 SLACK = 2.0
 FAST_DELIVERY = {
     "interval": "200ms",
@@ -157,7 +156,14 @@ def one_round(
             config["delivery"] = FAST_DELIVERY
         path = tmp / "kurilwatch.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        command = [str(KURILWATCH), "--config", str(path), "--log-format", "json", "run"]
+        command = [
+            *kurilwatch_command(args.code),
+            "--config",
+            str(path),
+            "--log-format",
+            "json",
+            "run",
+        ]
         daemon = subprocess.Popen(
             command,
             env=kurilwatch_env(url, args.code),

@@ -73,7 +73,10 @@ def scrapy_settings(
             "scrapy.extensions.throttle.AutoThrottle": None,
             "crawler.settings.HostThrottle": 0,
         },
-        "AUTOTHROTTLE_START_DELAY": 0.25,
+        # No guessed pause before a host has answered: from its first answer on, AutoThrottle
+        # spaces requests by the host's own latency (a slow host gets more time between
+        # requests, a fast one is not held back), within `concurrency_per_domain` at once.
+        "AUTOTHROTTLE_START_DELAY": 0.0,
         "AUTOTHROTTLE_MAX_DELAY": 30.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_domain),
         "DOWNLOAD_TIMEOUT": crawl.download_timeout,

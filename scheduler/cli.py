@@ -8,6 +8,7 @@ that read what is stored live in `commands_show`, those about rules in `commands
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import signal
@@ -85,6 +86,9 @@ def run(obj: CliContext, once: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with database(settings, upgrade=True, wait=60.0 if once else math.inf) as engine:
         code = run_daemon(settings, engine, once=once, out=sys.stdout, reload=reload)
+    # Everything is stored and closed: spare the interpreter's final full collection of the
+    # ~1M objects Scrapy, lxml and SQLAlchemy leave behind (~0.3 s of every `run --once`).
+    gc.freeze()
     sys.exit(code)
 
 

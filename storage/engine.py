@@ -24,6 +24,8 @@ from storage.embedded import EmbeddedPostgres, start_embedded
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0006"
+"""The newest migration; a test holds it equal to Alembic's head of `MIGRATIONS`."""
 _ADVISORY_MIGRATE_KEY = 0x6B7572696C  # "kuril": one schema upgrade at a time
 
 
@@ -80,7 +82,14 @@ def open_database(url: str | None, data_dir: Path) -> Database:
 
 
 def upgrade_schema(engine: Engine) -> str | None:
-    """Apply the Alembic migrations up to head, under an advisory lock; return the revision."""
+    """Apply the Alembic migrations up to head, under an advisory lock; return the revision.
+
+    A database already at `HEAD` is left alone without loading Alembic (~0.25 s of every
+    command's start-up); anything else goes through Alembic under the lock.
+    """
+    if _stamped_revision(engine) == HEAD:
+        log.info("database.upgraded", extra={"revision": HEAD})
+        return HEAD
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -94,6 +103,14 @@ def upgrade_schema(engine: Engine) -> str | None:
         revision = MigrationContext.configure(conn).get_current_revision()
     log.info("database.upgraded", extra={"revision": revision})
     return revision
+
+
+def _stamped_revision(engine: Engine) -> str | None:
+    """The revision in `alembic_version`, or None when there is no such table or row yet."""
+    with engine.connect() as conn:
+        if conn.execute(sa.text("select to_regclass('alembic_version')")).scalar() is None:
+            return None
+        return conn.execute(sa.text("select version_num from alembic_version")).scalar()
 
 
 def schema_is_current(engine: Engine) -> bool:

@@ -111,6 +111,9 @@ def test_feed_date_is_preferred_over_page_date() -> None:
     article = extract_article(page(PAGE_DATE), PAGE_URL, source="gazette", entry=entry)
     assert article.published_at == feed_date
     assert article.guid == "g-1"
+    # the page's own headline still wins over the feed's shorter one (read without htmldate)
+    assert article.title == "Ferry service resumes after storms"
+    assert article.language == "en"  # <html lang>
 
 
 def test_page_date_when_feed_has_none() -> None:
