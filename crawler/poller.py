@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,9 @@ class Poller:
     ) -> PollReport:
         """Carry out one poll of `source`; never longer than `timeout` seconds."""
         spider = await self._spider()
-        poll = Poll(source=source, ingestor=ingestor, since=since)
+        poll = Poll(
+            source=source, ingestor=ingestor, since=since, deadline=time.monotonic() + timeout
+        )
         spider.submit(poll)
         try:
             await asyncio.wait_for(poll.done.wait(), timeout)

@@ -64,6 +64,7 @@ def scrapy_settings(
         "DOWNLOADER_MIDDLEWARES": {
             "crawler.safety.PrivateAddressMiddleware": 90,
             "crawler.robots.RobotsMiddleware": 100,
+            "crawler.spiders.PollDeadlineMiddleware": 110,
         },
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,

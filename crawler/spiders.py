@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,6 +99,8 @@ class Poll:
     """Requests and items of this poll not yet finished."""
     closed: bool = False
     """Given up (timed out or crawl stopped): callbacks still running follow nothing more."""
+    deadline: float = math.inf
+    """`time.monotonic()` by which the poll must be done; no request of it outlives it."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def begin(self) -> None:
@@ -359,6 +363,37 @@ class PollSpider(scrapy.Spider):
         poll = request.meta.get(POLL)
         if isinstance(poll, Poll):
             poll.end()
+
+
+class PollDeadlineMiddleware:
+    """Downloader middleware: no download of a poll outlives the poll.
+
+    Every attempt (retries included) gets `download_timeout` cut to what is left of its
+    poll's `crawl.timeout`, and an attempt after the deadline is dropped: a poll that timed
+    out would otherwise leave a hanging download, and its retry, holding one of the host's
+    `concurrency_per_domain` places for the full download timeout, starving the host's
+    other sources.
+    """
+
+    MIN_TIMEOUT = 0.5
+
+    def __init__(self, crawler: Any) -> None:
+        self.download_timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PollDeadlineMiddleware:
+        """Scrapy's constructor hook."""
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        """Cut the attempt's timeout to the poll's deadline; drop it past the deadline."""
+        poll = request.meta.get(POLL)
+        if not isinstance(poll, Poll):
+            return
+        left = poll.deadline - time.monotonic()
+        if left <= 0 or poll.closed:
+            raise IgnoreRequest("the poll is over")
+        request.meta["download_timeout"] = max(self.MIN_TIMEOUT, min(self.download_timeout, left))
 
 
 def _header(response: Response, name: bytes) -> str | None:

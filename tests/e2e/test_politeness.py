@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from itertools import pairwise
 
 from tests.e2e.conftest import Kurilwatch
@@ -54,3 +55,35 @@ def test_a_source_can_ask_for_a_delay_and_a_lower_concurrency(kw: Kurilwatch) ->
         gaps = [b - a for a, b in pairwise(arrivals)]
         assert min(gaps) >= 0.55, gaps
         assert careful.max_in_flight == 1
+
+
+def test_a_hanging_source_frees_its_host_when_its_poll_times_out(kw: Kurilwatch) -> None:
+    # One request at a time to the host, one poll at a time: the hanging feed's poll times
+    # out at 2 s, and its download must end with it, or the other feed of the host would
+    # wait behind it for the 20 s download timeout and time out too.
+    with NewsSite() as site:
+        site.add_story(story_by_key("fisheries-talks"))
+        site.hang("/rss.xml", 30)
+        kw.write_config(
+            {
+                "listen": "off",
+                "crawl": {
+                    "timeout": "2s",
+                    "download_timeout": "20s",
+                    "concurrency_per_domain": 1,
+                    "max_polls": 1,
+                },
+                "sources": [
+                    {"name": "hanging", "url": site.feed_url},
+                    {"name": "healthy", "url": site.atom_url},
+                ],
+            }
+        )
+        started = time.monotonic()
+        done = kw.run("run", "--once")
+        took = time.monotonic() - started
+        assert done.returncode == 0, done.stderr
+    health = {s["name"]: s for s in kw.json("sources", "list")}
+    assert health["hanging"]["last_error"] == "poll timed out after 2s"
+    assert health["healthy"]["last_error"] is None and health["healthy"]["last_ok_at"]
+    assert took < 15
