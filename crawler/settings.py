@@ -65,6 +65,14 @@ def scrapy_settings(
             "crawler.safety.PrivateAddressMiddleware": 90,
             "crawler.robots.RobotsMiddleware": 100,
             "crawler.spiders.PollDeadlineMiddleware": 110,
+            # Scrapy components that do nothing here but cost every request a call: no
+            # allowed_domains (the address policy decides), no HTTP auth, no stats read.
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+        },
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,  # depth stats only
         },
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
@@ -87,6 +95,9 @@ def scrapy_settings(
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Scrapy 2.19 enables by default an HTTP server that runs Python code sent to it
+        # (token in a file under the user's profile): never in a daemon watching the web.
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": "WARNING",
         "ITEM_PIPELINES": {"crawler.pipeline.ArticlePipeline": 300},
         "DOWNLOAD_SLOTS": slots,

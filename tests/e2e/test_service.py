@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -187,3 +188,42 @@ def test_demo_shows_the_pipeline_with_nothing_to_set_up(kw: Kurilwatch) -> None:
         "2 copies" in line for line in done.stdout.splitlines()
     )  # the syndicated copy joined
     assert "earthquake" not in "\n".join(alerts).lower() and "wage" not in "\n".join(alerts).lower()
+
+
+def _listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on (Linux /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_with_listen_off_the_daemon_opens_no_port(kw: Kurilwatch) -> None:
+    # Nothing listens but what `listen:` asks for: Scrapy 2.19's remote-control server (it
+    # runs Python code sent to it) and telnet console stay off in the shared crawl.
+    with NewsSite() as site:
+        site.add_story(story_by_key("fisheries-talks"))
+        kw.write_config(
+            {"listen": "off", "sources": [{"name": "local", "url": site.feed_url, "every": "1s"}]}
+        )
+        proc = kw.popen("run")
+        try:
+            deadline = time.monotonic() + 30
+            while site.hits("/rss.xml") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert site.hits("/rss.xml") >= 2  # the crawl is open and polling
+            assert _listening_ports(proc.pid) == set()
+        finally:
+            _stop(proc)
