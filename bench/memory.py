@@ -1,6 +1,9 @@
 """Memory stays flat: the daemon's resident size over many scheduled crawl cycles.
 
-Serves the fixture stories from a few local news sites, starts ONE `kurilwatch run` daemon
+Serves the fixture stories from local news sites, each on a loopback address of its own
+(127.0.0.1, 127.0.0.2, …: the daemon is polite per host, and 200 sources on one host would
+be paced by AutoThrottle and `concurrency_per_domain`, not by their schedule), starts ONE
+`kurilwatch run` daemon
 (`listen: off`, no channels) on a fresh database with `--sources` feed sources, each a
 distinct URL (`<site feed>?s=<i>`, spread over the sites) polled every `--every` seconds, and
 samples the daemon's VmRSS from /proc/<pid>/status every second. A cycle is `--sources`
@@ -26,7 +29,7 @@ each crawl in flight holds ~0.27 MiB that the allocator keeps afterwards (~200 M
 sources, ~265 MiB with 200, ~305 MiB with 400), so the peak scales with `--sources`.
 
 Usage: .venv/bin/python bench/memory.py [--sources 40] [--every 1.5] [--cycles 500]
-       [--warmup 50] [--sites 4] [--stories 3] [--max-minutes 16] [--code DIR] [--json]
+       [--warmup 50] [--sites 20] [--stories 3] [--max-minutes 16] [--code DIR] [--json]
 `--code DIR` runs the daemon with PYTHONPATH=DIR in front (and imports the project and its
 test support from DIR here), so an older checkout (a git worktree such as /work/before) is
 measured with this venv. `--json` adds one final line of key figures (for bench/run_all.py).
@@ -252,7 +255,9 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=1.5, help="seconds between polls")
     parser.add_argument("--cycles", type=int, default=500, help="cycles of all sources to run")
     parser.add_argument("--warmup", type=int, default=50, help="cycles before the baseline")
-    parser.add_argument("--sites", type=int, default=4, help="local news sites serving them")
+    parser.add_argument(
+        "--sites", type=int, default=20, help="local news sites serving them, one host each"
+    )
     parser.add_argument("--stories", type=int, default=3, help="fixture stories per site")
     parser.add_argument("--max-minutes", type=float, default=16.0, help="stop here regardless")
     parser.add_argument("--code", type=Path, help="import kurilwatch's code from this checkout")
@@ -279,7 +284,8 @@ def main() -> int:
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             sites = [
-                stack.enter_context(NewsSite(name=f"Bench News {n}")) for n in range(args.sites)
+                stack.enter_context(NewsSite(name=f"Bench News {n}", host=f"127.0.0.{n + 1}"))
+                for n in range(args.sites)
             ]
             for site in sites:
                 for story in STORIES[: args.stories]:

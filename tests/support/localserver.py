@@ -125,7 +125,7 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, owner: LocalServer) -> None:
-        super().__init__(("127.0.0.1", 0), RequestHandler)
+        super().__init__((owner.host, 0), RequestHandler)
         self.owner = owner
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -135,14 +135,18 @@ class _Server(ThreadingHTTPServer):
 
 
 class LocalServer:
-    """An HTTP server on 127.0.0.1, port 0, run from a daemon thread; a context manager.
+    """An HTTP server on 127.0.0.1 (or another loopback address), port 0, in a daemon thread.
+
+    A context manager. `host` may be any of 127/8 (all loopback on Linux), so that sites can
+    be distinct hosts to a crawler that is polite per host.
 
     Subclasses implement `handle`. `sleep` waits, but wakes at once when the server stops, so
     a handler that hangs on purpose never holds up the end of a test.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, host: str = "127.0.0.1") -> None:
         """Prepare the server; nothing listens until `start` or `__enter__`."""
+        self.host = host
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._server: _Server | None = None
@@ -151,7 +155,7 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, once started (and still after it stopped).
+        """`http://HOST:PORT`, once started (and still after it stopped).
 
         Raises:
             RuntimeError: If the server was never started.
@@ -169,7 +173,7 @@ class LocalServer:
         if self._server is None:
             self._closing.clear()
             self._server = _Server(self)
-            self._base_url = f"http://127.0.0.1:{self._server.server_port}"
+            self._base_url = f"http://{self.host}:{self._server.server_port}"
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.01},

@@ -98,14 +98,17 @@ class NewsSite(LocalServer):
             the feeds, the sitemap and the home page; the pages answer without it.
     """
 
-    def __init__(self, *, name: str = "Kuril Test News", language: str = "en") -> None:
+    def __init__(
+        self, *, name: str = "Kuril Test News", language: str = "en", host: str = "127.0.0.1"
+    ) -> None:
         """Prepare the site; the server starts on `__enter__` (or `start()`).
 
         Args:
             name: The outlet's name.
             language: The feed's language code.
+            host: The loopback address to listen on (a distinct host per site if wanted).
         """
-        super().__init__()
+        super().__init__(host=host)
         self.name = name
         self.language = language
         self.validators = True
@@ -125,7 +128,7 @@ class NewsSite(LocalServer):
 
     @property
     def url(self) -> str:
-        """The base URL, `http://127.0.0.1:PORT`, without a trailing slash."""
+        """The base URL, `http://HOST:PORT`, without a trailing slash."""
         return self.base_url
 
     @property
