@@ -50,7 +50,7 @@ def scrapy_settings(
     """
     slots = {
         host: {
-            **({"delay": p.delay, "randomize_delay": False} if p.delay is not None else {}),
+            **({"delay": p.delay, "jitter": 0.0} if p.delay is not None else {}),
             **({"concurrency": p.concurrency} if p.concurrency is not None else {}),
         }
         for host, p in (hosts or {}).items()
@@ -112,12 +112,27 @@ def scrapy_settings(
 
 
 class HostThrottle(AutoThrottle):
-    """AutoThrottle, except for hosts whose sources set a `delay:`: theirs stays fixed."""
+    """AutoThrottle, except for hosts whose sources set a `delay:` (theirs stays fixed), and
+    with 304 Not Modified counted as the answer it is.
+
+    Scrapy lowers a slot's delay only on a 200, so that fast error pages do not speed it up.
+    Feeds that did not change answer 304, and in a crawl that lives as long as the daemon a
+    host's delay then only ever grew, to half the slowest answer it ever gave: measured in a
+    500-cycle run, 200 sources of one host fell from 19 to 6 polls a second.
+    """
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
         slots = crawler.settings.getdict("DOWNLOAD_SLOTS")
         self.fixed = frozenset(k for k, v in slots.items() if "delay" in v)
+
+    def _adjust_delay(self, slot: Any, latency: float, response: Any) -> None:
+        if response.status != 304:
+            super()._adjust_delay(slot, latency, response)
+            return
+        target = latency / self.target_concurrency
+        delay = max(target, (slot.delay + target) / 2.0)
+        slot.delay = min(max(self.mindelay, delay), self.maxdelay)
 
     def _get_slot(self, request: Any, spider: Any) -> tuple[str | None, Any]:
         key, slot = super()._get_slot(request, spider)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from scrapy.http import Request
+from scrapy.core.downloader import Slot
+from scrapy.http import Request, Response
 
 from crawler.robots import AllowAll, DisallowAll, RobotsCache, Rules, verdict_for
 from crawler.safety import (
@@ -19,6 +20,8 @@ from crawler.safety import (
     forbid_entity_declarations,
     target_allowed,
 )
+from crawler.settings import HostThrottle, scrapy_settings
+from kurilwatch.config import CrawlConfig
 from kurilwatch.model import Source
 from scheduler.jobs import poll_delay
 from storage.sources import is_stale
@@ -178,3 +181,24 @@ def test_staleness() -> None:
     assert not is_stale(86400, last_new_at=now - timedelta(hours=3), since=now - 10 * day, now=now)
     assert is_stale(86400, last_new_at=None, since=now - 2 * day, now=now)
     assert not is_stale(86400, last_new_at=None, since=now - timedelta(hours=1), now=now)
+
+
+def _throttle() -> tuple[HostThrottle, Slot]:
+    from scrapy.utils.test import get_crawler
+
+    throttle = HostThrottle(get_crawler(settings_dict=scrapy_settings(CrawlConfig())))
+    throttle.mindelay, throttle.maxdelay = 0.0, 30.0
+    return throttle, Slot(concurrency=2, delay=2.0, jitter=0.0)
+
+
+def test_unchanged_feeds_let_a_host_speed_up_again() -> None:
+    # A host that was slow once (delay 2 s) and now answers 304 in 10 ms: the delay comes
+    # down, as it would for 200s, instead of staying at its worst for the daemon's life.
+    throttle, slot = _throttle()
+    for _ in range(12):
+        throttle._adjust_delay(slot, 0.01, Response("http://a.test/rss", status=304))
+    assert slot.delay < 0.01
+    # an error page does not speed a host up (Scrapy's rule, kept)
+    throttle, slot = _throttle()
+    throttle._adjust_delay(slot, 0.01, Response("http://a.test/rss", status=503))
+    assert slot.delay == 2.0
