@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,3 +39,17 @@ def kurilwatch_command(code: Path | None) -> list[str]:
         return [str(KURILWATCH)]
     start = "import sys; from scheduler.cli import main; sys.argv[0] = 'kurilwatch'; main()"
     return [sys.executable, "-P", "-c", start]
+
+
+def start_daemon(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start a long-running `kurilwatch … run`; its JSON log lines come on `stderr`."""
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )

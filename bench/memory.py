@@ -62,7 +62,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_command  # noqa: E402  # bound before --code goes first
+from bench.codepath import kurilwatch_command, start_daemon  # noqa: E402  # bound before --code goes first
 
 
 def _code_option(argv: list[str]) -> Path | None:
@@ -316,16 +316,7 @@ def measure(
 ) -> int:
     command = [*kurilwatch_command(CODE), "--config", str(path), "--log-format", "json", "run"]
     log = Log()
-    daemon = subprocess.Popen(
-        command,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    )
+    daemon = start_daemon(command, env)
     assert daemon.stderr is not None
     reader = threading.Thread(target=drain, args=(daemon.stderr, log), daemon=True)
     reader.start()

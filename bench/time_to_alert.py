@@ -57,7 +57,7 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import kurilwatch_command, kurilwatch_env, start_daemon, use_code  # noqa: E402
 
 SLACK = 2.0
 FAST_DELIVERY = {
@@ -164,16 +164,7 @@ def one_round(
             "json",
             "run",
         ]
-        daemon = subprocess.Popen(
-            command,
-            env=kurilwatch_env(url, args.code),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
+        daemon = start_daemon(command, kurilwatch_env(url, args.code))
         assert daemon.stderr is not None
         log = Log()
         reader = threading.Thread(target=drain, args=(daemon.stderr, log), daemon=True)

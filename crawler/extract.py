@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
+from trafilatura.metadata import examine_meta, extract_title
 
 from crawler.canonical import canonical_url
 from crawler.feeds import FeedUnreadable, parse_feed
@@ -106,8 +107,6 @@ def extract_article(
 
 def _page_title(tree: Any) -> str | None:
     """The page's headline as trafilatura's metadata reads it: meta tags, then <title>/<h1>."""
-    from trafilatura.metadata import examine_meta, extract_title
-
     title = examine_meta(tree).title or extract_title(tree)
     return _clean(title)
 

@@ -47,6 +47,14 @@ def _ready() -> bool:
     return True
 
 
+def _extract(body: bytes, url: str, source: str, entry: FeedEntry | None) -> Article:
+    # Imported here, in the thread or worker process that runs it: the first page's import of
+    # trafilatura (~0.3 s) must not happen on the event loop.
+    from crawler.extract import extract_article
+
+    return extract_article(body, url, source=source, entry=entry)
+
+
 class Extractor:
     """`await extractor(body, url, source=…, entry=…)` → `Article`, in a worker process."""
 
@@ -62,9 +70,7 @@ class Extractor:
         self, body: bytes, url: str, *, source: str, entry: FeedEntry | None = None
     ) -> Article:
         """The article in `body` (raises `ExtractionError` as `extract_article` does)."""
-        from crawler.extract import extract_article  # trafilatura: only where pages are read
-
-        call = partial(extract_article, body, url, source=source, entry=entry)
+        call = partial(_extract, body, url, source, entry)
         if self.workers <= 0 or self._pool is None or not self._ready:
             return await asyncio.to_thread(call)  # no workers, or still booting
         loop = asyncio.get_running_loop()
