@@ -55,7 +55,7 @@ import yaml
 
 from alerts.query import CompiledQuery, compile_query
 from alerts.text import TextIndex
-from kurilwatch.config import Settings
+from kurilwatch.config import YAML_LOADER, Settings
 from kurilwatch.errors import RuleError
 from kurilwatch.model import Evidence, Match, Rule
 
@@ -352,7 +352,8 @@ def load_default_rules() -> tuple[str, tuple[Rule, ...]]:
         The watch query and the default rules (`protest`, `exercise`).
     """
     text = resources.files("alerts").joinpath("default_rules.yaml").read_text(encoding="utf-8")
-    return rules_from_mapping(yaml.safe_load(text), origin="alerts/default_rules.yaml")
+    data = yaml.load(text, Loader=YAML_LOADER)
+    return rules_from_mapping(data, origin="alerts/default_rules.yaml")
 
 
 def rules_in_force(settings: Settings) -> tuple[tuple[Rule, ...], RuleSet]:

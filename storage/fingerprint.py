@@ -18,8 +18,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 _DATELINE = re.compile(
     r"^\s*[A-ZА-ЯЁ][A-ZА-ЯЁ .,'-]{1,40}"  # place, in capitals
     r"(?:,\s*[A-Za-z]{3,9}\.?\s+\d{1,2})?"  # optional date: ", March 28"
@@ -165,6 +163,8 @@ def _blank_minhash(num_perm: int) -> Any:
 
 def signature(shingle_set: set[bytes], *, num_perm: int = NUM_PERM) -> bytes:
     """The MinHash signature of a shingle set: `num_perm` little-endian uint32 values."""
+    import numpy as np  # loaded with datasketch by _blank_minhash; not at start-up
+
     minhash = _blank_minhash(num_perm).copy()
     minhash.update_batch(list(shingle_set))
     return np.asarray(minhash.hashvalues, dtype="<u4").tobytes()
@@ -210,6 +210,8 @@ def similarity(a: bytes, b: bytes) -> float:
     """
     if len(a) != len(b) or not a or len(a) % 4:
         raise ValueError(f"signatures of {len(a)} and {len(b)} bytes cannot be compared")
+    import numpy as np  # 0.04 s of start-up for polls that never compare signatures
+
     values_a = np.frombuffer(a, dtype="<u4")
     values_b = np.frombuffer(b, dtype="<u4")
     return float(np.count_nonzero(values_a == values_b)) / len(values_a)

@@ -7,6 +7,7 @@ conditional GET, success or the error, consecutive failures and items found.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -101,36 +102,25 @@ def record_poll(
 
     With `release`, also give back the lease that daemon holds on it (one statement).
     """
-    values: dict[str, Any] = {"last_poll_at": now}
-    if release is not None:
-        mine = sources.c.leased_by == release
-        values["leased_until"] = sa.case((mine, None), else_=sources.c.leased_until)
-        values["leased_by"] = sa.case((mine, None), else_=sources.c.leased_by)
+    params: dict[str, Any] = {"p_name": name, "p_now": now, "p_owner": release}
     if record.ok:
-        values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
-        if record.new_items:
-            values["last_new_at"] = now
-        if record.items is not None:
-            values["last_items"] = record.items
-        if not record.keep_validators:
-            values.update(
-                etag=record.etag,
-                last_modified=record.last_modified,
-                body_sha256=record.body_sha256,
-            )
-    else:
-        values.update(
-            last_error=record.error,
-            last_error_at=now,
-            consecutive_failures=sources.c.consecutive_failures + 1,
+        params.update(
+            p_items=record.items,
+            p_etag=record.etag,
+            p_last_modified=record.last_modified,
+            p_body_sha256=record.body_sha256,
         )
-    with engine.begin() as conn:
-        row = conn.execute(
-            sa.update(sources)
-            .where(sources.c.name == name)
-            .values(**values)
-            .returning(sources.c.consecutive_failures, sources.c.last_new_at, sources.c.last_ok_at)
-        ).one()
+    else:
+        params["p_error"] = record.error
+    stmt = _record_statement(
+        ok=record.ok,
+        release=release is not None,
+        new_items=record.ok and bool(record.new_items),
+        items=record.ok and record.items is not None,
+        validators=record.ok and not record.keep_validators,
+    )
+    with _autocommit(engine) as conn:
+        row = conn.execute(stmt, params).one()
     return SourceHealth(
         consecutive_failures=row.consecutive_failures,
         last_new_at=row.last_new_at,
@@ -211,8 +201,7 @@ def take_source(
     time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked, so
     two daemons never crawl it at once, and a lease left by a daemon that died lapses by itself.
     """
-    with engine.begin() as conn:
-        row = _lease(conn, configured.name, owner=owner, now=now, seconds=seconds)
+    row = _lease(engine, configured.name, owner=owner, now=now, seconds=seconds)
     if row is None:
         return None
     return replace(
@@ -220,25 +209,84 @@ def take_source(
     )
 
 
-def _lease(conn: Any, name: str, *, owner: str, now: datetime, seconds: float) -> Any:
-    free = (
-        sa.select(sources.c.id)
-        .where(
-            sources.c.name == name,
-            sa.or_(
-                sources.c.leased_until.is_(None),
-                sources.c.leased_until < now,
-                sources.c.leased_by == owner,
-            ),
-        )
-        .with_for_update(skip_locked=True)
+def _lease(engine: Engine, name: str, *, owner: str, now: datetime, seconds: float) -> Any:
+    params = {
+        "p_name": name,
+        "p_owner": owner,
+        "p_now": now,
+        "p_until": now + timedelta(seconds=seconds),
+    }
+    with _autocommit(engine) as conn:
+        return conn.execute(_LEASE, params).first()
+
+
+def _autocommit(engine: Engine) -> sa.Connection:
+    """A connection for one statement: no BEGIN and COMMIT round trips around it.
+
+    Used for the per-poll statements, each atomic on its own (an UPDATE whose row lock is
+    taken by its own sub-select), which run for every source on every poll.
+    """
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+# The per-poll statements are built once, with bound parameters: SQLAlchemy then finds the
+# compiled form by the statement object rather than building a new one and hashing it each
+# time (0.4 ms of CPU per statement down to 0.2 ms, twice per poll, measured by bench/poll_many).
+_FREE = (
+    sa.select(sources.c.id)
+    .where(
+        sources.c.name == sa.bindparam("p_name"),
+        sa.or_(
+            sources.c.leased_until.is_(None),
+            sources.c.leased_until < sa.bindparam("p_now"),
+            sources.c.leased_by == sa.bindparam("p_owner"),
+        ),
     )
-    return conn.execute(
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    sa.update(sources)
+    .where(sources.c.id.in_(_FREE.scalar_subquery()))
+    .values(leased_until=sa.bindparam("p_until"), leased_by=sa.bindparam("p_owner"))
+    .returning(sources.c.etag, sources.c.last_modified, sources.c.body_sha256)
+)
+
+
+@functools.cache
+def _record_statement(
+    *, ok: bool, release: bool, new_items: bool, items: bool, validators: bool
+) -> sa.Update:
+    """The UPDATE storing a poll's outcome, for one shape of outcome (a few shapes exist)."""
+    now: Any = sa.bindparam("p_now")
+    values: dict[str, Any] = {"last_poll_at": now}
+    if release:
+        mine = sources.c.leased_by == sa.bindparam("p_owner")
+        values["leased_until"] = sa.case((mine, None), else_=sources.c.leased_until)
+        values["leased_by"] = sa.case((mine, None), else_=sources.c.leased_by)
+    if ok:
+        values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
+        if new_items:
+            values["last_new_at"] = now
+        if items:
+            values["last_items"] = sa.bindparam("p_items")
+        if validators:
+            values.update(
+                etag=sa.bindparam("p_etag"),
+                last_modified=sa.bindparam("p_last_modified"),
+                body_sha256=sa.bindparam("p_body_sha256"),
+            )
+    else:
+        values.update(
+            last_error=sa.bindparam("p_error"),
+            last_error_at=now,
+            consecutive_failures=sources.c.consecutive_failures + 1,
+        )
+    return (
         sa.update(sources)
-        .where(sources.c.id.in_(free.scalar_subquery()))
-        .values(leased_until=now + timedelta(seconds=seconds), leased_by=owner)
-        .returning(sources.c.etag, sources.c.last_modified, sources.c.body_sha256)
-    ).first()
+        .where(sources.c.name == sa.bindparam("p_name"))
+        .values(**values)
+        .returning(sources.c.consecutive_failures, sources.c.last_new_at, sources.c.last_ok_at)
+    )
 
 
 def release_source(engine: Engine, name: str, *, owner: str) -> None:

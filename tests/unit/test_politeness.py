@@ -202,3 +202,15 @@ def test_unchanged_feeds_let_a_host_speed_up_again() -> None:
     throttle, slot = _throttle()
     throttle._adjust_delay(slot, 0.01, Response("http://a.test/rss", status=503))
     assert slot.delay == 2.0
+
+
+def test_the_crawl_runs_only_the_throttle_extension() -> None:
+    # Scrapy's default extensions include a code-running HTTP server (remote control, 2.19)
+    # and a telnet console; none may run in the daemon, and the unused ones cost start-up
+    # imports and per-request signal calls. What the crawl builds is what Scrapy would run.
+    from scrapy.extension import ExtensionManager
+    from scrapy.utils.test import get_crawler
+
+    crawler = get_crawler(settings_dict=scrapy_settings(CrawlConfig()))
+    running = [type(ext) for ext in ExtensionManager.from_crawler(crawler).middlewares]
+    assert running == [HostThrottle]
