@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
 from sqlalchemy.engine import Engine
 
 from alerts.decide import Grouping
@@ -98,9 +97,6 @@ async def _main(
     sources = [s.to_source() for s in settings.sources]
     await asyncio.to_thread(sync_sources, engine, sources)
     async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(follow_redirects=False, timeout=settings.delivery.timeout)
-        )
         hosts = host_policies(settings.sources)
         runner = AsyncCrawlerRunner(scrapy_settings(settings.crawl, hosts))
         stack.push_async_callback(runner.stop)
@@ -125,13 +121,13 @@ async def _main(
                 if settings.group_events
                 else None,
             ),
-            http=http,
             clock=utcnow,
             rng=random.Random(),
             out=out,
             started_at=utcnow(),
             metrics=Metrics(engine, utcnow),
         )
+        stack.push_async_callback(rt.close)
         if once:
             await _run_once(rt, sources)
         else:
@@ -172,8 +168,9 @@ def reload_rules(rt: Runtime, load: Callable[[], Settings]) -> bool:
 async def _settle(rt: Runtime) -> None:
     """Load what the daemon will need before any job runs, then exempt it from the GC.
 
-    The crawl is opened (Scrapy imports its components on first use) and the extraction and
-    fingerprint modules are imported now rather than under the first poll; then `gc.freeze()`
+    The crawl is opened (Scrapy imports its components on first use), the delivery client
+    made, and the extraction and fingerprint modules imported now rather than under the first
+    poll or alert; then `gc.freeze()`
     moves every object that lives as long as the process out of the collector's reach, so a
     full collection later walks only what the jobs made. Without it, a full collection of the
     ~1M start-up objects paused the event loop for ~0.12 s at random moments (seen delaying a
@@ -181,6 +178,7 @@ async def _settle(rt: Runtime) -> None:
     """
     await asyncio.to_thread(_preload)
     await rt.poller.open()
+    rt.client()  # the daemon's first alert does not wait for the TLS trust store to load
     gc.collect()
     gc.freeze()
 

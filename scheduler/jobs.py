@@ -52,7 +52,6 @@ class Runtime:
     engine: Engine
     poller: Poller
     ingestor: Ingestor
-    http: httpx.AsyncClient
     clock: Callable[[], datetime]
     rng: random.Random = field(default_factory=random.Random)
     out: TextIO | None = None
@@ -67,6 +66,23 @@ class Runtime:
     """At most `crawl.max_polls` crawls at once (made on first use, inside the loop)."""
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     """Who holds a source lease: replicas on one database poll each source one at a time."""
+    http: httpx.AsyncClient | None = None
+    """The client deliveries post with; made by `client()` on the first delivery."""
+
+    def client(self) -> httpx.AsyncClient:
+        """The delivery client, made on first use: loading the TLS trust store takes ~0.1 s,
+        which a run with nothing to deliver (most of them) need not pay."""
+        if self.http is None:
+            self.http = httpx.AsyncClient(
+                follow_redirects=False, timeout=self.settings.delivery.timeout
+            )
+        return self.http
+
+    async def close(self) -> None:
+        """Close the delivery client if one was made."""
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
 
     @property
     def channels(self) -> dict[str, ChannelConfig]:
@@ -253,9 +269,10 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
         if not claimed:
             break
         item = claimed[0]
+        client = rt.client()  # made before the clock starts: Slack's pacing is post to post
         last_post = time.monotonic()
         outcome = await send(
-            rt.http, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
+            client, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
         )
         result = await _record_attempt(rt, channel, item, outcome)
         if rt.metrics is not None:
