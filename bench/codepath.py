@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,18 @@ def kurilwatch_command(code: Path | None) -> list[str]:
         return [str(KURILWATCH)]
     start = "import sys; from scheduler.cli import main; sys.argv[0] = 'kurilwatch'; main()"
     return [sys.executable, "-P", "-c", start]
+
+
+def stop_cleanly_on_signals() -> None:
+    """Make SIGTERM and SIGINT end the benchmark through its `finally` blocks (its daemon
+    stopped, its database dropped), also when it was started in the background, where a
+    shell leaves SIGINT ignored and SIGTERM would kill it on the spot."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def start_daemon(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -62,7 +62,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_command, start_daemon  # noqa: E402  # bound before --code goes first
+# bound before --code goes first
+from bench.codepath import (  # noqa: E402
+    kurilwatch_command,
+    start_daemon,
+    stop_cleanly_on_signals,
+)
 
 
 def _code_option(argv: list[str]) -> Path | None:
@@ -267,6 +272,7 @@ def main() -> int:
         parser.error(f"--code {args.code}: not a kurilwatch checkout")
     if not 0 <= args.warmup < args.cycles:
         parser.error("--warmup must be at least 0 and less than --cycles")
+    stop_cleanly_on_signals()
     name = f"kw_bench_memory_{os.getpid()}"
     admin = sa.create_engine(
         database_url(ADMIN), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
@@ -518,4 +524,11 @@ def report(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as stop:
+        print(
+            f"memory: stopped by {stop or 'SIGINT'}; daemon stopped, database dropped",
+            file=sys.stderr,
+        )
+        sys.exit(130)
