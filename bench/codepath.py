@@ -48,6 +48,8 @@ def stop_cleanly_on_signals() -> None:
     shell leaves SIGINT ignored and SIGTERM would kill it on the spot."""
 
     def interrupt(signum: int, frame: object) -> None:
+        for again in (signal.SIGTERM, signal.SIGINT):  # a second one must not cut the cleanup
+            signal.signal(again, signal.SIG_IGN)
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, interrupt)

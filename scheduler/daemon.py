@@ -33,7 +33,14 @@ from crawler.settings import REACTOR, host_policies, scrapy_settings
 from crawler.workers import Extractor
 from kurilwatch.config import Settings
 from kurilwatch.errors import KurilwatchError
-from scheduler.jobs import Runtime, deliver_due, drain_channel, poll_source, prune
+from scheduler.jobs import (
+    DeliveryClient,
+    Runtime,
+    deliver_due,
+    drain_channel,
+    poll_source,
+    prune,
+)
 from scheduler.metrics import Metrics, serve
 from storage.sources import sync_sources
 
@@ -97,6 +104,8 @@ async def _main(
     sources = [s.to_source() for s in settings.sources]
     await asyncio.to_thread(sync_sources, engine, sources)
     async with AsyncExitStack() as stack:
+        http = DeliveryClient(settings.delivery.timeout)
+        stack.push_async_callback(http.aclose)  # closed last, after the crawl has stopped
         hosts = host_policies(settings.sources)
         runner = AsyncCrawlerRunner(scrapy_settings(settings.crawl, hosts))
         stack.push_async_callback(runner.stop)
@@ -106,6 +115,7 @@ async def _main(
             settings=settings,
             engine=engine,
             poller=poller,
+            http=http,
             ingestor=Ingestor(
                 engine=engine,
                 ruleset=ruleset,
@@ -127,7 +137,6 @@ async def _main(
             started_at=utcnow(),
             metrics=Metrics(engine, utcnow),
         )
-        stack.push_async_callback(rt.close)
         if once:
             await _run_once(rt, sources)
         else:
@@ -178,7 +187,7 @@ async def _settle(rt: Runtime) -> None:
     """
     await asyncio.to_thread(_preload)
     await rt.poller.open()
-    rt.client()  # the daemon's first alert does not wait for the TLS trust store to load
+    rt.http.get()  # the daemon's first alert does not wait for the TLS trust store to load
     gc.collect()
     gc.freeze()
 

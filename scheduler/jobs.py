@@ -44,6 +44,38 @@ log = logging.getLogger(__name__)
 SLACK_MIN_INTERVAL = 1.0
 
 
+class DeliveryClient:
+    """The HTTP client Slack and webhook deliveries post with, made on first use.
+
+    Making an `httpx.AsyncClient` loads the TLS trust store (0.06-0.15 s), which a run with
+    nothing to post (most `run --once`) need not pay. Once closed it stays closed: a delivery
+    still running while the daemon stops fails instead of opening a client nobody closes.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._closed = False
+
+    def get(self) -> httpx.AsyncClient:
+        """The client, made now if this is the first call.
+
+        Raises:
+            RuntimeError: It was closed (the daemon is stopping).
+        """
+        if self._closed:
+            raise RuntimeError("the delivery client is closed: the daemon is stopping")
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False, timeout=self._timeout)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client if one was made; later `get()` calls fail."""
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
+
+
 @dataclass(slots=True)
 class Runtime:
     """What the jobs share: settings, database, the shared crawl, HTTP client, clock."""
@@ -52,6 +84,7 @@ class Runtime:
     engine: Engine
     poller: Poller
     ingestor: Ingestor
+    http: DeliveryClient
     clock: Callable[[], datetime]
     rng: random.Random = field(default_factory=random.Random)
     out: TextIO | None = None
@@ -66,23 +99,6 @@ class Runtime:
     """At most `crawl.max_polls` crawls at once (made on first use, inside the loop)."""
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     """Who holds a source lease: replicas on one database poll each source one at a time."""
-    http: httpx.AsyncClient | None = None
-    """The client deliveries post with; made by `client()` on the first delivery."""
-
-    def client(self) -> httpx.AsyncClient:
-        """The delivery client, made on first use: loading the TLS trust store takes ~0.1 s,
-        which a run with nothing to deliver (most of them) need not pay."""
-        if self.http is None:
-            self.http = httpx.AsyncClient(
-                follow_redirects=False, timeout=self.settings.delivery.timeout
-            )
-        return self.http
-
-    async def close(self) -> None:
-        """Close the delivery client if one was made."""
-        if self.http is not None:
-            await self.http.aclose()
-            self.http = None
 
     @property
     def channels(self) -> dict[str, ChannelConfig]:
@@ -255,6 +271,9 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
     delivered = retried = dead = 0
     last_post = 0.0
     delivery = rt.settings.delivery
+    # made before any alert is claimed (a failure leaves none leased) and before Slack's
+    # pacing clock starts (that is post to post); console and Apprise channels need none
+    client = rt.http.get() if channel.kind in ("slack", "webhook") else None
     while True:
         if channel.kind == "slack" and last_post:
             await asyncio.sleep(max(0.0, SLACK_MIN_INTERVAL - (time.monotonic() - last_post)))
@@ -269,7 +288,6 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
         if not claimed:
             break
         item = claimed[0]
-        client = rt.client()  # made before the clock starts: Slack's pacing is post to post
         last_post = time.monotonic()
         outcome = await send(
             client, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out

@@ -101,6 +101,8 @@ def test_database_url_from_environment_wins(tmp_path: Path) -> None:
             "expected a Standard Webhooks secret",
         ),
         ("sources: [\n", "not valid YAML at line"),
+        # the fast (libyaml) loader only says "cannot start any token"; the tab is named
+        ("sources:\n\t- name: a\n", "at line 2, column 1: found character '\\t'"),
         ("- just\n- a list\n", "expected a mapping of settings"),
         ("alert_max_age: forever\n", "alert_max_age: expected a duration"),
         (

@@ -208,3 +208,25 @@ def test_gives_up_after_the_deadline() -> None:
         )
         is None
     )
+
+
+def test_delivery_client_is_made_once_and_not_after_closing() -> None:
+    import asyncio
+
+    from scheduler.jobs import DeliveryClient
+
+    async def scenario() -> None:
+        lazy = DeliveryClient(timeout=3.0)
+        first = lazy.get()
+        assert lazy.get() is first and not first.is_closed
+        await lazy.aclose()
+        assert first.is_closed
+        # a drain still running while the daemon stops gets an error, not a fresh client
+        with pytest.raises(RuntimeError, match="closed"):
+            lazy.get()
+        never_used = DeliveryClient(timeout=3.0)
+        await never_used.aclose()
+        with pytest.raises(RuntimeError):
+            never_used.get()
+
+    asyncio.run(scenario())
