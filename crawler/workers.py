@@ -22,6 +22,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -58,9 +59,18 @@ def _extract(body: bytes, url: str, source: str, entry: FeedEntry | None) -> Art
 class Extractor:
     """`await extractor(body, url, source=…, entry=…)` → `Article`, in a worker process."""
 
-    def __init__(self, workers: int | None = None, *, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        idle_seconds: float = IDLE_SECONDS,
+        setup: Callable[[], None] | None = None,
+    ) -> None:
+        """`workers` processes (None: one per core; 0: extract in a thread); `setup`, a
+        picklable callable, runs first in each worker (the daemon's logging setup)."""
         self.workers = default_workers() if workers is None else workers
         self.idle_seconds = idle_seconds
+        self.setup = setup
         self._pool: Executor | None = None
         self._ready = False
         self._busy = 0
@@ -125,7 +135,9 @@ class Extractor:
     def _ensure_pool(self) -> Executor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=self.setup,
             )
         return self._pool
 

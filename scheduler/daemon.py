@@ -41,6 +41,7 @@ from scheduler.jobs import (
     poll_source,
     prune,
 )
+from scheduler.logs import worker_logging
 from scheduler.metrics import Metrics, serve
 from storage.sources import sync_sources
 
@@ -109,7 +110,8 @@ async def _main(
         hosts = host_policies(settings.sources)
         runner = AsyncCrawlerRunner(scrapy_settings(settings.crawl, hosts))
         stack.push_async_callback(runner.stop)
-        poller = Poller(runner, extract=Extractor(settings.crawl.extract_workers))
+        extract = Extractor(settings.crawl.extract_workers, setup=worker_logging())
+        poller = Poller(runner, extract=extract)
         stack.push_async_callback(poller.stop)
         rt = Runtime(
             settings=settings,

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TextIO
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -49,10 +52,19 @@ class HumanFormatter(logging.Formatter):
         return text
 
 
+_configured: dict[str, str] = {}
+
+
 def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
-    """Send our events to stderr; keep Scrapy's and Twisted's chatter at WARNING."""
+    """Send our events to stderr; keep Scrapy's and Twisted's chatter at WARNING.
+
+    Python warnings (a library's `UnknownTimezoneWarning`, a deprecation) become
+    `python.warning` events in the same format, so a JSON log stays one JSON object a line.
+    """
     if fmt == "auto":
         fmt = "human" if sys.stderr.isatty() else "json"
+    _configured.update(level=level, fmt=fmt)
+    warnings.showwarning = _log_warning
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     root = logging.getLogger()
@@ -72,3 +84,26 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
         "asyncio",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def worker_logging() -> Callable[[], None]:
+    """A picklable initializer that gives a worker process this process's logging setup."""
+    return partial(configure_logging, **_configured)
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    logging.getLogger("py.warnings").warning(
+        "python.warning",
+        extra={
+            "category": category.__name__,
+            "text": str(message),
+            "where": f"{filename}:{lineno}",
+        },
+    )

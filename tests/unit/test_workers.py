@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import time
+from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +101,15 @@ def test_workers_start_for_a_burst_stop_when_idle_and_come_back() -> None:
             extractor.close()
 
     asyncio.run(run())
+
+
+def test_each_worker_runs_the_setup_it_is_given(tmp_path: Path) -> None:
+    # The daemon passes its logging setup this way (scheduler.logs.worker_logging).
+    marker = tmp_path / "set-up"
+
+    async def run() -> None:
+        extractor = await _started(Extractor(1, setup=partial(Path.touch, marker)))
+        extractor.close()
+
+    asyncio.run(run())
+    assert marker.exists()
