@@ -3,12 +3,12 @@
 Serves the fixture stories from local news sites, each on a loopback address of its own
 (127.0.0.1, 127.0.0.2, …: the daemon is polite per host, and 200 sources on one host would
 be paced by AutoThrottle and `concurrency_per_domain`, not by their schedule), starts ONE
-`kurilwatch run` daemon
-(`listen: off`, no channels) on a fresh database with `--sources` feed sources, each a
-distinct URL (`<site feed>?s=<i>`, spread over the sites) polled every `--every` seconds, and
-samples the daemon's VmRSS from /proc/<pid>/status every second. A cycle is `--sources`
-`source.polled` events; after `--cycles` cycles the daemon gets SIGTERM. After the first
-cycle every poll is a conditional GET answered 304, the steady state of a real deployment.
+`kurilwatch run` daemon (`listen: off`, no channels) on a fresh database with `--sources`
+feed sources, each a distinct URL (`<site feed>?s=<i>`, spread over the sites) polled every
+`--every` seconds, and samples the daemon's VmRSS from /proc/<pid>/status every second. A
+cycle is `--sources` `source.polled` events; after `--cycles` cycles the daemon gets SIGTERM.
+After the first cycle every poll is a conditional GET answered 304, the steady state of a
+real deployment.
 
 Reports the RSS at the end of the warm-up (`--warmup` cycles), at the end, the peak (sampled,
 and the kernel's VmHWM), the growth after warm-up, the least-squares slope of RSS over polls

@@ -181,11 +181,10 @@ async def _settle(rt: Runtime) -> None:
 
     The crawl is opened (Scrapy imports its components on first use), the delivery client
     made, and the extraction and fingerprint modules imported now rather than under the first
-    poll or alert; then `gc.freeze()`
-    moves every object that lives as long as the process out of the collector's reach, so a
-    full collection later walks only what the jobs made. Without it, a full collection of the
-    ~1M start-up objects paused the event loop for ~0.12 s at random moments (seen delaying a
-    webhook attempt).
+    poll or alert; then `gc.freeze()` moves every object that lives as long as the process
+    out of the collector's reach, so a full collection later walks only what the jobs made.
+    Without it, a full collection of the ~1M start-up objects paused the event loop for
+    ~0.12 s at random moments (seen delaying a webhook attempt).
     """
     await asyncio.to_thread(_preload)
     await rt.poller.open()
