@@ -217,6 +217,9 @@ class CrawlConfig(_Strict):
     """Polls running at once in one daemon; more wait their turn (bounds memory at start)."""
     extract_workers: int | None = Field(default=None, ge=0, le=64)
     """Processes extracting articles (default: one per core; 0: a thread of the daemon)."""
+    source_claim: Duration = Field(default=300.0, gt=0)
+    """How long a run's claim on the sources it names lasts; renewed every fifth of it while
+    the run goes on. A source no run has claimed since shows as not configured."""
 
 
 class Settings(_Strict):

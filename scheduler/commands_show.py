@@ -200,11 +200,37 @@ def sources_list(obj: CliContext, as_json: bool) -> None:
     for r in rows:
         ok = (r["last_ok_at"] or "never")[:16]
         new = (r["last_new_at"] or "never")[:16]
-        status = r["last_error"] or ("stale" if r["stale"] else "ok")
         click.echo(
             f"{r['name']:20} {r['kind']:8} {ok:17} {new:17} "
-            f"{r['consecutive_failures']:>5}  {status}"
+            f"{r['consecutive_failures']:>5}  {_source_state(r)}"
         )
+
+
+@sources.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+@click.pass_obj
+@guarded
+def sources_prune(obj: CliContext, dry_run: bool) -> None:
+    """Remove the sources no running configuration names (their articles stay)."""
+    from storage.sources import prune_sources
+
+    with database(obj.database_settings(), upgrade=False) as engine:
+        gone = prune_sources(engine, now=datetime.now(UTC), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for s in gone:
+        since = s.configured_until.isoformat(timespec="seconds")
+        click.echo(f"{verb} {s.name} ({s.kind} {s.url}), not configured since {since}")
+    if not gone:
+        click.echo("no source to remove: a running configuration names every one")
+        return
+    click.echo(f"{verb} {len(gone)} source{'s' if len(gone) != 1 else ''}")
+
+
+def _source_state(row: dict[str, Any]) -> str:
+    """One source's state in a table: not configured, its last error, stale, or ok."""
+    if row["not_configured_since"]:
+        return f"not configured since {row['not_configured_since'][:19]}"
+    return str(row["last_error"] or ("stale" if row["stale"] else "ok"))
 
 
 @click.command()
@@ -232,7 +258,7 @@ def status(obj: CliContext, as_json: bool) -> None:
         return
     click.echo("Sources")
     for src in source_rows:
-        state = src["last_error"] or ("stale" if src["stale"] else "ok")
+        state = _source_state(src)
         last_ok = (src["last_ok_at"] or "never")[:16]
         failures = src["consecutive_failures"]
         click.echo(f"  {src['name']:20} last ok {last_ok:16}  failures {failures:<3} {state}")

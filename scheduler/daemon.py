@@ -1,7 +1,8 @@
 """The process: Scrapy's asyncio reactor, one shared crawl (`Poller`), APScheduler, httpx.
 
-`run(settings, engine, once=…)` installs the asyncio reactor, builds the shared resources in
-an `AsyncExitStack` (closed in reverse order), and either polls every source once and
+`run(settings, engine, once=…)` installs the asyncio reactor, claims the configured sources
+(renewed while it runs; see `storage.sources`), builds the shared resources in an
+`AsyncExitStack` (closed in reverse order), and either polls every source once and
 delivers what is due (`--once`), or schedules one interval job per source (polled at start,
 then every `every:` with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
 plus one outbox drain per channel (so a slow receiver holds up only its own channel), until
@@ -40,6 +41,7 @@ from scheduler.jobs import (
     drain_channel,
     poll_source,
     prune,
+    renew_claims,
 )
 from scheduler.logs import worker_logging
 from scheduler.metrics import Metrics, serve
@@ -103,7 +105,8 @@ async def _main(
     rules, ruleset = rules_in_force(settings)
 
     sources = [s.to_source() for s in settings.sources]
-    await asyncio.to_thread(sync_sources, engine, sources)
+    claim = settings.crawl.source_claim
+    await asyncio.to_thread(sync_sources, engine, sources, now=utcnow(), claim_seconds=claim)
     async with AsyncExitStack() as stack:
         http = DeliveryClient(settings.delivery.timeout)
         stack.push_async_callback(http.aclose)  # closed last, after the crawl has stopped
@@ -139,10 +142,32 @@ async def _main(
             started_at=utcnow(),
             metrics=Metrics(engine, utcnow),
         )
+        claims = asyncio.ensure_future(_keep_claims(rt, sources))
+        stack.push_async_callback(_cancel, claims)  # first to go: the run is over
         if once:
             await _run_once(rt, sources)
         else:
             await _run_forever(rt, sources, reload)
+
+
+async def _keep_claims(rt: Runtime, sources: list[Any]) -> None:
+    """Renew the run's claim on its sources every fifth of `crawl.source_claim`, until cancelled.
+
+    A failed renewal (the database away) is logged and tried again next time; the claim
+    outlives four of them.
+    """
+    every = rt.settings.crawl.source_claim / 5
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await renew_claims(rt, sources)
+        except Exception:
+            log.exception("job.failed", extra={"job": "renew_claims"})
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _run_once(rt: Runtime, sources: list[Any]) -> None:

@@ -3,12 +3,12 @@
 `poll_source` carries out one poll of one source in the shared crawl (`crawler.poller`), never
 two at once for the same source (a lock here, a lease in the database for replicas), bounded by
 `crawl.timeout`, and records the outcome as the source's health (a broken source is recorded
-and the others carry on). Taking the lease loads the source's validators in the same
-statement, and recording the outcome gives the lease back in the same statement: two
-database round trips a poll. `drain_channel`
-claims one channel's due outbox rows one at a time under a lease and sends them in order
-(Slack at most one message a second), recording each attempt; `deliver_due` drains every
-channel side by side.
+and the others carry on); a source whose row was pruned is recreated from the configuration.
+Taking the lease loads the source's validators in the same statement, and recording the
+outcome gives the lease back in the same statement: two database round trips a poll.
+`renew_claims` keeps the run's claim on its sources. `drain_channel` claims one channel's due
+outbox rows one at a time under a lease and sends them in order (Slack at most one message a
+second), recording each attempt; `deliver_due` drains every channel side by side.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
@@ -32,12 +32,20 @@ from crawler.pipeline import Ingestor
 from crawler.poller import Poller
 from crawler.spiders import PollReport
 from kurilwatch.config import ChannelConfig, Settings
+from kurilwatch.errors import SourceNotFound
 from kurilwatch.model import Notice, Source
 from scheduler.metrics import Metrics
 from storage.articles import prune_seen
 from storage.assign import prune_bands
 from storage.outbox import claim_due, mark_delivered, mark_failed, record_channel
-from storage.sources import PollRecord, is_stale, record_poll, release_source, take_source
+from storage.sources import (
+    PollRecord,
+    is_stale,
+    record_poll,
+    release_source,
+    renew_sources,
+    take_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +143,11 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         log.info("source.poll_skipped", extra={"source": configured.name, "reason": "running"})
         return None
     async with lock, rt.polls:
-        lease = rt.settings.crawl.timeout + 60
-        source = await asyncio.to_thread(
-            take_source,
-            rt.engine,
-            configured,
-            owner=rt.instance,
-            now=rt.clock(),
-            seconds=lease,
-        )
+        try:
+            source = await _take(rt, configured)
+        except SourceNotFound:  # pruned while this run names it: it is ours again
+            await renew_claims(rt, [configured])
+            source = await _take(rt, configured)
         if source is None:
             log.info(
                 "source.poll_skipped",
@@ -155,6 +159,30 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         except BaseException:
             await asyncio.to_thread(release_source, rt.engine, configured.name, owner=rt.instance)
             raise
+
+
+async def _take(rt: Runtime, configured: Source) -> Source | None:
+    lease = rt.settings.crawl.timeout + 60
+    return await asyncio.to_thread(
+        take_source, rt.engine, configured, owner=rt.instance, now=rt.clock(), seconds=lease
+    )
+
+
+async def renew_claims(rt: Runtime, sources: Sequence[Source]) -> list[str]:
+    """Claim `sources` for another `crawl.source_claim`; recreate (and log) any pruned row."""
+    recreated = await asyncio.to_thread(
+        renew_sources,
+        rt.engine,
+        sources,
+        now=rt.clock(),
+        claim_seconds=rt.settings.crawl.source_claim,
+    )
+    for name in recreated:
+        log.warning(
+            "source.recreated",
+            extra={"source": name, "reason": "its row was pruned while this run names it"},
+        )
+    return recreated
 
 
 async def _poll(rt: Runtime, source: Source) -> PollReport:

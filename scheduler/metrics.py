@@ -4,7 +4,9 @@
 histograms the jobs update as they work, and a collector that reads outbox depth and source
 staleness from the database at scrape time. `serve(...)` starts `GET /metrics` (text format)
 and `GET /healthz` (200 with a JSON summary while the scheduler runs and the database answers,
-503 otherwise). Database reads run in a worker thread, never on the event loop.
+503 otherwise). Both count only the sources a running configuration claims; `/healthz` gives
+the others as `unconfigured_sources`. Database reads run in a worker thread, never on the
+event loop.
 """
 
 from __future__ import annotations
@@ -103,15 +105,17 @@ class _DatabaseCollector(Collector):
                         sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
                     ).all()
                 )
+                now = self.clock()
                 rows = conn.execute(
-                    sa.select(sources.c.name, sources.c.last_new_at, sources.c.last_ok_at)
+                    sa.select(sources.c.name, sources.c.last_new_at, sources.c.last_ok_at).where(
+                        sources.c.configured_until >= now
+                    )
                 ).all()
         except sa.exc.SQLAlchemyError:
             log.warning("metrics.database_unavailable")
             return
         for status in ("pending", "delivered", "dead"):
             depth.add_metric([status], counts.get(status, 0))
-        now = self.clock()
         for name, last_new, last_ok in rows:
             since = last_new or last_ok
             if since is not None:
@@ -122,7 +126,8 @@ class _DatabaseCollector(Collector):
 
 def health(engine: Engine, *, scheduler_running: bool) -> tuple[int, dict[str, Any]]:
     """The `/healthz` status code and body (reads the database: call off the loop)."""
-    body: dict[str, Any] = {"scheduler": scheduler_running, "time": datetime.now(UTC).isoformat()}
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {"scheduler": scheduler_running, "time": now.isoformat()}
     try:
         with engine.connect() as conn:
             counts: dict[str, int] = dict(
@@ -130,11 +135,21 @@ def health(engine: Engine, *, scheduler_running: bool) -> tuple[int, dict[str, A
                     sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
                 ).all()
             )
-            failing = conn.execute(
-                sa.select(sa.func.count()).where(sources.c.consecutive_failures > 0)
-            ).scalar_one()
-            total = conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar_one()
-        body.update(database=True, sources=total, failing_sources=failing, outbox=counts)
+            configured = sources.c.configured_until >= now
+            total, failing, unconfigured = conn.execute(
+                sa.select(
+                    sa.func.count().filter(configured),
+                    sa.func.count().filter(configured, sources.c.consecutive_failures > 0),
+                    sa.func.count().filter(sa.not_(configured)),
+                )
+            ).one()
+        body.update(
+            database=True,
+            sources=total,
+            failing_sources=failing,
+            unconfigured_sources=unconfigured,
+            outbox=counts,
+        )
     except sa.exc.SQLAlchemyError as exc:
         body.update(database=False, error=type(exc).__name__)
     healthy = scheduler_running and body["database"]

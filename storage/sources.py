@@ -1,8 +1,14 @@
-"""Sources: the configured list mirrored into the database, and each one's poll health.
+"""Sources: the rows running configurations claim, and each one's poll health.
 
-`sync_sources` makes the table match the configuration (by name; a changed URL or kind
-forgets the old validators). `record_poll` stores what a poll found: new validators for
-conditional GET, success or the error, consecutive failures and items found.
+Several configurations may share one database (replicas of one file, a `run --once` with
+another file), so no run owns the table. Each running configuration claims the sources it
+names until `configured_until`, and renews the claim while it runs: `sync_sources` at start
+(by name; a changed URL or kind forgets the old validators), `renew_sources` after. Nothing
+here deletes a source another configuration may poll: a source whose claim has lapsed is
+"not configured since" that time, and only `prune_sources` (`kurilwatch sources prune`)
+removes it. `take_source` leases a source for one poll; `record_poll` stores what the poll
+found: new validators for conditional GET, success or the error, consecutive failures and
+items found.
 """
 
 from __future__ import annotations
@@ -38,11 +44,26 @@ class PollRecord:
     """Entries never seen before that this poll found."""
 
 
-def sync_sources(engine: Engine, configured: Sequence[Source]) -> None:
-    """Make the table match the configuration.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnclaimedSource:
+    """A source no running configuration names: what `prune_sources` removes."""
 
-    New sources are inserted, changed ones updated (a new URL or kind forgets the validators),
-    and sources no longer configured are removed (their articles stay).
+    name: str
+    kind: str
+    url: str
+    configured_until: datetime
+    """When the last claim on it lapsed: no configuration has named it since."""
+
+
+def sync_sources(
+    engine: Engine, configured: Sequence[Source], *, now: datetime, claim_seconds: float
+) -> None:
+    """Write the configuration's sources into the table and claim them until `now + claim`.
+
+    New sources are inserted, changed ones updated (a new URL or kind forgets the
+    validators). Sources the configuration does not name are left alone: another running
+    configuration may poll them. A claim is only ever extended, never shortened, so
+    configurations naming the same source never cut each other's claim.
     """
     stmt = insert(sources)
     changed = sa.or_(sources.c.url != stmt.excluded.url, sources.c.kind != stmt.excluded.kind)
@@ -55,21 +76,82 @@ def sync_sources(engine: Engine, configured: Sequence[Source]) -> None:
             "etag": sa.case((changed, None), else_=sources.c.etag),
             "last_modified": sa.case((changed, None), else_=sources.c.last_modified),
             "body_sha256": sa.case((changed, None), else_=sources.c.body_sha256),
+            "configured_until": _later_claim(stmt),
         },
     )
-    rows = [
+    rows = _rows(configured, until=now + timedelta(seconds=claim_seconds))
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(upsert, rows)  # one batched statement, not one per source
+
+
+def renew_sources(
+    engine: Engine, configured: Sequence[Source], *, now: datetime, claim_seconds: float
+) -> list[str]:
+    """Extend the claim on `configured` to `now + claim`; return the names it recreated.
+
+    A source whose row is missing (pruned while the claim had lapsed, for instance while the
+    daemon was suspended) is inserted again from the configuration. A row that is there keeps
+    its URL and validators: renewing is not a new sync.
+    """
+    stmt = insert(sources)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[sources.c.name], set_={"configured_until": _later_claim(stmt)}
+    ).returning(sources.c.name, _INSERTED)
+    rows = _rows(configured, until=now + timedelta(seconds=claim_seconds))
+    if not rows:
+        return []
+    with engine.begin() as conn:
+        result = conn.execute(upsert, rows)
+        return sorted(name for name, inserted in result if inserted)
+
+
+# In an INSERT … ON CONFLICT, a row the statement inserted has no deleting transaction
+# (xmax = 0); a row it updated carries the updating one.
+_INSERTED = sa.literal_column("(xmax = 0)", sa.Boolean).label("inserted")
+
+
+def _later_claim(stmt: Any) -> Any:
+    return sa.func.greatest(sources.c.configured_until, stmt.excluded.configured_until)
+
+
+def _rows(configured: Sequence[Source], *, until: datetime) -> list[dict[str, Any]]:
+    return [
         {
             "name": s.name,
             "kind": s.kind,
             "url": s.url,
             "expect_every_seconds": s.expect_every_seconds,
+            "configured_until": until,
         }
         for s in configured
     ]
+
+
+def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> list[UnclaimedSource]:
+    """Remove the sources whose claim lapsed before `now`; return them by name.
+
+    A source under a poll lease stays even so (someone is polling it), and the articles of a
+    removed source stay. Check and removal are one statement, so a configuration renewing
+    its claim meanwhile keeps its row. With `dry_run`, only say what would go.
+    """
+    unclaimed = sa.and_(
+        sources.c.configured_until < now,
+        sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < now),
+    )
+    columns = (sources.c.name, sources.c.kind, sources.c.url, sources.c.configured_until)
+    stmt: Any = (
+        sa.select(*columns).where(unclaimed)
+        if dry_run
+        else sa.delete(sources).where(unclaimed).returning(*columns)
+    )
     with engine.begin() as conn:
-        conn.execute(sa.delete(sources).where(sources.c.name.not_in([s.name for s in configured])))
-        if rows:
-            conn.execute(upsert, rows)  # one batched statement, not one per source
+        rows = conn.execute(stmt).all()
+    found = [
+        UnclaimedSource(name=r.name, kind=r.kind, url=r.url, configured_until=r.configured_until)
+        for r in rows
+    ]
+    return sorted(found, key=lambda s: s.name)
 
 
 def load_source(engine: Engine, configured: Source) -> Source:
@@ -157,7 +239,11 @@ def is_stale(
 def list_sources(
     engine: Engine, *, now: datetime, names: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The sources (by default every one in the table) with their health, JSON-ready."""
+    """The sources (by default every one in the table) with their health, JSON-ready.
+
+    `configured` is false for a source no running configuration has claimed since
+    `not_configured_since`: nobody polls it until a run names it again.
+    """
     query = sa.select(sources).order_by(sources.c.name)
     if names is not None:
         query = query.where(sources.c.name.in_(names))
@@ -168,6 +254,11 @@ def list_sources(
             "name": r["name"],
             "kind": r["kind"],
             "url": r["url"],
+            "configured": r["configured_until"] >= now,
+            "not_configured_since": (
+                _iso(r["configured_until"]) if r["configured_until"] < now else None
+            ),
+            "configured_until": _iso(r["configured_until"]),
             "last_poll_at": _iso(r["last_poll_at"]),
             "last_ok_at": _iso(r["last_ok_at"]),
             "last_error": r["last_error"],
@@ -200,24 +291,29 @@ def take_source(
     None when another daemon holds it. Replicas on one database poll each source one at a
     time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked, so
     two daemons never crawl it at once, and a lease left by a daemon that died lapses by itself.
+    The taker's URL and kind go into the row: validators that another configuration left
+    there for another URL under the same name are dropped, never sent to this one.
+
+    Raises:
+        SourceNotFound: the source has no row (it was pruned); `renew_sources` recreates it.
     """
-    row = _lease(engine, configured.name, owner=owner, now=now, seconds=seconds)
-    if row is None:
-        return None
-    return replace(
-        configured, etag=row.etag, last_modified=row.last_modified, body_sha256=row.body_sha256
-    )
-
-
-def _lease(engine: Engine, name: str, *, owner: str, now: datetime, seconds: float) -> Any:
     params = {
-        "p_name": name,
+        "p_name": configured.name,
         "p_owner": owner,
         "p_now": now,
         "p_until": now + timedelta(seconds=seconds),
+        "p_url": configured.url,
+        "p_kind": configured.kind,
     }
     with _autocommit(engine) as conn:
-        return conn.execute(_LEASE, params).first()
+        row = conn.execute(_LEASE, params).first()
+        if row is None:
+            if conn.execute(_EXISTS, params).first() is None:
+                raise SourceNotFound(f"no source named {configured.name!r} in the database")
+            return None
+    return replace(
+        configured, etag=row.etag, last_modified=row.last_modified, body_sha256=row.body_sha256
+    )
 
 
 def _autocommit(engine: Engine) -> sa.Connection:
@@ -244,12 +340,24 @@ _FREE = (
     )
     .with_for_update(skip_locked=True)
 )
+_SAME_TARGET = sa.and_(
+    sources.c.url == sa.bindparam("p_url"), sources.c.kind == sa.bindparam("p_kind")
+)
 _LEASE = (
     sa.update(sources)
     .where(sources.c.id.in_(_FREE.scalar_subquery()))
-    .values(leased_until=sa.bindparam("p_until"), leased_by=sa.bindparam("p_owner"))
+    .values(
+        leased_until=sa.bindparam("p_until"),
+        leased_by=sa.bindparam("p_owner"),
+        url=sa.bindparam("p_url"),
+        kind=sa.bindparam("p_kind"),
+        etag=sa.case((_SAME_TARGET, sources.c.etag), else_=None),
+        last_modified=sa.case((_SAME_TARGET, sources.c.last_modified), else_=None),
+        body_sha256=sa.case((_SAME_TARGET, sources.c.body_sha256), else_=None),
+    )
     .returning(sources.c.etag, sources.c.last_modified, sources.c.body_sha256)
 )
+_EXISTS = sa.select(sources.c.id).where(sources.c.name == sa.bindparam("p_name"))
 
 
 @functools.cache

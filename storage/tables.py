@@ -1,6 +1,7 @@
 """The table definitions; Alembic migrations in `storage/migrations` must match them.
 
-sources   one row per configured source: validators for conditional GET and its health
+sources   one row per source some configuration names: validators for conditional GET, its
+          health, and until when a running configuration claims it (`configured_until`)
 stories   one row per real-world story; `content_hash` of its first copy
 articles  every stored copy of a story (unique canonical URL, unique GUID per source)
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
@@ -62,6 +63,7 @@ sources = Table(
     Column("expect_every_seconds", Float),
     Column("leased_until", TIMESTAMP),
     Column("leased_by", String(64)),
+    Column("configured_until", TIMESTAMP, nullable=False, server_default=text("now()")),
 )
 
 stories = Table(

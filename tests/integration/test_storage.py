@@ -201,7 +201,7 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
     engine: Engine,
 ) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
-    sync_sources(engine, [configured])
+    sync_sources(engine, [configured], now=NOW, claim_seconds=300)
     record_poll(engine, "wire", PollRecord(ok=True, etag='"v1"', last_modified="M"), now=NOW)
     taken = take_source(engine, configured, owner="a", now=NOW, seconds=60)
     assert taken is not None and (taken.etag, taken.last_modified) == ('"v1"', "M")
@@ -221,7 +221,7 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
         Source(name=f"s{i}", kind="feed", url=f"https://a.test/{i}", every_seconds=60)
         for i in range(50)
     ]
-    sync_sources(engine, [configured, *many])
+    sync_sources(engine, [configured, *many], now=NOW, claim_seconds=300)
     assert [r["url"] for r in list_sources(engine, now=NOW, names=["s7", "wire"])] == [
         "https://a.test/7",
         "https://a.test/rss",
@@ -231,7 +231,7 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
 
 def test_source_health_and_validators(engine: Engine) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
-    sync_sources(engine, [configured])
+    sync_sources(engine, [configured], now=NOW, claim_seconds=300)
     record_poll(
         engine, "wire", PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"), now=NOW
     )
@@ -242,7 +242,7 @@ def test_source_health_and_validators(engine: Engine) -> None:
     assert row["last_error"] == "HTTP 502" and row["consecutive_failures"] == 2
     assert row["last_ok_at"] == NOW.isoformat()
     moved = Source(name="wire", kind="feed", url="https://a.test/feed", every_seconds=60)
-    sync_sources(engine, [moved])
+    sync_sources(engine, [moved], now=NOW, claim_seconds=300)
     assert load_source(engine, moved).etag is None  # a new URL starts without validators
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1
