@@ -1,0 +1,186 @@
+"""Source ownership on the real PostgreSQL: claims, renewal, prune, recreation on take."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kurilwatch.errors import SourceNotFound
+from kurilwatch.model import Article, Source
+from scheduler.metrics import Metrics, health
+from storage.articles import ingest_article
+from storage.engine import HEAD, MIGRATIONS, upgrade_schema
+from storage.sources import (
+    PollRecord,
+    list_sources,
+    prune_sources,
+    record_poll,
+    renew_sources,
+    sync_sources,
+    take_source,
+)
+
+NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
+CLAIM = 300.0
+
+
+def _source(name: str, url: str | None = None) -> Source:
+    return Source(
+        name=name, kind="feed", url=url or f"https://{name}.test/rss.xml", every_seconds=60
+    )
+
+
+def _by_name(engine: Engine, now: datetime) -> dict[str, dict[str, object]]:
+    return {r["name"]: r for r in list_sources(engine, now=now)}  # type: ignore[misc]
+
+
+def test_a_run_with_another_configuration_removes_nothing(engine: Engine) -> None:
+    daemon = [_source("wire"), _source("agency")]
+    sync_sources(engine, daemon, now=NOW, claim_seconds=CLAIM)
+    record_poll(engine, "wire", PollRecord(ok=True, etag='"v1"'), now=NOW)
+    # a one-off run with another file, and a later restart of it with nothing in common
+    sync_sources(engine, [_source("other")], now=NOW, claim_seconds=CLAIM)
+    sync_sources(engine, [_source("other2")], now=NOW, claim_seconds=CLAIM)
+    rows = _by_name(engine, NOW + timedelta(seconds=10))
+    assert set(rows) == {"wire", "agency", "other", "other2"}
+    assert all(r["configured"] for r in rows.values())
+    taken = take_source(engine, daemon[0], owner="daemon", now=NOW, seconds=60)
+    assert taken is not None and taken.etag == '"v1"'  # its validators survived too
+
+
+def test_a_claim_is_extended_never_shortened(engine: Engine) -> None:
+    sync_sources(engine, [_source("wire")], now=NOW, claim_seconds=CLAIM)
+    # a replica of the same file with a shorter claim does not cut the daemon's
+    sync_sources(engine, [_source("wire")], now=NOW, claim_seconds=5)
+    assert renew_sources(engine, [_source("wire")], now=NOW, claim_seconds=5) == []
+    [row] = list_sources(engine, now=NOW + timedelta(seconds=CLAIM - 1))
+    assert row["configured"] and row["not_configured_since"] is None
+    assert row["configured_until"] == (NOW + timedelta(seconds=CLAIM)).isoformat()
+
+
+def test_a_source_nobody_renews_is_not_configured_since_its_claim_lapsed(engine: Engine) -> None:
+    sync_sources(engine, [_source("wire"), _source("gone")], now=NOW, claim_seconds=CLAIM)
+    later = NOW + timedelta(seconds=CLAIM * 0.8)
+    renew_sources(engine, [_source("wire")], now=later, claim_seconds=CLAIM)  # still running
+    after = NOW + timedelta(seconds=CLAIM + 1)
+    rows = _by_name(engine, after)
+    assert rows["wire"]["configured"] is True and rows["wire"]["not_configured_since"] is None
+    assert rows["gone"]["configured"] is False
+    assert rows["gone"]["not_configured_since"] == (NOW + timedelta(seconds=CLAIM)).isoformat()
+
+
+def test_prune_removes_only_what_no_configuration_claims(engine: Engine) -> None:
+    sync_sources(
+        engine,
+        [_source("wire"), _source("gone"), _source("busy")],
+        now=NOW,
+        claim_seconds=CLAIM,
+    )
+    ingest_article(
+        engine,
+        Article(
+            url="https://gone.test/a",
+            source="gone",
+            title="Japan protests drills on Etorofu",
+            text="Japan lodged a protest with Russia over drills on Etorofu. " * 4,
+            language="en",
+            published_at=NOW,
+        ),
+        events=(),
+        plan=lambda _: [],
+        now=NOW,
+    )
+    after = NOW + timedelta(seconds=CLAIM + 60)
+    renew_sources(engine, [_source("wire")], now=after - timedelta(seconds=30), claim_seconds=CLAIM)
+    # "busy" lapsed too, but a poll holds it: whoever polls it owns it
+    assert take_source(engine, _source("busy"), owner="x", now=after, seconds=60) is not None
+
+    dry = prune_sources(engine, now=after, dry_run=True)
+    assert [(s.name, s.url) for s in dry] == [("gone", "https://gone.test/rss.xml")]
+    assert dry[0].configured_until == NOW + timedelta(seconds=CLAIM)
+    assert set(_by_name(engine, after)) == {"wire", "gone", "busy"}  # a dry run removes nothing
+
+    assert [s.name for s in prune_sources(engine, now=after)] == ["gone"]
+    assert set(_by_name(engine, after)) == {"wire", "busy"}
+    assert prune_sources(engine, now=after) == []
+    with engine.connect() as conn:  # its articles stay
+        stored = conn.execute(sa.text("select count(*) from articles where source = 'gone'"))
+        assert stored.scalar_one() == 1
+
+
+def test_a_pruned_source_is_recreated_by_the_configuration_that_still_names_it(
+    engine: Engine,
+) -> None:
+    wire = _source("wire")
+    sync_sources(engine, [wire], now=NOW, claim_seconds=CLAIM)
+    after = NOW + timedelta(seconds=CLAIM + 1)  # the daemon was suspended past its claim
+    assert [s.name for s in prune_sources(engine, now=after)] == ["wire"]
+    with pytest.raises(SourceNotFound):
+        take_source(engine, wire, owner="daemon", now=after, seconds=60)
+    assert renew_sources(engine, [wire, _source("agency")], now=after, claim_seconds=CLAIM) == [
+        "agency",
+        "wire",
+    ]
+    assert renew_sources(engine, [wire], now=after, claim_seconds=CLAIM) == []
+    taken = take_source(engine, wire, owner="daemon", now=after, seconds=60)
+    assert taken is not None and taken.etag is None
+    [row] = [r for r in list_sources(engine, now=after) if r["name"] == "wire"]
+    assert row["configured"] and row["url"] == wire.url
+    # held by one daemon: the other is told so, not that the row is missing
+    assert take_source(engine, wire, owner="replica", now=after, seconds=60) is None
+
+
+def test_one_name_for_two_urls_never_mixes_their_validators(engine: Engine) -> None:
+    ours = _source("wire", "https://a.test/rss.xml")
+    theirs = _source("wire", "https://b.test/rss.xml")
+    sync_sources(engine, [ours], now=NOW, claim_seconds=CLAIM)
+    take_source(engine, ours, owner="a", now=NOW, seconds=60)
+    record_poll(
+        engine, "wire", PollRecord(ok=True, etag='"a"', last_modified="A"), now=NOW, release="a"
+    )
+    got = take_source(engine, theirs, owner="b", now=NOW, seconds=60)
+    assert got is not None and (got.url, got.etag, got.last_modified) == (theirs.url, None, None)
+    record_poll(engine, "wire", PollRecord(ok=True, etag='"b"'), now=NOW, release="b")
+    again = take_source(engine, ours, owner="a", now=NOW, seconds=60)
+    assert again is not None and (again.url, again.etag) == (ours.url, None)
+
+
+def test_health_and_metrics_count_only_configured_sources(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    sync_sources(engine, [_source("wire")], now=now, claim_seconds=CLAIM)
+    day_ago = now - timedelta(days=1)
+    sync_sources(engine, [_source("gone")], now=day_ago, claim_seconds=CLAIM)
+    for name in ("wire", "gone"):
+        record_poll(engine, name, PollRecord(ok=False, error="HTTP 500"), now=now)
+    status, body = health(engine, scheduler_running=True)
+    assert status == 200
+    assert (body["sources"], body["failing_sources"], body["unconfigured_sources"]) == (1, 1, 1)
+    record_poll(engine, "wire", PollRecord(ok=True, new_items=1), now=now)
+    text = Metrics(engine, lambda: now).render().decode()
+    assert 'kurilwatch_source_staleness_seconds{source="wire"}' in text
+    assert 'source="gone"' not in text
+
+
+def test_rows_from_before_ownership_start_configured(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+        conn.execute(
+            sa.text("insert into sources (name, kind, url) values ('wire', 'feed', 'https://a/')")
+        )
+        before = conn.execute(sa.text("select now()")).scalar_one()
+    assert upgrade_schema(engine) == HEAD
+    with engine.connect() as conn:
+        after = conn.execute(sa.text("select now()")).scalar_one()
+        until = conn.execute(sa.text("select configured_until from sources")).scalar_one()
+    assert before <= until <= after  # claimed until the upgrade: the next run takes over
+    [row] = list_sources(engine, now=until)
+    assert row["configured"] is True
