@@ -102,28 +102,41 @@ main.add_command(status)
 @main.command()
 @guarded
 def demo() -> None:
-    """See the whole pipeline work in a minute: a local demo site, alerts printed as in Slack."""
+    """See the whole pipeline work in a minute: a local demo site, alerts printed as in Slack.
+
+    It runs on a temporary database of its own, whatever KURILWATCH_DATABASE_URL, --config
+    or database_url say: the demo never touches your database.
+    """
     import tempfile
     from pathlib import Path
 
     from kurilwatch.config import validate_settings
     from scheduler.daemon import run as run_daemon
-    from scheduler.demo import DEMO_STORIES, demo_site
+    from scheduler.demo import DEMO_STORIES, demo_site, demo_summary
+    from storage.outbox import list_alerts
+    from storage.stories import list_stories
 
     with demo_site() as feed, tempfile.TemporaryDirectory(prefix="kurilwatch-demo-") as tmp:
         data: dict[str, object] = {
             "sources": [{"name": "demo-news", "url": feed, "every": "1m"}],
             "channels": [{"name": "slack-preview", "kind": "console", "format": "slack"}],
             "listen": "off",
-            "data_dir": tmp,
+            "data_dir": tmp,  # no database_url: the embedded server in `tmp`, gone afterwards
         }
-        if os.environ.get("KURILWATCH_DATABASE_URL"):
-            data["database_url"] = os.environ["KURILWATCH_DATABASE_URL"]
         settings = validate_settings(data, Path("(demo)"))
-        click.echo(f"Serving {len(DEMO_STORIES)} demo stories at {feed}; polling once…\n")
+        if os.environ.get("KURILWATCH_DATABASE_URL"):
+            click.echo("KURILWATCH_DATABASE_URL is set: the demo leaves that database alone.")
+        click.echo(
+            f"Serving {len(DEMO_STORIES)} demo stories at {feed}; polling once, "
+            "on a temporary database of the demo's own…\n"
+        )
         with database(settings, upgrade=True) as engine:
             code = run_daemon(settings, engine, once=True, out=sys.stdout)
-        click.echo("Done: 3 alerts above (the second copy of the Iturup story joined the first;")
-        click.echo("the earthquake and the wage rally were let pass). Next: copy")
-        click.echo("kurilwatch.example.yaml to kurilwatch.yaml and run `kurilwatch run`.")
+            stored = list_stories(engine, limit=len(DEMO_STORIES) + 1)
+            outbox = list_alerts(engine, limit=10 * len(DEMO_STORIES))
+        for line in demo_summary(len(DEMO_STORIES), stored, outbox):
+            click.echo(line)
+        click.echo(
+            "Next: copy kurilwatch.example.yaml to kurilwatch.yaml and run `kurilwatch run`."
+        )
     sys.exit(code)

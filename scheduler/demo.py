@@ -2,17 +2,18 @@
 
 Serves a small local news site (an RSS feed and article pages written for this demo, on
 127.0.0.1 with a free port), points one source and a console channel at it, runs one pass
-(poll, extract, gate, dedup, rules, outbox, delivery) on an embedded PostgreSQL in a
-temporary folder (or on `KURILWATCH_DATABASE_URL` when set), and prints each alert as it
-would read in Slack. Three stories are news the rules alert on (one carried by two outlets:
-one alert), two are look-alikes they let pass.
+(poll, extract, gate, dedup, rules, outbox, delivery) on an embedded PostgreSQL of its own in
+a temporary folder, and prints each alert as it would read in Slack. It never opens the
+user's database (`KURILWATCH_DATABASE_URL` and `database_url:` are ignored). Three stories
+are news the rules alert on (one carried by two outlets: one alert), two are look-alikes they
+let pass; `demo_summary` then says what the run actually stored and sent.
 """
 
 from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -136,3 +137,45 @@ def demo_site() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def demo_summary(
+    listed: int, stories: Sequence[Mapping[str, Any]], alerts: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """What the demo run did, counted from what it stored, as lines for the terminal.
+
+    Args:
+        listed: the articles the demo feed listed.
+        stories: the stored stories, as `storage.stories.list_stories` gives them.
+        alerts: the outbox rows, as `storage.outbox.list_alerts` gives them.
+    """
+    kept = sum(len(s["urls"]) for s in stories)
+    line = (
+        f"Done: the demo feed listed {_count(listed, 'article')}; {kept} kept as "
+        f"{_count(len(stories), 'story', 'stories')}"
+    )
+    joined = [s for s in stories if len(s["urls"]) > 1]
+    if joined:
+        copies = ", ".join(str(len(s["urls"])) for s in joined)
+        line += f" ({_count(len(joined), 'story', 'stories')} with {copies} copies)"
+    if listed > kept:
+        line += f", {listed - kept} not kept (off topic or unreadable)"
+    by_status = {status: sum(a["status"] == status for a in alerts) for status in _STATUSES}
+    sent = f"{_count(by_status['delivered'], 'alert')} printed above"
+    if by_status["pending"]:
+        sent += f"; {by_status['pending']} still pending"
+    if by_status["dead"]:
+        sent += f"; {by_status['dead']} could not be delivered"
+    lines = [line + ".", sent + "."]
+    alerted = {a["story_id"] for a in alerts}
+    quiet = [s["title"] for s in stories if s["id"] not in alerted]
+    if quiet:
+        lines.append(f"Let pass (no rule matched): {'; '.join(quiet)}.")
+    return lines
+
+
+_STATUSES = ("delivered", "pending", "dead")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"

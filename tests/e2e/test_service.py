@@ -188,6 +188,12 @@ def test_demo_shows_the_pipeline_with_nothing_to_set_up(kw: Kurilwatch) -> None:
         "2 copies" in line for line in done.stdout.splitlines()
     )  # the syndicated copy joined
     assert "earthquake" not in "\n".join(alerts).lower() and "wage" not in "\n".join(alerts).lower()
+    # it says what happened, counted; and it ran on a database of its own
+    assert "the demo feed listed 6 articles; 5 kept as 4 stories" in done.stdout
+    assert "3 alerts printed above." in done.stdout
+    assert "Let pass (no rule matched): Magnitude 5.8 earthquake" in done.stdout
+    assert "leaves that database alone" in done.stdout
+    assert kw.json("stories", "list") == [] and kw.json("sources", "list") == []
 
 
 def _listening_ports(pid: int) -> set[int]:

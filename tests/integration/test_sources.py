@@ -34,7 +34,7 @@ def _source(name: str, url: str | None = None) -> Source:
 
 
 def _by_name(engine: Engine, now: datetime) -> dict[str, dict[str, object]]:
-    return {r["name"]: r for r in list_sources(engine, now=now)}  # type: ignore[misc]
+    return {r["name"]: r for r in list_sources(engine, now=now)}
 
 
 def test_a_run_with_another_configuration_removes_nothing(engine: Engine) -> None:
