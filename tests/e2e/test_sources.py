@@ -31,7 +31,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 
 def test_every_kind_of_source_in_one_run(kw: Kurilwatch) -> None:
-    dated = "/news/2026/11/27/"
+    dated = datetime.now(UTC).strftime("/news/%Y/%m/%d/")  # a date in the URL, within max age
     with (
         NewsSite(name="Sitemap Only") as sitemap_site,
         NewsSite(name="Listing Only") as listing_site,
