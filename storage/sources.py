@@ -308,9 +308,16 @@ def take_source(
     with _autocommit(engine) as conn:
         row = conn.execute(_LEASE, params).first()
         if row is None:
-            if conn.execute(_EXISTS, params).first() is None:
+            holder = conn.execute(_HOLDER, params).first()
+            if holder is None:
                 raise SourceNotFound(f"no source named {configured.name!r} in the database")
-            return None
+            if holder.held:
+                return None
+            # Not leased, only locked for a moment (a claim being renewed, a poll recorded):
+            # wait for that statement rather than skip a poll nobody else is doing.
+            row = conn.execute(_LEASE_WAITING, params).first()
+            if row is None:
+                return None
     return replace(
         configured, etag=row.etag, last_modified=row.last_modified, body_sha256=row.body_sha256
     )
@@ -340,24 +347,36 @@ _FREE = (
     )
     .with_for_update(skip_locked=True)
 )
+_HOLDER = sa.select(
+    sa.and_(
+        sources.c.leased_until >= sa.bindparam("p_now"),
+        sources.c.leased_by != sa.bindparam("p_owner"),
+    ).label("held")
+).where(sources.c.name == sa.bindparam("p_name"))
 _SAME_TARGET = sa.and_(
     sources.c.url == sa.bindparam("p_url"), sources.c.kind == sa.bindparam("p_kind")
 )
-_LEASE = (
-    sa.update(sources)
-    .where(sources.c.id.in_(_FREE.scalar_subquery()))
-    .values(
-        leased_until=sa.bindparam("p_until"),
-        leased_by=sa.bindparam("p_owner"),
-        url=sa.bindparam("p_url"),
-        kind=sa.bindparam("p_kind"),
-        etag=sa.case((_SAME_TARGET, sources.c.etag), else_=None),
-        last_modified=sa.case((_SAME_TARGET, sources.c.last_modified), else_=None),
-        body_sha256=sa.case((_SAME_TARGET, sources.c.body_sha256), else_=None),
+
+
+def _lease_statement(free: sa.Select[Any]) -> sa.Update:
+    return (
+        sa.update(sources)
+        .where(sources.c.id.in_(free.scalar_subquery()))
+        .values(
+            leased_until=sa.bindparam("p_until"),
+            leased_by=sa.bindparam("p_owner"),
+            url=sa.bindparam("p_url"),
+            kind=sa.bindparam("p_kind"),
+            etag=sa.case((_SAME_TARGET, sources.c.etag), else_=None),
+            last_modified=sa.case((_SAME_TARGET, sources.c.last_modified), else_=None),
+            body_sha256=sa.case((_SAME_TARGET, sources.c.body_sha256), else_=None),
+        )
+        .returning(sources.c.etag, sources.c.last_modified, sources.c.body_sha256)
     )
-    .returning(sources.c.etag, sources.c.last_modified, sources.c.body_sha256)
-)
-_EXISTS = sa.select(sources.c.id).where(sources.c.name == sa.bindparam("p_name"))
+
+
+_LEASE = _lease_statement(_FREE)
+_LEASE_WAITING = _lease_statement(_FREE.with_for_update())
 
 
 @functools.cache

@@ -52,6 +52,21 @@ class Kurilwatch:
             text=True,
         )
 
+    def popen_logged(self, *args: str, log: Path) -> subprocess.Popen[str]:
+        """Like `popen`, with the JSON log written to `log` instead of a pipe.
+
+        A daemon that runs through several other commands logs more than a pipe holds; with
+        nobody reading the pipe it would block. Its stdout (console channels) is discarded.
+        """
+        with log.open("w", encoding="utf-8") as sink:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [str(KURILWATCH), "--config", str(self.config), "--log-format", "json", *args],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                text=True,
+            )
+
     def json(self, *args: str) -> Any:
         done = self.run(*args, "--json")
         assert done.returncode == 0, done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -184,3 +185,23 @@ def test_rows_from_before_ownership_start_configured(engine: Engine) -> None:
     assert before <= until <= after  # claimed until the upgrade: the next run takes over
     [row] = list_sources(engine, now=until)
     assert row["configured"] is True
+
+
+def test_a_source_locked_for_a_moment_is_waited_for_not_skipped(engine: Engine) -> None:
+    wire = _source("wire")
+    sync_sources(engine, [wire], now=NOW, claim_seconds=CLAIM)
+    got: list[object] = []
+    with engine.connect() as other:
+        # a claim being renewed (or a poll recorded) holds the row's lock, uncommitted
+        other.execute(sa.text("update sources set configured_until = configured_until"))
+        taker = threading.Thread(
+            target=lambda: got.append(take_source(engine, wire, owner="a", now=NOW, seconds=60))
+        )
+        taker.start()
+        taker.join(timeout=0.5)
+        assert not got  # waiting for the lock, not skipping the poll
+        other.commit()
+    taker.join(timeout=30)
+    assert got and got[0] is not None
+    # held under a lease by another daemon: that one is skipped at once
+    assert take_source(engine, wire, owner="b", now=NOW, seconds=60) is None
