@@ -131,19 +131,22 @@ def _rows(configured: Sequence[Source], *, until: datetime) -> list[dict[str, An
 def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> list[UnclaimedSource]:
     """Remove the sources whose claim lapsed before `now`; return them by name.
 
-    A source under a poll lease stays even so (someone is polling it), and the articles of a
-    removed source stay. Check and removal are one statement, so a configuration renewing
-    its claim meanwhile keeps its row. With `dry_run`, only say what would go.
+    A source under a poll lease, or locked by a writer at that moment, stays even so
+    (someone is using it), and the articles of a removed source stay. Check and removal are
+    one statement that never waits for a lock, so a configuration renewing its claim
+    meanwhile keeps its row. With `dry_run`, only say what would go.
     """
     unclaimed = sa.and_(
         sources.c.configured_until < now,
         sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < now),
     )
     columns = (sources.c.name, sources.c.kind, sources.c.url, sources.c.configured_until)
+    # a row locked by a writer (a claim being renewed, a poll being recorded) is in use: skip
+    mine = sa.select(sources.c.id).where(unclaimed).with_for_update(skip_locked=True)
     stmt: Any = (
         sa.select(*columns).where(unclaimed)
         if dry_run
-        else sa.delete(sources).where(unclaimed).returning(*columns)
+        else sa.delete(sources).where(sources.c.id.in_(mine.scalar_subquery())).returning(*columns)
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()

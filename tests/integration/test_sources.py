@@ -205,3 +205,19 @@ def test_a_source_locked_for_a_moment_is_waited_for_not_skipped(engine: Engine) 
     assert got and got[0] is not None
     # held under a lease by another daemon: that one is skipped at once
     assert take_source(engine, wire, owner="b", now=NOW, seconds=60) is None
+
+
+def test_prune_skips_a_row_in_use_instead_of_waiting_for_it(engine: Engine) -> None:
+    sync_sources(engine, [_source("gone")], now=NOW, claim_seconds=CLAIM)
+    after = NOW + timedelta(seconds=CLAIM + 1)
+    got: list[list[object]] = []
+    with engine.connect() as other:
+        # a claim being renewed by a process that then stalls (suspended, say)
+        other.execute(sa.text("update sources set configured_until = configured_until"))
+        pruner = threading.Thread(target=lambda: got.append(prune_sources(engine, now=after)))
+        pruner.start()
+        pruner.join(timeout=30)
+        other.commit()
+    pruner.join(timeout=30)
+    assert got == [[]]  # answered at once, removing nothing
+    assert [s.name for s in prune_sources(engine, now=after)] == ["gone"]
