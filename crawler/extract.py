@@ -34,7 +34,7 @@ __all__ = ["FeedUnreadable", "extract_article", "guess_language", "parse_feed"]
 
 MIN_TEXT_CHARS = 80
 CONSENT_MAX_CHARS = 1500
-"""A text this short that speaks of cookies and consent is the wall, not the article."""
+"""A text this short that speaks mostly of cookies and consent is the wall, not the article."""
 _CONSENT = re.compile(
     r"cookies?|consent|accept all|reject all|manage (?:preferences|options|choices)"
     r"|privacy (?:policy|settings)|our partners|согласи[ея]|куки|クッキー|同意"
@@ -96,7 +96,7 @@ def extract_article(
                 f"the page is a JavaScript shell ({len(text)} characters without scripts)"
             )
         raise ExtractionError(f"no article text ({len(text)} characters)")
-    if len(text) < CONSENT_MAX_CHARS and len(set(_CONSENT.findall(text.lower()))) >= 2:
+    if _consent_wall(text):
         raise ExtractionError("the page is a cookie-consent wall")
     title = (
         (data.get("title") if needs_metadata else page_title)
@@ -115,6 +115,16 @@ def extract_article(
         outlet=declared.site_name or _clean(data.get("sitename")) or _host(url),
         canonical_url=declared.canonical,
     )
+
+
+def _consent_wall(text: str) -> bool:
+    """A short text that speaks of cookies and consent in at least half of its lines."""
+    if len(text) >= CONSENT_MAX_CHARS:
+        return False
+    lines = [line for line in text.lower().splitlines() if line.strip()]
+    marked = [set(_CONSENT.findall(line)) for line in lines]
+    terms = set().union(*marked) if marked else set()
+    return len(terms) >= 2 and 2 * sum(1 for m in marked if m) >= len(lines)
 
 
 def _page_title(tree: Any) -> str | None:

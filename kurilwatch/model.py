@@ -145,6 +145,10 @@ class Story:
     published_at: datetime | None
     first_seen_at: datetime
     urls: tuple[str, ...] = field(default_factory=tuple)
+    text_source: Literal["page", "feed"] = "page"
+    """"feed" while every copy was judged on a feed's own title and summary only."""
+    text_reason: str | None = None
+    """Why the first copy's page was not used, when `text_source` is feed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -214,7 +214,7 @@ async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str
             claim_entries,
             rt.engine,
             owner=rt.instance,
-            lease_seconds=2 * timeout + 30,
+            lease_seconds=2 * timeout + 10,
             limit=ENTRY_BATCH,
             source=source,
         )
