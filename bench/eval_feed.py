@@ -13,8 +13,9 @@ and one webhook channel (a local receiver), `group_interval` set by `--group-int
 so batched "also reported" notifications come within the run. By default `run --once`
 repeats (`--pause` apart, at most `--max-runs`) until a run changes nothing (no page asked
 for, no story stored, no webhook received), no alert is pending and every flaky page has
-been served; with `--wait S` one daemon (polling every `--every`) runs instead, until the
-same holds for `2 × group_interval + 2 s` or S seconds have passed.
+been served (a run that changed nothing while something is outstanding doubles the pause);
+with `--wait S` one daemon (polling every `--every`) runs instead, until the same holds for
+`2 × group_interval + 2 s` or S seconds have passed.
 
 Reported (`bench/eval_report.py` says what each term means): items stored, stories, flagged
 stories (an event in the database), flagged stories that reached no channel (named by no
@@ -24,7 +25,7 @@ labels of `kurilwatch rules test` (same code, same config) on the text the daemo
 alerts, with their ratio. Targets: no flagged story unreached; ratio ≥ 0.9 for each event.
 
 Usage: .venv/bin/python bench/eval_feed.py [--pages ok|blocked|mixed] [--blocked-as KINDS]
-           [--group-interval 1s] [--max-runs 4] [--pause S] [--wait S --every 2s]
+           [--group-interval 1s] [--max-runs 6] [--pause S] [--wait S --every 2s]
            [--seed N] [--code DIR] [--json]
 `--code DIR` runs kurilwatch with DIR first on the import path (an older checkout, e.g. a
 git worktree, measured with this venv). `--json` ends with one line of figures (with a
@@ -194,6 +195,12 @@ class Bench:
         return now.pending == 0 and self.site.flaky_pending() == 0
 
     def run_once_repeatedly(self) -> None:
+        """`run --once` until a run changes nothing and nothing is outstanding.
+
+        A run that changed nothing while alerts are pending or flaky pages unserved doubles
+        the pause (up to 30 s): what is left waits for a retry that is not yet due.
+        """
+        pause = self.args.pause
         for _ in range(self.args.max_runs):
             before, began = self.snapshot(), time.monotonic()
             done = subprocess.run(
@@ -215,10 +222,13 @@ class Bench:
                 file=sys.stderr,
                 flush=True,
             )
-            if done.returncode != 0 or (after.activity == before.activity and self.quiet(after)):
+            unchanged = after.activity == before.activity
+            if done.returncode != 0 or (unchanged and self.quiet(after)):
                 self.settled = done.returncode == 0
                 return
-            time.sleep(self.args.pause)
+            if unchanged:
+                pause = min(2 * pause, 30.0)
+            time.sleep(pause)
 
     def run_daemon(self) -> None:
         quiet_for = max(3.0, 2 * self.args.group_interval_s + 2.0)
@@ -289,7 +299,7 @@ def main() -> int:
         "--blocked-as", default=",".join(BLOCKED_KINDS), help="blocked pages answer as these"
     )
     parser.add_argument("--group-interval", default="1s", help="the config's group_interval")
-    parser.add_argument("--max-runs", type=int, default=4, help="`run --once` at most this often")
+    parser.add_argument("--max-runs", type=int, default=6, help="`run --once` at most this often")
     parser.add_argument("--pause", type=float, help="seconds between runs (group interval + 1)")
     parser.add_argument("--wait", type=float, help="run one daemon for at most S seconds instead")
     parser.add_argument("--every", default="2s", help="the source's poll interval (daemon)")
