@@ -240,6 +240,7 @@ def off_host_urls(doc: Doc, base: str) -> list[str]:
     """
     from crawler.feeds import parse_feed
     from crawler.index import parse_sitemap
+    from kurilwatch.errors import ExtractionError
 
     url = base + doc.path
     urls: list[str] = []
@@ -249,7 +250,7 @@ def off_host_urls(doc: Doc, base: str) -> list[str]:
             urls = [e.url for e in page.entries] + list(page.sitemaps)
         else:
             urls = [e.url for e in parse_feed(doc.body, url, dict(doc.headers))]
-    except Exception:  # not readable: the poll fails, nothing is fetched from it
+    except ExtractionError:  # not readable: the poll fails, nothing is fetched from it
         return []
     return [u for u in urls if urlsplit(u).hostname != "127.0.0.1"]
 
