@@ -3,7 +3,7 @@
 `classify` turns an HTTP answer into a `Delivered`, `Retry` or `Reject` decision (2xx is
 delivered, for Slack only the body `ok`; transport errors, timeouts, 5xx and 429 are retried;
 other 4xx and Slack's permanent error codes are rejected). `next_attempt` is the pure
-backoff: exponential with full jitter, `Retry-After` honoured when longer, dead after
+backoff of `kurilwatch.backoff` (full jitter, `Retry-After` honoured), dead after
 `give_up_after`. `send` is the edge: it posts with httpx under a total deadline that also
 covers a body trickling in slowly. Webhook URLs are secrets: no message here contains one.
 """
@@ -11,13 +11,12 @@ covers a body trickling in slowly. Webhook URLs are secrets: no message here con
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import random
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
 import httpx
@@ -29,6 +28,7 @@ from alerts.render import (
     slack_preview,
     webhook_body,
 )
+from kurilwatch.backoff import Backoff, next_try, retry_after
 from kurilwatch.config import ChannelConfig, DeliveryConfig
 from kurilwatch.model import Notice
 
@@ -92,20 +92,6 @@ def classify(
     return Reject(f"HTTP {status}{detail}")
 
 
-def retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
 def next_attempt(
     outcome: Retry,
     *,
@@ -117,17 +103,15 @@ def next_attempt(
 ) -> datetime | None:
     """When to try again after the `attempts`-th failed attempt; None once it is time to give up.
 
-    Full jitter: uniform in [0, min(retry_max, retry_initial * 2**(attempts-1))], but never
-    sooner than the receiver's Retry-After.
+    The schedule of `kurilwatch.backoff` with `retry_initial`, `retry_max` and `give_up_after`;
+    never sooner than the receiver's Retry-After.
     """
-    ceiling = min(config.retry_max, config.retry_initial * 2 ** max(0, attempts - 1))
-    delay = rng.uniform(0, ceiling)
-    if outcome.after is not None:
-        delay = max(delay, outcome.after)
-    when = now + timedelta(seconds=delay)
-    if when - created_at > timedelta(seconds=config.give_up_after):
-        return None
-    return when
+    backoff = Backoff(
+        initial=config.retry_initial, cap=config.retry_max, give_up=config.give_up_after
+    )
+    return next_try(
+        backoff, attempts=attempts, began_at=created_at, now=now, rng=rng, after=outcome.after
+    )
 
 
 async def send(

@@ -61,6 +61,8 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             "first_seen_at": _iso(story.first_seen_at),
             "language": story.language,
             "urls": list(story.urls),
+            "text_source": story.text_source,
+            "text_reason": story.text_reason,
         },
         "group": _story_ref(notice.group) if notice.group is not None else None,
         "created_at": _iso(alert.created_at),
@@ -112,6 +114,15 @@ def slack_message(notice: Notice) -> dict[str, Any]:
             ],
         },
     ]
+    if story.text_source == "feed":
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": _clip(_escape(_feed_note(story)), SLACK_TEXT_MAX)}
+                ],
+            }
+        )
     if notice.group is not None:
         first = f"<{_escape_url(notice.group.url)}|{_escape(_clip(notice.group.title, 300))}>"
         blocks.append(
@@ -142,10 +153,17 @@ def console_text(notice: Notice) -> str:
         f"  {story.url}",
         f"  rules: {', '.join(alert.rules)}; copies: {len(story.urls)}; id: {alert.id}",
     ]
+    if story.text_source == "feed":
+        lines.append(f"  {_feed_note(story)}")
     if notice.group is not None:
         lines.append(f"  same event as: {notice.group.title} ({notice.group.url})")
     lines += [f"  > {s}" for s in _sentences(alert)]
     return "\n".join(lines)
+
+
+def _feed_note(story: Story) -> str:
+    """The one line saying the alert rests on the feed's headline and summary only."""
+    return f"From the feed's headline and summary only ({story.text_reason or 'page unused'})"
 
 
 def slack_preview(notice: Notice) -> str:

@@ -1,4 +1,4 @@
-"""Every speed and scale benchmark of issue 8 in one command, summed up in one markdown table.
+"""Every speed and scale benchmark of issue 8, and the eval feed of issue 13, in one table.
 
 Runs these one after another, each as a subprocess of its own with `--json`, echoing its
 human-readable output to stderr as it goes, and then prints one markdown table to stdout
@@ -12,9 +12,12 @@ line of each:
   (`--sizes 10000,100000`); ~10 min (~1 min)
 - memory: `bench/memory.py --sources 200 --every 10 --cycles 500 --max-minutes 95`
   (`--cycles 80 --max-minutes 20`); ~88 min (~15 min)
+- eval_feed_ok, eval_feed_blocked (issue 13): `bench/eval_feed.py --pages ok` and
+  `--pages blocked` (the same quick); ~0.5 min each
 
 ingest and poll_many time kurilwatch and a bare baseline on the same input in the same run
-(medians, ratio); time_to_alert, dedup_scale and memory have a target figure instead.
+(medians, ratio); time_to_alert, dedup_scale, memory and the eval feed have a target
+figure instead (the eval feed: no flagged story unreached, alert recall ≥ 0.9 of the rules').
 
 Usage: .venv/bin/python bench/run_all.py [--quick] [--only NAME,...] [--code DIR]
 `--only ingest,poll_many` runs just those (names as above, in the order above). `--code DIR`
@@ -65,6 +68,8 @@ BENCHMARKS = (
         ("--sources", "200", "--every", "10", "--cycles", "500", "--max-minutes", "95"),
         ("--sources", "200", "--every", "10", "--cycles", "80", "--max-minutes", "20"),
     ),
+    Benchmark("eval_feed_ok", "eval_feed.py", ("--pages", "ok"), ("--pages", "ok")),
+    Benchmark("eval_feed_blocked", "eval_feed.py", ("--pages", "blocked"), ("--pages", "blocked")),
 )
 COLUMNS = ("benchmark", "kurilwatch", "baseline", "ratio / figure", "target", "met?")
 

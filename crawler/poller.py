@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from crawler.pipeline import Ingestor
 from crawler.robots import RobotsCache
-from crawler.spiders import Poll, PollReport, PollSpider
+from crawler.spiders import Judge, Keep, PageBatch, Poll, PollReport, PollSpider, Work
 from crawler.workers import Extractor
-from kurilwatch.model import Source
+from kurilwatch.model import Entry, Source
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,42 @@ class Poller:
         self._stopping = False
 
     async def poll(
-        self, source: Source, ingestor: Ingestor, *, since: datetime, timeout: float
+        self, source: Source, keep: Keep, *, since: datetime, timeout: float
     ) -> PollReport:
-        """Carry out one poll of `source`; never longer than `timeout` seconds."""
+        """Read `source`'s index once, handing its entries to `keep`; at most `timeout` s."""
         spider = await self._spider()
-        poll = Poll(
-            source=source, ingestor=ingestor, since=since, deadline=time.monotonic() + timeout
-        )
+        poll = Poll(source=source, keep=keep, since=since, deadline=time.monotonic() + timeout)
         spider.submit(poll)
-        try:
-            await asyncio.wait_for(poll.done.wait(), timeout)
-        except TimeoutError:
-            poll.close(f"poll timed out after {timeout:g}s")
-        finally:
-            spider.forget(poll)
+        await self._wait(spider, poll, timeout, "poll")
         return poll.report
+
+    async def fetch_pages(
+        self,
+        entries: Sequence[Entry],
+        judge: Judge,
+        *,
+        sources: Mapping[str, Source],
+        timeout: float,
+    ) -> PageBatch:
+        """Read the pages of `entries`, handing each outcome to `judge`; at most `timeout` s.
+
+        Entries whose outcome was not handed over in time are not in `batch.judged`.
+        """
+        spider = await self._spider()
+        batch = PageBatch(
+            entries=entries, judge=judge, sources=sources, deadline=time.monotonic() + timeout
+        )
+        spider.fetch_pages(batch)
+        await self._wait(spider, batch, timeout, "page fetch")
+        return batch
+
+    async def _wait(self, spider: PollSpider, work: Work, timeout: float, what: str) -> None:
+        try:
+            await asyncio.wait_for(work.done.wait(), timeout)
+        except TimeoutError:
+            work.close(f"{what} timed out after {timeout:g}s")
+        finally:
+            spider.forget(work)
 
     async def open(self) -> None:
         """Open the crawl now (it opens on the first poll otherwise)."""

@@ -102,14 +102,13 @@ def scrapy_settings(
         # (token in a file under the user's profile): never in a daemon watching the web.
         "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": "WARNING",
-        "ITEM_PIPELINES": {"crawler.pipeline.ArticlePipeline": 300},
         "DOWNLOAD_SLOTS": slots,
         # One crawl lives as long as the daemon: no duplicate filter growing with every URL
         # ever requested (storage decides what is new), no periodic stats lines.
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "LOGSTATS_INTERVAL": 0,
-        # Scrapy starts this many tasks for every response's output; ours yields one item
-        # (an article) or a handful of requests, and 100 tasks a 304 cost more than the poll.
+        # Scrapy starts this many tasks for every response's output; ours yields a handful of
+        # requests at most, and 100 tasks a 304 cost more than the poll.
         "CONCURRENT_ITEMS": 4,
     }
 

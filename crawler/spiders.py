@@ -6,11 +6,12 @@ per-host politeness (AutoThrottle, per-domain concurrency, per-host `delay:`/`co
 is shared by every source on a host. A poll sends a conditional GET for the index document
 (If-None-Match / If-Modified-Since from the last poll); a 304, or a body whose SHA-256 did not
 change, ends it. Otherwise the index is parsed off the event loop (a feed, a sitemap and the
-child sitemaps of a sitemap index, or an HTML listing), storage says which entry URLs are new,
-only those are fetched, each is extracted off the loop (in the extraction process pool), and
-the articles go to the item pipeline as `Harvest` items. The poll counts its requests and
-items in flight; when the last one is done, `Poll.done` is set and `Poll.report` says what
-happened.
+child sitemaps of a sitemap index, or an HTML listing) and its entries are handed to the
+poll's `keep` callable, which makes them durable entries (`storage.entries`) and says how many
+were new. Reading the pages is separate work: `PageBatch` fetches the pages of claimed
+entries, extracts each off the loop (in the extraction process pool) and hands every outcome
+(`crawler.pages`: an article, unusable, transient) to the batch's `judge` callable. Polls and
+batches count their requests in flight; when the last one is done, `done` is set.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -34,19 +35,24 @@ from twisted.python.failure import Failure
 
 from crawler.feeds import parse_feed
 from crawler.index import parse_listing, parse_sitemap
-from crawler.pipeline import Ingestor
+from crawler.pages import PageOutcome, Transient, Unusable, not_a_page
 from crawler.robots import RobotsCache, RobotsForbidden
 from crawler.safety import AddressForbidden, forbid_entity_declarations
 from crawler.workers import Extractor
+from kurilwatch.backoff import retry_after
 from kurilwatch.errors import ExtractionError
-from kurilwatch.model import Article, FeedEntry, Source
-from storage.articles import mark_seen, unseen_urls
+from kurilwatch.model import Entry, FeedEntry, Source
 from storage.fingerprint import body_hash
 
 log = logging.getLogger(__name__)
 
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 410, 451})
 MAX_CHILD_SITEMAPS = 50
+
+Keep = Callable[[Sequence[FeedEntry]], int]
+"""Makes entries durable (called in a worker thread); returns how many were new."""
+Judge = Callable[[Entry, PageOutcome], Awaitable[str]]
+"""Decides on one entry's page outcome and records it; returns the outcome's name."""
 
 
 @dataclass(slots=True)
@@ -57,15 +63,11 @@ class PollReport:
     error: str | None = None
     entries: int = 0
     new_urls: int = 0
-    transient_failures: int = 0
+    parts_failed: int = 0
+    """Child sitemaps that could not be read: the index must be read whole again."""
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
-    outcomes: Counter[str] = field(default_factory=Counter)
-
-    def count(self, outcome: str) -> None:
-        """Add one article outcome (stored, joined, duplicate, off_topic, unusable)."""
-        self.outcomes[outcome] += 1
 
 
 def parse_index(
@@ -86,47 +88,64 @@ def parse_index(
     return parse_feed(body, url, headers), []
 
 
-@dataclass(eq=False, slots=True)
-class Poll:
-    """One poll of one source, in flight in the shared spider."""
+@dataclass(eq=False, slots=True, kw_only=True)
+class Work:
+    """Requests of one poll or page batch in flight in the shared spider."""
 
-    source: Source
-    ingestor: Ingestor
-    since: datetime
-    report: PollReport = field(default_factory=PollReport)
-    queued: set[str] = field(default_factory=set)
     pending: int = 0
-    """Requests and items of this poll not yet finished."""
+    """Requests and callbacks not yet finished."""
     closed: bool = False
     """Given up (timed out or crawl stopped): callbacks still running follow nothing more."""
     deadline: float = math.inf
-    """`time.monotonic()` by which the poll must be done; no request of it outlives it."""
+    """`time.monotonic()` by which the work must be done; no request of it outlives it."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    error: str | None = None
 
     def begin(self) -> None:
-        """One more request or item in flight."""
+        """One more request in flight."""
         self.pending += 1
 
     def end(self) -> None:
-        """One request or item finished; the last one finishes the poll."""
+        """One request finished; the last one finishes the work."""
         self.pending -= 1
         if self.pending <= 0:
             self.done.set()
 
     def close(self, reason: str) -> None:
-        """Stop following anything for this poll, and finish it now."""
+        """Stop following anything for this work, and finish it now."""
         if not self.done.is_set():
-            self.report.error = self.report.error or reason
+            self.error = self.error or reason
         self.closed = True
         self.done.set()
 
 
-@dataclass(frozen=True, slots=True)
-class Harvest:
-    """The item the spider yields: an extracted article and the poll that found it."""
+@dataclass(eq=False, slots=True, kw_only=True)
+class Poll(Work):
+    """One poll of one source's index."""
 
-    article: Article
-    poll: Poll
+    source: Source
+    keep: Keep
+    since: datetime
+    report: PollReport = field(default_factory=PollReport)
+
+    def close(self, reason: str) -> None:
+        """Stop following anything for this poll; the report names the reason."""
+        if not self.done.is_set():
+            self.report.error = self.report.error or reason
+        Work.close(self, reason)
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class PageBatch(Work):
+    """The pages of some claimed entries, each judged as soon as it is read or fails."""
+
+    entries: Sequence[Entry]
+    judge: Judge
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    """The configured sources by name: a page is held to its source's address policy."""
+    outcomes: Counter[str] = field(default_factory=Counter)
+    judged: set[int] = field(default_factory=set)
+    """Ids of the entries whose outcome was handed to `judge`."""
 
 
 POLL = "kurilwatch_poll"
@@ -148,7 +167,7 @@ class PollSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.robots_cache = robots_cache
         self.extract = extract or Extractor()
-        self.polls: set[Poll] = set()
+        self.polls: set[Work] = set()
         self.opened = asyncio.Event()
 
     @classmethod
@@ -184,13 +203,13 @@ class PollSpider(scrapy.Spider):
         )
         self.crawler.engine.crawl(request)
 
-    def forget(self, poll: Poll) -> None:
-        """The job is done with `poll`."""
-        self.polls.discard(poll)
+    def forget(self, work: Work) -> None:
+        """The job is done with `work` (a poll or a page batch)."""
+        self.polls.discard(work)
 
     def _request(
         self,
-        poll: Poll,
+        poll: Work,
         url: str,
         callback: Any,
         errback: Any,
@@ -198,7 +217,8 @@ class PollSpider(scrapy.Spider):
         meta: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Request:
-        meta = {**(meta or {}), POLL: poll, SOURCE: poll.source}
+        source = poll.source if isinstance(poll, Poll) else None
+        meta = {SOURCE: source, **(meta or {}), POLL: poll}
         poll.begin()
         return Request(
             url, callback=callback, errback=errback, dont_filter=True, meta=meta, **kwargs
@@ -230,11 +250,10 @@ class PollSpider(scrapy.Spider):
             except ExtractionError as exc:
                 poll.report.error = str(exc)
                 return
+            await self._keep(poll, entries)
             for child in children[:MAX_CHILD_SITEMAPS]:
                 if not poll.closed:
                     yield self._request(poll, child, self.parse_child_sitemap, self.child_failed)
-            async for request in self._follow(poll, entries):
-                yield request
         finally:
             poll.end()
 
@@ -252,52 +271,75 @@ class PollSpider(scrapy.Spider):
                     "sitemap.unreadable",
                     extra={"source": poll.source.name, "url": response.url, "reason": str(exc)},
                 )
-                poll.report.transient_failures += 1
+                poll.report.parts_failed += 1
                 return
-            async for request in self._follow(poll, page.entries):
-                yield request
+            await self._keep(poll, page.entries)
         finally:
             poll.end()
+        return
+        yield
 
-    async def _follow(self, poll: Poll, entries: Iterable[FeedEntry]) -> AsyncIterator[Request]:
-        wanted = [e for e in entries if e.url not in poll.queued]
-        poll.report.entries += len(wanted)
-        if not wanted or poll.closed:
+    async def _keep(self, poll: Poll, entries: Sequence[FeedEntry]) -> None:
+        poll.report.entries += len(entries)
+        if entries and not poll.closed:
+            poll.report.new_urls += await asyncio.to_thread(poll.keep, entries)
+
+    def fetch_pages(self, batch: PageBatch) -> None:
+        """Start reading the pages of `batch.entries`; each outcome goes to `batch.judge`."""
+        self.polls.add(batch)
+        if not batch.entries:
+            batch.done.set()
             return
-        fresh = await asyncio.to_thread(unseen_urls, poll.ingestor.engine, [e.url for e in wanted])
-        if fresh:
-            self.extract.warm(len(fresh))
-        for entry in wanted:
-            if entry.url in fresh and entry.url not in poll.queued and not poll.closed:
-                poll.queued.add(entry.url)
-                poll.report.new_urls += 1
-                yield self._request(
-                    poll,
-                    entry.url,
-                    self.parse_article,
-                    self.article_failed,
-                    cb_kwargs={"entry": entry},
-                )
+        self.extract.warm(len(batch.entries))
+        for entry in batch.entries:
+            request = self._request(
+                batch,
+                entry.url,
+                self.parse_page,
+                self.page_failed,
+                cb_kwargs={"entry": entry},
+                # the entry's own backoff retries, with its attempts counted and kept
+                meta={"dont_retry": True, SOURCE: batch.sources.get(entry.source)},
+            )
+            self.crawler.engine.crawl(request)
 
-    async def parse_article(self, response: Response, entry: FeedEntry) -> AsyncIterator[Any]:
-        """Extract the article off the loop and hand it to the pipeline."""
-        poll: Poll = response.meta[POLL]
+    async def parse_page(self, response: Response, entry: Entry) -> AsyncIterator[Any]:
+        """Extract the article off the loop and hand the outcome to the batch's judge."""
+        batch: PageBatch = response.meta[POLL]
         try:
-            try:
-                article = await self.extract(
-                    response.body, entry.url, source=poll.source.name, entry=entry
-                )
-            except ExtractionError as exc:
-                log.warning(
-                    "article.unusable",
-                    extra={"source": poll.source.name, "url": entry.url, "reason": str(exc)},
-                )
-                await self._forget(poll, entry.url, "unusable")
-                return
-            poll.begin()  # the item, until the pipeline is done with it
-            yield Harvest(article, poll)
+            outcome: PageOutcome
+            problem = not_a_page(response.body, _header(response, b"Content-Type"))
+            if problem is not None:
+                outcome = Unusable(problem)
+            else:
+                try:
+                    outcome = await self.extract(
+                        response.body, entry.url, source=entry.source, entry=entry.feed_entry()
+                    )
+                except ExtractionError as exc:
+                    outcome = Unusable(str(exc))
+            await self._judge(batch, entry, outcome)
         finally:
-            poll.end()
+            batch.end()
+        return
+        yield
+
+    async def page_failed(self, failure: Failure) -> None:
+        """A page could not be fetched: unusable for good, or worth another try later."""
+        request = failure.request  # type: ignore[attr-defined]
+        batch: PageBatch = request.meta[POLL]
+        entry: Entry = request.cb_kwargs["entry"]
+        try:
+            status = _status(failure)
+            reason = _describe(failure)
+            outcome: PageOutcome
+            if status in PERMANENT_STATUSES or _permanent(failure):
+                outcome = Unusable(f"the page answered {reason}" if status else reason)
+            else:
+                outcome = Transient(reason, after=_retry_after(failure))
+            await self._judge(batch, entry, outcome)
+        finally:
+            batch.end()
 
     async def index_failed(self, failure: Failure) -> None:
         """The index document itself could not be fetched: the poll failed."""
@@ -308,10 +350,10 @@ class PollSpider(scrapy.Spider):
             poll.end()
 
     async def child_failed(self, failure: Failure) -> None:
-        """A child sitemap failed: try the whole index again next poll."""
+        """A child sitemap failed: read the whole index again next poll."""
         poll: Poll = failure.request.meta[POLL]  # type: ignore[attr-defined]
         try:
-            poll.report.transient_failures += 1
+            poll.report.parts_failed += 1
             log.warning(
                 "sitemap.fetch_failed",
                 extra={"source": poll.source.name, "reason": _describe(failure)},
@@ -319,33 +361,9 @@ class PollSpider(scrapy.Spider):
         finally:
             poll.end()
 
-    async def article_failed(self, failure: Failure) -> None:
-        """An article page failed: gone for good, or to be tried on the next poll."""
-        request = failure.request  # type: ignore[attr-defined]
-        poll: Poll = request.meta[POLL]
-        try:
-            status = _status(failure)
-            log.warning(
-                "article.fetch_failed",
-                extra={
-                    "source": poll.source.name,
-                    "url": request.url,
-                    "reason": _describe(failure),
-                },
-            )
-            if status in PERMANENT_STATUSES or _permanent(failure):
-                await self._forget(poll, request.url, "unusable")
-            else:
-                poll.report.transient_failures += 1
-        finally:
-            poll.end()
-
-    async def _forget(self, poll: Poll, url: str, verdict: str) -> None:
-        poll.report.count(verdict)
-        now = poll.ingestor.clock()
-        await asyncio.to_thread(
-            mark_seen, poll.ingestor.engine, url, source=poll.source.name, verdict=verdict, now=now
-        )
+    async def _judge(self, batch: PageBatch, entry: Entry, outcome: PageOutcome) -> None:
+        batch.judged.add(entry.id)
+        batch.outcomes[await batch.judge(entry, outcome)] += 1
 
     def _idle(self) -> None:
         raise DontCloseSpider
@@ -360,9 +378,9 @@ class PollSpider(scrapy.Spider):
         self.extract.close()
 
     def _dropped(self, request: Request, spider: Any) -> None:
-        poll = request.meta.get(POLL)
-        if isinstance(poll, Poll):
-            poll.end()
+        work = request.meta.get(POLL)
+        if isinstance(work, Work):
+            work.end()
 
 
 class PollDeadlineMiddleware:
@@ -388,7 +406,7 @@ class PollDeadlineMiddleware:
     async def process_request(self, request: Request) -> None:
         """Cut the attempt's timeout to the poll's deadline; drop it past the deadline."""
         poll = request.meta.get(POLL)
-        if not isinstance(poll, Poll):
+        if not isinstance(poll, Work):
             return
         left = poll.deadline - time.monotonic()
         if left <= 0 or poll.closed:
@@ -409,6 +427,14 @@ def _status(failure: Failure) -> int | None:
     error = failure.value
     if isinstance(error, HttpError):
         return int(error.response.status)
+    return None
+
+
+def _retry_after(failure: Failure) -> float | None:
+    error = failure.value
+    if isinstance(error, HttpError):
+        value = _header(error.response, b"Retry-After")
+        return retry_after(value, now=datetime.now(UTC))
     return None
 
 

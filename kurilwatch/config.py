@@ -210,7 +210,13 @@ class CrawlConfig(_Strict):
     concurrency_per_domain: int = Field(default=2, ge=1, le=16)
     obey_robots: bool = True
     seen_retention: Duration = 90 * 86400.0
-    """How long an article URL judged off topic or unusable is remembered (not refetched)."""
+    """How long a judged entry is kept (its URL is not fetched again meanwhile)."""
+    entry_retry_initial: Duration = 10.0
+    """An entry's page that failed transiently is tried again within this, then backs off."""
+    entry_retry_max: Duration = 3600.0
+    """The longest wait between two tries of an entry's page."""
+    entry_give_up: Duration = 86400.0
+    """After this long of transient failures, an entry is judged on its feed text."""
     failure_backoff_max: Duration = 6 * 3600.0
     """A failing source is polled less often, its interval doubling up to this."""
     max_polls: int = Field(default=16, ge=1, le=512)

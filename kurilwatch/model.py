@@ -40,6 +40,54 @@ class FeedEntry:
     summary: str | None = None
     published_at: datetime | None = None
     language: str | None = None
+    outlet: str | None = None
+    """Who published it, where the index says so (an RSS item's <source>, news:name)."""
+
+
+EntryStatus = Literal["pending", "retrying", "done", "feed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One entry an index yielded, kept until its page is judged (`storage.entries`).
+
+    `status`: pending (not tried yet), retrying (a transient failure, `last_error`; tried
+    again at `next_attempt_at`), done (judged on its page), feed (judged on the index's own
+    title and summary, `reason` says why the page was not used).
+    """
+
+    id: int
+    source: str
+    url: str
+    status: EntryStatus
+    first_seen_at: datetime
+    guid: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    outlet: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    leased_by: str | None = None
+    leased_until: datetime | None = None
+    last_error: str | None = None
+    verdict: str | None = None
+    reason: str | None = None
+    story_id: int | None = None
+    updated_at: datetime | None = None
+
+    def feed_entry(self) -> FeedEntry:
+        """What the index said of the page."""
+        return FeedEntry(
+            url=self.url,
+            guid=self.guid,
+            title=self.title,
+            summary=self.summary,
+            published_at=self.published_at,
+            language=self.language,
+            outlet=self.outlet,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +104,10 @@ class Article:
     outlet: str | None = None
     canonical_url: str | None = None
     """What the page itself declares as its canonical URL (rel=canonical, og:url), if any."""
+    text_source: Literal["page", "feed"] = "page"
+    """Judged on the page's text, or on the index's own title and summary."""
+    text_reason: str | None = None
+    """Why the page's text was not used, when `text_source` is feed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +145,10 @@ class Story:
     published_at: datetime | None
     first_seen_at: datetime
     urls: tuple[str, ...] = field(default_factory=tuple)
+    text_source: Literal["page", "feed"] = "page"
+    """"feed" while every copy was judged on a feed's own title and summary only."""
+    text_reason: str | None = None
+    """Why the first copy's page was not used, when `text_source` is feed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,6 +19,7 @@ import click
 from kurilwatch import __version__
 from kurilwatch.config import Settings, load_config
 from kurilwatch.errors import ConfigError
+from scheduler.commands_entries import entries
 from scheduler.commands_rules import rules
 from scheduler.commands_show import alerts, sources, status, stories
 from scheduler.context import CliContext, database, guarded
@@ -96,6 +97,7 @@ main.add_command(rules)
 main.add_command(stories)
 main.add_command(alerts)
 main.add_command(sources)
+main.add_command(entries)
 main.add_command(status)
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import random
 import signal
+import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -32,9 +34,11 @@ from crawler.pipeline import Ingestor
 from crawler.poller import Poller
 from crawler.settings import REACTOR, host_policies, scrapy_settings
 from crawler.workers import Extractor
+from kurilwatch.backoff import Backoff
 from kurilwatch.config import Settings
 from kurilwatch.errors import KurilwatchError
 from scheduler.jobs import (
+    ENTRY_SECONDS,
     DeliveryClient,
     Runtime,
     deliver_due,
@@ -42,6 +46,7 @@ from scheduler.jobs import (
     poll_source,
     prune,
     renew_claims,
+    work_entries,
 )
 from scheduler.logs import worker_logging
 from scheduler.metrics import Metrics, serve
@@ -116,6 +121,8 @@ async def _main(
         extract = Extractor(settings.crawl.extract_workers, setup=worker_logging())
         poller = Poller(runner, extract=extract)
         stack.push_async_callback(poller.stop)
+        instance = f"{socket.gethostname()}:{os.getpid()}"
+        crawl = settings.crawl
         rt = Runtime(
             settings=settings,
             engine=engine,
@@ -135,7 +142,14 @@ async def _main(
                 )
                 if settings.group_events
                 else None,
+                owner=instance,
+                backoff=Backoff(
+                    initial=crawl.entry_retry_initial,
+                    cap=crawl.entry_retry_max,
+                    give_up=crawl.entry_give_up,
+                ),
             ),
+            instance=instance,
             clock=utcnow,
             rng=random.Random(),
             out=out,
@@ -172,6 +186,7 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
 
 async def _run_once(rt: Runtime, sources: list[Any]) -> None:
     await asyncio.gather(*(poll_source(rt, s) for s in sources))
+    await work_entries(rt)  # entries due again since an earlier run
     stats = await deliver_due(rt)
     await prune(rt)
     log.info(
@@ -296,11 +311,21 @@ async def _run_forever(
         for channel in rt.channels.values()
     ]
     scheduler.add_job(
+        tracked(work_entries, "entries"),
+        "interval",
+        args=[rt],
+        id="entries",
+        name="read the pages of entries due again",
+        seconds=ENTRY_SECONDS,
+        next_run_time=now,
+        misfire_grace_time=60,
+    )
+    scheduler.add_job(
         tracked(prune),
         "interval",
         args=[rt],
         id="prune",
-        name="forget old seen URLs",
+        name="forget old entries and bands",
         hours=6,
         next_run_time=now,
         misfire_grace_time=3600,

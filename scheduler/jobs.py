@@ -1,14 +1,19 @@
-"""Jobs: poll one source, drain the outbox. Each loads, decides (pure), acts and records.
+"""Jobs: poll one source, read entries' pages, drain the outbox. Each loads, decides (pure),
+acts and records.
 
-`poll_source` carries out one poll of one source in the shared crawl (`crawler.poller`), never
-two at once for the same source (a lock here, a lease in the database for replicas), bounded by
-`crawl.timeout`, and records the outcome as the source's health (a broken source is recorded
-and the others carry on); a source whose row was pruned is recreated from the configuration.
-Taking the lease loads the source's validators in the same statement, and recording the
-outcome gives the lease back in the same statement: two database round trips a poll.
-`renew_claims` keeps the run's claim on its sources. `drain_channel` claims one channel's due
-outbox rows one at a time under a lease and sends them in order (Slack at most one message a
-second), recording each attempt; `deliver_due` drains every channel side by side.
+`poll_source` carries out one poll of one source's index in the shared crawl
+(`crawler.poller`), never two at once for the same source (a lock here, a lease in the
+database for replicas), bounded by `crawl.timeout`, keeps its entries (`storage.entries`),
+and records the outcome as the source's health (a broken source is recorded and the others
+carry on); the index's validators are stored after every index read whole, and a source whose
+row was pruned is recreated from the configuration. Taking the lease loads the source's
+validators in the same statement, and recording the outcome gives the lease back in the same
+statement. Then the source's due entries are read at once (`work_entries`), which the daemon
+also runs every `ENTRY_SECONDS` for entries due again after a transient failure, under leases
+other replicas respect. `renew_claims` keeps the run's claim on its sources. `drain_channel`
+claims one channel's due outbox rows one at a time under a lease and sends them in order
+(Slack at most one message a second), recording each attempt; `deliver_due` drains every
+channel side by side.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,15 +34,16 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from alerts.delivery import Delivered, Reject, Retry, next_attempt, send
+from crawler.pages import PageOutcome, Transient
 from crawler.pipeline import Ingestor
 from crawler.poller import Poller
 from crawler.spiders import PollReport
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.errors import SourceNotFound
-from kurilwatch.model import Notice, Source
+from kurilwatch.model import Entry, Notice, Source
 from scheduler.metrics import Metrics
-from storage.articles import prune_seen
 from storage.assign import prune_bands
+from storage.entries import add_entries, claim_entries, prune_entries
 from storage.outbox import claim_due, mark_delivered, mark_failed, record_channel
 from storage.sources import (
     PollRecord,
@@ -50,6 +57,10 @@ from storage.sources import (
 log = logging.getLogger(__name__)
 
 SLACK_MIN_INTERVAL = 1.0
+ENTRY_SECONDS = 5.0
+"""How often a daemon looks for entries due again."""
+ENTRY_BATCH = 64
+"""Entries claimed at once; a source with more new entries is read in several batches."""
 
 
 class DeliveryClient:
@@ -155,10 +166,13 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
             )
             return None
         try:
-            return await _poll(rt, source)
+            report = await _poll(rt, source)
         except BaseException:
             await asyncio.to_thread(release_source, rt.engine, configured.name, owner=rt.instance)
             raise
+        if report.new_urls:
+            await work_entries(rt, source=configured.name)
+        return report
 
 
 async def _take(rt: Runtime, configured: Source) -> Source | None:
@@ -188,10 +202,12 @@ async def renew_claims(rt: Runtime, sources: Sequence[Source]) -> list[str]:
 async def _poll(rt: Runtime, source: Source) -> PollReport:
     started = time.monotonic()
     since = rt.clock() - timedelta(seconds=rt.settings.alert_max_age)
+
+    def keep(found: Any) -> int:
+        return add_entries(rt.engine, source.name, found)
+
     try:
-        report = await rt.poller.poll(
-            source, rt.ingestor, since=since, timeout=rt.settings.crawl.timeout
-        )
+        report = await rt.poller.poll(source, keep, since=since, timeout=rt.settings.crawl.timeout)
     except Exception as exc:  # a crawl that blew up is this source's error, not ours
         log.exception("source.crawl_crashed", extra={"source": source.name})
         report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
@@ -205,23 +221,72 @@ async def _poll(rt: Runtime, source: Source) -> PollReport:
             "not_modified": report.not_modified,
             "entries": report.entries,
             "new": report.new_urls,
-            "outcomes": dict(report.outcomes),
             "seconds": round(time.monotonic() - started, 3),
         },
     )
-    stored = report.outcomes.get("stored", 0) + report.outcomes.get("joined", 0)
+    return report
+
+
+async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str]:
+    """Read the pages of the due entries (of `source`, or of any), batch by batch, and judge
+    each; return how many ended in each outcome.
+
+    An entry whose outcome was not handed over before the batch's deadline counts as a
+    transient failure. Entries due again at once are left for the next call.
+    """
+    outcomes: Counter[str] = Counter()
+    timeout = rt.settings.crawl.timeout
+    sources = {s.name: s.to_source() for s in rt.settings.sources}
+    seen: set[int] = set()
+    while True:
+        claimed = await asyncio.to_thread(
+            claim_entries,
+            rt.engine,
+            owner=rt.instance,
+            lease_seconds=2 * timeout + 10,
+            limit=ENTRY_BATCH,
+            source=source,
+        )
+        fresh = [e for e in claimed if e.id not in seen]
+        if not claimed:
+            break
+        seen.update(e.id for e in claimed)
+
+        async def judge(
+            entry: Entry, outcome: PageOutcome, ingestor: Ingestor = rt.ingestor
+        ) -> str:
+            verdict = await asyncio.to_thread(ingestor.judge, entry, outcome)
+            if rt.metrics is not None:
+                rt.metrics.articles.labels(entry.source, verdict).inc()
+            return verdict
+
+        batch = await rt.poller.fetch_pages(claimed, judge, sources=sources, timeout=timeout)
+        for entry in claimed:
+            if entry.id not in batch.judged:
+                batch.judged.add(entry.id)
+                late = Transient(batch.error or "the page was not read in time")
+                outcomes[await judge(entry, late)] += 1
+        outcomes.update(batch.outcomes)
+        if len(fresh) < len(claimed) or len(claimed) < ENTRY_BATCH:
+            break
+    if outcomes:
+        _count_outcomes(rt, outcomes)
+        log.info("entries.judged", extra={"source": source, "outcomes": dict(outcomes)})
+    return outcomes
+
+
+def _count_outcomes(rt: Runtime, outcomes: Counter[str]) -> None:
+    if rt.metrics is not None:
+        rt.metrics.stories.inc(outcomes.get("stored", 0))
+    stored = outcomes.get("stored", 0) + outcomes.get("joined", 0)
     if stored and rt.on_alerts is not None:
         rt.on_alerts()
-    return report
 
 
 async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
     if rt.metrics is not None:
         outcome = "error" if report.error else "not_modified" if report.not_modified else "ok"
         rt.metrics.polls.labels(source.name, outcome).inc()
-        for kind, count in report.outcomes.items():
-            rt.metrics.articles.labels(source.name, kind).inc(count)
-        rt.metrics.stories.inc(report.outcomes.get("stored", 0))
     record = PollRecord(
         ok=report.error is None,
         error=report.error,
@@ -229,7 +294,7 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
         etag=report.etag,
         last_modified=report.last_modified,
         body_sha256=report.body_sha256,
-        keep_validators=report.not_modified or report.transient_failures > 0,
+        keep_validators=report.not_modified or report.parts_failed > 0,
         new_items=report.new_urls,
     )
     now = rt.clock()
@@ -268,14 +333,14 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
 
 
 async def prune(rt: Runtime) -> int:
-    """Forget decided URLs older than `crawl.seen_retention`, bands older than the window."""
+    """Forget entries judged before `crawl.seen_retention`, bands older than the window."""
     now = rt.clock()
     cutoff = now - timedelta(seconds=rt.settings.crawl.seen_retention)
-    removed = await asyncio.to_thread(prune_seen, rt.engine, older_than=cutoff)
+    removed = await asyncio.to_thread(prune_entries, rt.engine, older_than=cutoff)
     window = now - timedelta(seconds=rt.settings.dedup_window)
     bands = await asyncio.to_thread(prune_bands, rt.engine, older_than=window)
     if removed or bands:
-        log.info("storage.pruned", extra={"seen_urls": removed, "bands": bands})
+        log.info("storage.pruned", extra={"entries": removed, "bands": bands})
     return removed + bands
 
 

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
-from storage.tables import alerts, sources
+from storage.tables import alerts, entries, sources
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ class Metrics:
         )
         self.articles = Counter(
             "kurilwatch_articles",
-            "Article pages handled, by outcome (stored, joined, duplicate, off_topic, unusable).",
+            "Entries judged or retried, by outcome (stored, joined, duplicate, off_topic, "
+            "unusable, retrying).",
             ["source", "outcome"],
             registry=self.registry,
         )
@@ -93,6 +94,11 @@ class _DatabaseCollector(Collector):
         depth = GaugeMetricFamily(
             "kurilwatch_outbox", "Alerts in the outbox by status.", labels=["status"]
         )
+        backlog = GaugeMetricFamily(
+            "kurilwatch_entries",
+            "Entries by status (pending, retrying, done, feed).",
+            labels=["status"],
+        )
         stale = GaugeMetricFamily(
             "kurilwatch_source_staleness_seconds",
             "Seconds since a source last yielded something new (or last succeeded).",
@@ -111,6 +117,11 @@ class _DatabaseCollector(Collector):
                         sources.c.configured_until >= now
                     )
                 ).all()
+                kept: dict[str, int] = dict(
+                    conn.execute(
+                        sa.select(entries.c.status, sa.func.count()).group_by(entries.c.status)
+                    ).all()
+                )
         except sa.exc.SQLAlchemyError:
             log.warning("metrics.database_unavailable")
             return
@@ -120,7 +131,10 @@ class _DatabaseCollector(Collector):
             since = last_new or last_ok
             if since is not None:
                 stale.add_metric([name], (now - since).total_seconds())
+        for status in ("pending", "retrying", "done", "feed"):
+            backlog.add_metric([status], kept.get(status, 0))
         yield depth
+        yield backlog
         yield stale
 
 

@@ -9,16 +9,15 @@
 3. asks the caller's pure `plan` function which alerts are due for the story as it now
    stands, and writes them to the outbox (`alerts`), unique per story, channel and revision.
 So no story is stored without its alerts and no alert without its story. A story keeps its
-first copy as its representative (title, URL, publication time).
-
-`seen_urls` remembers article URLs already decided so the crawler never fetches them again.
+first copy as its representative (title, URL, publication time). Each copy says which
+text it was judged on: its page, or the feed's own title and summary (`text_source`).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -29,38 +28,9 @@ from sqlalchemy.engine import Connection, Engine
 from kurilwatch.model import AlertPlan, Article, IngestResult, RecentAlert, StoryState
 from storage.assign import assign_story, record_bands
 from storage.fingerprint import NearPrint, content_hash, near_print
-from storage.tables import alerts, articles, seen_urls, sources, stories
+from storage.tables import alerts, articles, sources, stories
 
 Planner = Callable[[StoryState], Sequence[AlertPlan]]
-
-
-def unseen_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
-    """The URLs among `urls` that are neither stored articles nor already decided."""
-    wanted = set(urls)
-    if not wanted:
-        return set()
-    with engine.connect() as conn:
-        stored = conn.execute(sa.select(articles.c.url).where(articles.c.url.in_(wanted)))
-        decided = conn.execute(sa.select(seen_urls.c.url).where(seen_urls.c.url.in_(wanted)))
-        known = {row[0] for row in stored} | {row[0] for row in decided}
-    return wanted - known
-
-
-def mark_seen(engine: Engine, url: str, *, source: str, verdict: str, now: datetime) -> None:
-    """Remember that `url` was decided (`off_topic`, `unusable`, …) and need not be fetched."""
-    with engine.begin() as conn:
-        conn.execute(
-            insert(seen_urls)
-            .values(url=url, source=source, verdict=verdict, seen_at=now)
-            .on_conflict_do_nothing()
-        )
-
-
-def prune_seen(engine: Engine, *, older_than: datetime) -> int:
-    """Forget decided URLs last judged before `older_than`; return how many were forgotten."""
-    with engine.begin() as conn:
-        result = conn.execute(sa.delete(seen_urls).where(seen_urls.c.seen_at < older_than))
-    return int(result.rowcount or 0)
 
 
 def ingest_article(
@@ -164,6 +134,8 @@ def _ingest(
             near_signature=near.signature if near is not None else None,
             canonical_url=article.canonical_url,
             events=list(events),
+            text_source=article.text_source,
+            text_reason=article.text_reason,
         )
         .on_conflict_do_nothing()
         .returning(articles.c.id)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -19,9 +19,12 @@ def get_story(conn: Connection, story_id: int) -> Story:
     row = conn.execute(sa.select(stories).where(stories.c.id == story_id)).mappings().one_or_none()
     if row is None:
         raise StoryNotFound(f"no story {story_id}")
-    urls = conn.execute(
-        sa.select(articles.c.url).where(articles.c.story_id == story_id).order_by(articles.c.id)
-    ).scalars()
+    copies = conn.execute(
+        sa.select(articles.c.url, articles.c.text_source, articles.c.text_reason)
+        .where(articles.c.story_id == story_id)
+        .order_by(articles.c.id)
+    ).all()
+    source, reason = text_source([(c.text_source, c.text_reason) for c in copies])
     return Story(
         id=row["id"],
         title=row["title"],
@@ -29,8 +32,20 @@ def get_story(conn: Connection, story_id: int) -> Story:
         language=row["language"],
         published_at=row["published_at"],
         first_seen_at=row["first_seen_at"],
-        urls=tuple(urls),
+        urls=tuple(c.url for c in copies),
+        text_source=source,
+        text_reason=reason,
     )
+
+
+def text_source(
+    copies: Sequence[tuple[str, str | None]],
+) -> tuple[Literal["page", "feed"], str | None]:
+    """What a story was judged on, from its copies' (text_source, text_reason), first first:
+    its page if any copy's page was read, else the feed, with the first copy's reason."""
+    if not copies or any(source == "page" for source, _ in copies):
+        return "page", None
+    return "feed", copies[0][1]
 
 
 def show_story(engine: Engine, story_id: int) -> dict[str, Any]:
@@ -64,6 +79,8 @@ def list_stories(
                     articles.c.outlet,
                     articles.c.title,
                     articles.c.fetched_at,
+                    articles.c.text_source,
+                    articles.c.text_reason,
                 )
                 .where(articles.c.story_id.in_([r["id"] for r in rows]))
                 .order_by(articles.c.id)
@@ -75,8 +92,14 @@ def list_stories(
                         "outlet": a["outlet"],
                         "title": a["title"],
                         "fetched_at": a["fetched_at"].isoformat(),
+                        "text_source": a["text_source"],
+                        "text_reason": a["text_reason"],
                     }
                 )
+    judged = {
+        story_id: text_source([(c["text_source"], c["text_reason"]) for c in found])
+        for story_id, found in copies.items()
+    }
     return [
         {
             "id": r["id"],
@@ -88,6 +111,8 @@ def list_stories(
             "events": list(r["events"]),
             "urls": [c["url"] for c in copies.get(r["id"], [])],
             "copies": copies.get(r["id"], []),
+            "text_source": judged.get(r["id"], ("page", None))[0],
+            "text_reason": judged.get(r["id"], ("page", None))[1],
         }
         for r in rows
     ]

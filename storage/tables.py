@@ -5,7 +5,8 @@ sources   one row per source some configuration names: validators for conditiona
 stories   one row per real-world story; `content_hash` of its first copy
 articles  every stored copy of a story (unique canonical URL, unique GUID per source)
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
-seen_urls article URLs already decided (stored, off topic, unusable): never fetched again
+entries   every entry an index yielded: its own text, and the work of reading its page
+          (status, attempts, next attempt, lease on the database's clock, verdict)
 alerts    the outbox: one row per story, channel and revision, with delivery state
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 """
@@ -98,6 +99,8 @@ articles = Table(
     Column("near_signature", LargeBinary),
     Column("canonical_url", Text),
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("text_source", String(8), nullable=False, server_default="page"),
+    Column("text_reason", Text),
     UniqueConstraint("source", "guid"),
     Index(None, "content_hash"),
     Index(None, "story_id"),
@@ -118,14 +121,38 @@ article_bands = Table(
     Index(None, "seen_at"),
 )
 
-seen_urls = Table(
-    "seen_urls",
+entries = Table(
+    "entries",
     metadata,
-    Column("url", Text, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("source", String(64), nullable=False),
-    Column("verdict", String(16), nullable=False),
-    Column("seen_at", TIMESTAMP, nullable=False),
-    Index(None, "seen_at"),
+    Column("url", Text, nullable=False, unique=True),
+    Column("canonical_url", Text),
+    Column("guid", Text),
+    Column("title", Text),
+    Column("summary", Text),
+    Column("published_at", TIMESTAMP),
+    Column("language", String(16)),
+    Column("outlet", Text),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", TIMESTAMP, nullable=False, server_default=text("now()")),
+    Column("leased_until", TIMESTAMP),
+    Column("leased_by", String(64)),
+    Column("last_error", Text),
+    Column("judged_on", String(8)),
+    Column("verdict", String(16)),
+    Column("reason", Text),
+    Column("story_id", BigInteger),
+    Column("first_seen_at", TIMESTAMP, nullable=False, server_default=text("now()")),
+    Column("updated_at", TIMESTAMP, nullable=False, server_default=text("now()")),
+    Index(
+        "ix_entries_due",
+        "next_attempt_at",
+        postgresql_where=text("status IN ('pending', 'retrying')"),
+    ),
+    Index(None, "updated_at"),
+    Index(None, "source", "status"),
 )
 
 channels = Table(

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kurilwatch.model import AlertPlan, Article, Evidence, Source, StoryState
-from storage.articles import ingest_article, mark_seen, unseen_urls
+from storage.articles import ingest_article
 from storage.engine import HEAD, MIGRATIONS, schema_is_current, upgrade_schema
 from storage.fingerprint import content_hash as content_hash_of
 from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed
@@ -136,13 +136,6 @@ def test_concurrent_copies_end_in_one_story(engine: Engine) -> None:
     assert len(list_alerts(engine)) == 1
 
 
-def test_seen_urls_are_not_fetched_again(engine: Engine) -> None:
-    _ingest(engine, _article("https://a.test/stored"))
-    mark_seen(engine, "https://a.test/offtopic", source="wire", verdict="off_topic", now=NOW)
-    urls = ["https://a.test/stored", "https://a.test/offtopic", "https://a.test/new"]
-    assert unseen_urls(engine, urls) == {"https://a.test/new"}
-
-
 def test_outbox_claims_under_lease_and_records_outcomes(engine: Engine) -> None:
     _ingest(engine, _article("https://a.test/1"))
     _ingest(engine, _article("https://a.test/2", TEXT + " Second story."))
@@ -246,31 +239,6 @@ def test_source_health_and_validators(engine: Engine) -> None:
     assert load_source(engine, moved).etag is None  # a new URL starts without validators
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1
-
-
-def test_seen_urls_are_forgotten_after_the_retention_window(engine: Engine) -> None:
-    from storage.articles import prune_seen
-
-    mark_seen(
-        engine,
-        "https://a.test/old",
-        source="wire",
-        verdict="off_topic",
-        now=NOW - timedelta(days=100),
-    )
-    mark_seen(
-        engine,
-        "https://a.test/recent",
-        source="wire",
-        verdict="off_topic",
-        now=NOW - timedelta(days=10),
-    )
-    _ingest(engine, _article("https://a.test/stored"))
-    assert prune_seen(engine, older_than=NOW - timedelta(days=90)) == 1
-    urls = ["https://a.test/old", "https://a.test/recent", "https://a.test/stored"]
-    assert unseen_urls(engine, urls) == {
-        "https://a.test/old"
-    }  # stored articles are never refetched
 
 
 def test_concurrent_near_duplicate_copies_end_in_one_story(engine: Engine) -> None:

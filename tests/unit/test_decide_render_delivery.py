@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.decide import plan_alerts
-from alerts.delivery import Delivered, Reject, Retry, classify, next_attempt, retry_after
+from alerts.delivery import Delivered, Reject, Retry, classify, next_attempt
 from alerts.render import slack_message, webhook_body
+from kurilwatch.backoff import retry_after
 from kurilwatch.config import DeliveryConfig
 from kurilwatch.model import Alert, Evidence, Match, Notice, Rule, Story, StoryState
 
