@@ -228,8 +228,8 @@ async def _poll(rt: Runtime, source: Source) -> PollReport:
 
 
 async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str]:
-    """Read the pages of the due entries (of `source`, or of any), batch by batch, and judge
-    each; return how many ended in each outcome.
+    """Read the pages of the due entries (of `source`, or of any source this run configures),
+    batch by batch, and judge each; return how many ended in each outcome.
 
     An entry whose outcome was not handed over before the batch's deadline counts as a
     transient failure. Entries due again at once are left for the next call.
@@ -245,7 +245,7 @@ async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str
             owner=rt.instance,
             lease_seconds=2 * timeout + 10,
             limit=ENTRY_BATCH,
-            source=source,
+            sources=[source] if source is not None else list(sources),
         )
         fresh = [e for e in claimed if e.id not in seen]
         if not claimed:

@@ -66,20 +66,21 @@ def claim_entries(
     owner: str,
     lease_seconds: float,
     limit: int,
-    source: str | None = None,
+    sources: Sequence[str] | None = None,
 ) -> list[Entry]:
-    """Lease up to `limit` due entries (of `source`, if given) to `owner`, oldest due first.
+    """Lease up to `limit` due entries (of `sources`, if given) to `owner`, oldest due first.
 
     Due: pending or retrying, `next_attempt_at` passed and no live lease, all on the
-    database's clock. Each claim counts as an attempt.
+    database's clock. Each claim counts as an attempt. A run passes the sources it
+    configures: another configuration's entries are judged by its own rules and channels.
     """
     due = sa.and_(
         entries.c.status.in_(OPEN),
         entries.c.next_attempt_at <= sa.func.now(),
         sa.or_(entries.c.leased_until.is_(None), entries.c.leased_until < sa.func.now()),
     )
-    if source is not None:
-        due = sa.and_(due, entries.c.source == source)
+    if sources is not None:
+        due = sa.and_(due, entries.c.source.in_(sources))
     picked = (
         sa.select(entries.c.id)
         .where(due)

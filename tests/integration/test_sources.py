@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kurilwatch.errors import SourceNotFound
-from kurilwatch.model import Article, Source
+from kurilwatch.model import Article, FeedEntry, Source
 from scheduler.metrics import Metrics, health
 from storage.articles import ingest_article
 from storage.engine import HEAD, MIGRATIONS, upgrade_schema
+from storage.entries import add_entries, claim_entries
 from storage.sources import (
     PollRecord,
     list_sources,
@@ -221,3 +222,14 @@ def test_prune_skips_a_row_in_use_instead_of_waiting_for_it(engine: Engine) -> N
     pruner.join(timeout=30)
     assert got == [[]]  # answered at once, removing nothing
     assert [s.name for s in prune_sources(engine, now=after)] == ["gone"]
+
+
+def test_a_run_works_only_the_entries_of_the_sources_it_configures(engine: Engine) -> None:
+    # another file's entries go to that file's rules and channels, not this run's
+    add_entries(engine, "ours", [FeedEntry(url="https://a.test/1", title="Kuril drills")])
+    add_entries(engine, "theirs", [FeedEntry(url="https://b.test/1", title="Kuril drills")])
+    mine = claim_entries(engine, owner="a", lease_seconds=60, limit=10, sources=["ours"])
+    assert [e.source for e in mine] == ["ours"]
+    assert claim_entries(engine, owner="a", lease_seconds=60, limit=10, sources=["ours"]) == []
+    theirs = claim_entries(engine, owner="b", lease_seconds=60, limit=10, sources=["theirs"])
+    assert [e.source for e in theirs] == ["theirs"]
