@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,55 @@ def test_a_source_pruned_while_its_daemon_was_suspended_comes_back(
             events = _stop(daemon, log)
     recreated = [e for e in events if e["event"] == "source.recreated"]
     assert [e["source"] for e in recreated] == ["local"]
+
+
+def test_another_files_run_leaves_the_daemons_retrying_entries_to_it(
+    kw: Kurilwatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "daemon.log"
+    other = Kurilwatch(config=tmp_path / "other.yaml", env=dict(kw.env))
+    with NewsSite() as site, NewsSite() as elsewhere, WebhookReceiver() as rx:
+        page = site.add_story(story_by_key("nemuro-rally")).removeprefix(site.url)
+        site.fail(page, 503)  # the daemon's entry waits for its next attempt
+        elsewhere.add_story(story_by_key("kuril-earthquake"))
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url, "every": "1s"}],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": fast_delivery(),
+                "listen": "off",
+                "crawl": {"entry_retry_initial": "1s", "entry_retry_max": "1s"},
+            }
+        )
+        other.write_config({"sources": [{"name": "elsewhere", "url": elsewhere.feed_url}]})
+        daemon = kw.popen_logged("run", log=log)
+
+        def due_and_free() -> bool:
+            [entry] = kw.json("entries", "list", "--source", "local")
+            now = datetime.now(UTC).isoformat()
+            return (
+                entry["status"] == "retrying"
+                and entry["next_attempt_at"] < now
+                and (entry["leased_until"] is None or entry["leased_until"] < now)
+            )
+
+        try:
+            _until(lambda: kw.json("entries", "list", "--source", "local"), "the entry")
+            while True:  # the daemon stopped while its entry is due and not leased
+                daemon.send_signal(signal.SIGSTOP)
+                try:
+                    _until(due_and_free, "the entry to be due again", timeout=10)
+                    break
+                except AssertionError:  # stopped while it held the entry: let it go on
+                    daemon.send_signal(signal.SIGCONT)
+                    time.sleep(0.5)
+            site.clear(page)
+            once = other.run("run", "--once")
+            assert once.returncode == 0, once.stderr
+            [entry] = kw.json("entries", "list", "--source", "local")
+            assert entry["status"] == "retrying"  # not taken by a run that does not poll it
+            daemon.send_signal(signal.SIGCONT)
+            [alert] = rx.wait_for(1, timeout=60)
+            assert alert.json()["story"]["title"] == story_by_key("nemuro-rally").title
+        finally:
+            _stop(daemon, log)
