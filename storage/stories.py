@@ -15,13 +15,16 @@ from storage.tables import articles, stories
 
 
 def get_story(conn: Connection, story_id: int) -> Story:
-    """The story `story_id` with every known copy's URL, first seen first."""
+    """The story `story_id` with every known copy's URL, first seen first, and the outlet of
+    its first copy."""
     row = conn.execute(sa.select(stories).where(stories.c.id == story_id)).mappings().one_or_none()
     if row is None:
         raise StoryNotFound(f"no story {story_id}")
-    urls = conn.execute(
-        sa.select(articles.c.url).where(articles.c.story_id == story_id).order_by(articles.c.id)
-    ).scalars()
+    copies = conn.execute(
+        sa.select(articles.c.url, articles.c.outlet)
+        .where(articles.c.story_id == story_id)
+        .order_by(articles.c.id)
+    ).all()
     return Story(
         id=row["id"],
         title=row["title"],
@@ -29,7 +32,8 @@ def get_story(conn: Connection, story_id: int) -> Story:
         language=row["language"],
         published_at=row["published_at"],
         first_seen_at=row["first_seen_at"],
-        urls=tuple(urls),
+        urls=tuple(c.url for c in copies),
+        outlet=copies[0].outlet if copies else None,
     )
 
 

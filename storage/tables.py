@@ -5,7 +5,8 @@ stories   one row per real-world story; `content_hash` of its first copy
 articles  every stored copy of a story (unique canonical URL, unique GUID per source)
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
 seen_urls article URLs already decided (stored, off topic, unusable): never fetched again
-alerts    the outbox: one row per story, channel and revision, with delivery state
+alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
+          one event's "also reported" notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 """
 
@@ -159,7 +160,17 @@ alerts = Table(
     Column("created_at", TIMESTAMP, nullable=False),
     Column("delivered_at", TIMESTAMP),
     Column("payload", JSONB),
+    Column("kind", String(16), nullable=False, server_default="alert"),
+    Column("batch_id", String(64)),
+    Column("batched_at", TIMESTAMP),
     UniqueConstraint("story_id", "channel", "seq"),
     Index("ix_alerts_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index(None, "created_at"),
+    Index(
+        "ix_alerts_waiting",
+        "channel",
+        "group_story_id",
+        postgresql_where=text("status = 'pending' AND kind = 'also_reported' AND batch_id IS NULL"),
+    ),
+    Index(None, "batch_id"),
 )
