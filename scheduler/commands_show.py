@@ -231,7 +231,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             else None
         )
     if as_json:
-        summary = {
+        summary: dict[str, Any] = {
             "sources": source_rows,
             "channels": channel_rows,
             "dead": dead,
