@@ -133,7 +133,7 @@ def _batch(
             alerts.c.kind == "also_reported",
             alerts.c.batch_id.is_(None),
         )
-        .order_by(alerts.c.created_at, alerts.c.id)
+        .order_by(alerts.c.created_at, alerts.c.story_id, alerts.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -154,7 +154,9 @@ def _batch(
 
 def _notice(conn: Connection, rows: list[Any]) -> Notice:
     """What the claimed rows say: one alert, or one batch listing each member's story."""
-    rows = sorted(rows, key=lambda r: (r["batch_id"] != r["id"], r["created_at"], r["id"]))
+    rows = sorted(
+        rows, key=lambda r: (r["batch_id"] != r["id"], r["created_at"], r["story_id"], r["id"])
+    )
     lead = rows[0]
     group = get_story(conn, lead["group_story_id"]) if lead["group_story_id"] else None
     if lead["batch_id"] is None:
