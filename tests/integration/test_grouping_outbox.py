@@ -46,10 +46,32 @@ NAMES = (
     "The Eastern Military District said 1,500 troops of the Bastion and Tor units drilled on "
     "Iturup, and Yoshimasa Hayashi was told of the manoeuvres near Kunashiri."
 )
-_WORDS = (
-    "coastal crews moved launchers along the shore while observers counted vehicles ships "
-    "radar batteries supply convoys crossed roads bridges harbour fog rain wind patrols"
-).split()
+_WORDS = [
+    "coastal",
+    "crews",
+    "moved",
+    "launchers",
+    "along",
+    "the",
+    "shore",
+    "while",
+    "observers",
+    "counted",
+    "vehicles",
+    "ships",
+    "radar",
+    "batteries",
+    "supply",
+    "convoys",
+    "crossed",
+    "roads",
+    "bridges",
+    "harbour",
+    "fog",
+    "rain",
+    "wind",
+    "patrols",
+]
 
 
 def _article(n: int, *, extra: str = "") -> Article:
@@ -239,9 +261,7 @@ def test_every_flagged_story_is_named_by_a_notification_on_each_routed_channel(
     later = NOW + timedelta(hours=1)
     assert unnotified(engine, now=later, max_age_seconds=72 * 3600, routes=routes) == []
     # delivered or dead still counts as named
-    for notice in claim_due(
-        engine, now=later, lease_seconds=60, limit=100, channels=set(channels)
-    ):
+    for notice in claim_due(engine, now=later, lease_seconds=60, limit=100, channels=set(channels)):
         mark_failed(engine, notice.alert.id, error="HTTP 404", retry_at=None, now=later)
     assert unnotified(engine, now=later, max_age_seconds=72 * 3600, routes=routes) == []
     # a flagged story that no notification names is found (what dropping used to leave)
@@ -278,4 +298,6 @@ def test_rows_written_before_the_migration_get_their_kind(engine: Engine) -> Non
         command.upgrade(config, "head")
     assert _kinds(engine)[member] == ("also_reported", "pending")
     with engine.connect() as conn:
-        assert conn.execute(sa.text("select count(*) from alerts where kind = 'alert'")).scalar() == 1
+        assert (
+            conn.execute(sa.text("select count(*) from alerts where kind = 'alert'")).scalar() == 1
+        )

@@ -76,7 +76,9 @@ def test_weekday_and_month_names_are_not_key_terms(
 
 
 def test_names_in_japanese_runs_are_kept_without_their_titles_or_the_date() -> None:
-    terms = key_terms(None, "木原稔官房長官は水曜日午前の記者会見で、択捉島での射撃訓練に抗議した。")
+    terms = key_terms(
+        None, "木原稔官房長官は水曜日午前の記者会見で、択捉島での射撃訓練に抗議した。"
+    )
     assert {"木原稔", "択捉島"} <= terms
     assert not {"官房長官", "記者会見", "射撃訓練", "抗議", "水曜日"} & terms
 
