@@ -19,10 +19,32 @@ NAMES = (
     "The Eastern Military District said 1,500 troops of its Bastion and Tor units drilled on "
     "Iturup, Colonel Andrei Marchenko told reporters in Yuzhno-Kurilsk."
 )
-_FILLER = (
-    "crews vehicles launchers convoys radar batteries shore roads harbour villages fog rain "
-    "patrols observers ships boats hills valleys coast camps tents fuel trucks cables"
-).split()
+_FILLER = [
+    "crews",
+    "vehicles",
+    "launchers",
+    "convoys",
+    "radar",
+    "batteries",
+    "shore",
+    "roads",
+    "harbour",
+    "villages",
+    "fog",
+    "rain",
+    "patrols",
+    "observers",
+    "ships",
+    "boats",
+    "hills",
+    "valleys",
+    "coast",
+    "camps",
+    "tents",
+    "fuel",
+    "trucks",
+    "cables",
+]
 
 
 def _report(i: int, *, protest: bool = False) -> FixtureStory:
