@@ -18,10 +18,12 @@ Also printed: `kurilwatch status --json`'s `unnotified` when the checkout has it
 is due (the time the outbox holds) and runs once more, so the waiting batches are sent too.
 
 `--show-groups` prints each notification naming a group: the group's first story and the
-stories listed.
+stories listed. `--pairs` only scores the key terms (no database): of the pairs of items that
+share an event type, how many of one `story_group` and how many of different groups reach
+`GROUP_THRESHOLD`, i.e. would group if they arrived within `group_window` of each other.
 
 Usage: .venv/bin/python bench/grouping_burst.py [--sites 10] [--group-interval D] [--finish]
-           [--show-groups] [--code DIR] [--json]
+           [--show-groups] [--pairs] [--code DIR] [--json]
 `--code DIR` runs the command with PYTHONPATH=DIR (an older checkout, e.g. `git archive` of
 the commit before). Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local
 trust-auth server); it creates and drops one database. Exit status: 0 done, 1 a flagged story
@@ -78,6 +80,28 @@ def as_story(item: dict[str, Any]) -> Any:
         language=str(item.get("language") or "en"),
         expect_topic=bool(labels.get("kurils_relevant")) or bool(events),
         expect_events=events,
+    )
+
+
+def pairs() -> str:
+    """Key-term similarity over the eval pairs that share an event type."""
+    from itertools import combinations
+
+    from alerts.grouping import GROUP_THRESHOLD, key_terms, similarity
+
+    items = load_items()
+    terms = {item["id"]: key_terms(item.get("title"), item["text"]) for item in items}
+    same, other = [0, 0], [0, 0]
+    for a, b in combinations(items, 2):
+        if not any(a["labels"].get(e) and b["labels"].get(e) for e in ("protest", "exercise")):
+            continue
+        score = similarity(terms[a["id"]], terms[b["id"]])
+        tally = same if a["story_group"] and a["story_group"] == b["story_group"] else other
+        tally[0] += 1
+        tally[1] += score >= GROUP_THRESHOLD
+    return (
+        f"key terms at {GROUP_THRESHOLD}: pairs of one story group grouped {same[1]}/{same[0]}, "
+        f"pairs of different groups grouped {other[1]}/{other[0]}"
     )
 
 
@@ -163,6 +187,7 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--group-interval", default=None, help="e.g. 10s (default: 30m)")
     parser.add_argument("--finish", action="store_true", help="send the waiting batches too")
+    parser.add_argument("--pairs", action="store_true", help="score the key terms only")
     parser.add_argument("--show-groups", action="store_true", help="print who grouped with whom")
     parser.add_argument("--code", type=Path, default=None)
     parser.add_argument("--json", action="store_true")
@@ -171,6 +196,9 @@ def main() -> int:
         print(f"{EVAL}: the eval files are absent (they live beside the repository)")
         return 2
     use_code(args.code)
+    if args.pairs:
+        print(pairs())
+        return 0
     result = run(args)
     print(
         f"{result['items']} items -> {result['stories']} stories, {result['flagged']} flagged: "
