@@ -77,8 +77,8 @@ def alerts_list(obj: CliContext, as_json: bool, limit: int, status: str | None) 
     for r in rows:
         error = f"  {r['last_error']}" if r["last_error"] else ""
         click.echo(
-            f"{r['id'][:8]}  {r['status']:9} {r['channel']:12} story {r['story_id']:<6} "
-            f"{','.join(r['events']):18} attempts {r['attempts']}{error}"
+            f"{r['id'][:8]}  {r['status']:9} {r['kind']:13} {r['channel']:12} "
+            f"story {r['story_id']:<6} {','.join(r['events']):18} attempts {r['attempts']}{error}"
         )
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.model import Alert, Evidence, Member, Notice, highest_severity
@@ -200,9 +200,13 @@ def mark_delivered(
                 attempts=alerts.c.attempts + 1,
                 leased_until=None,
                 last_error=None,
+                payload=sa.case((alerts.c.id == alert_id, _json(payload)), else_=alerts.c.payload),
             )
         )
-        conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(payload=payload))
+
+
+def _json(payload: dict[str, Any] | None) -> Any:
+    return sa.null() if payload is None else sa.bindparam("payload", payload, type_=JSONB)
 
 
 def mark_failed(
@@ -228,15 +232,17 @@ def mark_failed(
 
 
 def requeue(engine: Engine, *, now: datetime, alert_id: str | None = None) -> int:
-    """Make alert `alert_id` (with the rows of the batch it leads) or, without it, every dead
-    alert due again; return how many rows. A delivered alert is not sent twice.
+    """Make alert `alert_id` (with every row of its batch, if it is in one) or, without it,
+    every dead alert due again; return how many rows. A delivered alert is not sent twice.
     """
     query = sa.update(alerts).where(alerts.c.status != "delivered")
-    query = (
-        query.where(sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id))
-        if alert_id
-        else query.where(alerts.c.status == "dead")
-    )
+    if alert_id:
+        batch = sa.select(alerts.c.batch_id).where(alerts.c.id == alert_id).scalar_subquery()
+        query = query.where(
+            sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == sa.func.coalesce(batch, alert_id))
+        )
+    else:
+        query = query.where(alerts.c.status == "dead")
     with engine.begin() as conn:
         result = conn.execute(
             query.values(status="pending", next_attempt_at=now, leased_until=None)
