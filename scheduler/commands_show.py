@@ -213,8 +213,9 @@ def sources_list(obj: CliContext, as_json: bool) -> None:
 @click.pass_obj
 @guarded
 def status(obj: CliContext, as_json: bool) -> None:
-    """A summary for a person at a terminal: sources, outbox, dead alerts, channels, and how
-    many flagged stories no notification names (0 normally)."""
+    """A summary for a person at a terminal: sources, outbox, entries by status, dead alerts,
+    channels, and how many flagged stories no notification names (0 normally)."""
+    from storage.entries import count_entries
     from storage.outbox import channel_health, list_alerts, unnotified
     from storage.sources import list_sources
 
@@ -225,6 +226,7 @@ def status(obj: CliContext, as_json: bool) -> None:
         channel_rows = channel_health(engine)
         dead = list_alerts(engine, status="dead", limit=20)
         last = _last_per_channel(list_alerts(engine, status="delivered", limit=500))
+        entries = count_entries(engine)
         missing = (
             unnotified(engine, now=now, max_age_seconds=max_age, routes=routes)
             if why_not is None
@@ -236,6 +238,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             "channels": channel_rows,
             "dead": dead,
             "last_alerts": last,
+            "entries": entries,
             "unnotified": len(missing) if missing is not None else None,
             "unnotified_stories": [asdict(m) for m in (missing or [])[:20]],
         }
@@ -256,6 +259,11 @@ def status(obj: CliContext, as_json: bool) -> None:
         recent = last.get(ch["name"])
         when = f"last alert {str(recent['delivered_at'])[:16]}" if recent else "no alert yet"
         click.echo(f"  {ch['name']:20} {health:30} outbox: {counts}; {when}")
+    click.echo(
+        f"Entries: {entries['pending']} waiting, {entries['retrying']} retrying"
+        + (" (kurilwatch entries list --status retrying)" if entries["retrying"] else "")
+        + f", {entries['done']} judged on their page, {entries['feed']} on the feed's text"
+    )
     click.echo(f"Dead alerts: {len(dead)}" + (" (kurilwatch alerts retry --dead)" if dead else ""))
     for a in dead[:5]:
         click.echo(f"  {a['id'][:8]} {a['channel']:12} story {a['story_id']}: {a['last_error']}")
