@@ -1,4 +1,4 @@
-"""Which alerts a story change makes due: a pure decision over values.
+"""Which alerts a story change makes due, and when: a pure decision over values.
 
 `plan_alerts(state, match, …, now)` is asked inside the ingest transaction, after the new
 copy joined or started its story. In order:
@@ -9,25 +9,31 @@ copy joined or started its story. In order:
    every channel); none: nothing for that channel;
 4. a channel with no alert for this story:
    a. when grouping is on and the channel was told of the same event lately (same event type,
-      similar key terms, within `group.window`; `alerts.grouping`), an "also reported"
-      update to that event — unless one went out less than `group.interval` ago: nothing;
-   b. otherwise one alert listing every event and its evidence;
+      similar key terms, within `group.window`; `alerts.grouping`), the story joins that
+      event's group:
+      - it reports an event type the group has not told the channel yet (a protest after
+        drill reports): one alert of its own, at once, naming the group;
+      - otherwise it is listed in the group's next "also reported" notification, due at
+        `next_notice` (at most one such notification per group and `group.interval`);
+        a story is never left out;
+   b. otherwise one alert listing every event and its evidence, at once;
 5. a channel that already has one gets nothing more (one story, one alert per channel),
-   unless this copy reports an event the channel was not yet told of: then one update,
-   marked as such, listing the events so far with the evidence of the new ones.
+   unless this copy reports an event the channel was not yet told of: then one update, at
+   once, marked as such, listing the events so far with the evidence of the new ones.
 Each plan carries the highest `severity` of the rules behind it.
+
+`routed_channels` says which channels a story's events must reach, for the check that every
+flagged story is named by a notification (`storage.outbox.unnotified`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from alerts.grouping import same_event, similarity
-from kurilwatch.model import AlertPlan, Evidence, Match, RecentAlert, Rule, StoryState
-
-_SEVERITY = {"low": 1, "medium": 2, "high": 3}
+from kurilwatch.model import AlertPlan, Match, RecentAlert, Rule, StoryState, highest_severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,17 +75,9 @@ def plan_alerts(
                 events=events,
                 rules=tuple(e.rule for e in evidence),
                 evidence=evidence,
-                severity=_highest(severity, evidence),
+                severity=highest_severity(severity.get(e.rule) for e in evidence),
             )
-            earlier = None
-            if grouping is not None:
-                earlier = _same_event(state, channel, events, now, grouping)
-            if earlier is None:
-                plans.append(plan)
-            elif grouping is not None and now - earlier.sent_at >= timedelta(
-                seconds=grouping.interval_seconds
-            ):
-                plans.append(_also_reported(plan, earlier))
+            plans.append(_grouped(plan, state, now, grouping) if grouping else plan)
             continue
         news = tuple(e for e in evidence if e.event not in told)
         if news:
@@ -91,10 +89,47 @@ def plan_alerts(
                     evidence=news,
                     seq=state.sent.get(channel, 1),
                     is_update=True,
-                    severity=_highest(severity, news),
+                    group_story_id=state.groups.get(channel),
+                    severity=highest_severity(severity.get(e.rule) for e in news),
                 )
             )
     return tuple(plans)
+
+
+def next_notice(group: RecentAlert, *, now: datetime, interval_seconds: float) -> datetime:
+    """When a story joining `group` is listed: with the stories already waiting, else one
+    `interval_seconds` after the group's last notification (at once if that has passed)."""
+    if group.waiting_due is not None:
+        return group.waiting_due
+    return max(now, group.sent_at + timedelta(seconds=interval_seconds))
+
+
+def routed_channels(rules: Sequence[Rule], channels: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Per event type, the channels that every rule reporting it routes to.
+
+    A story flagged with the event must be named by a notification on each of them (a
+    channel only some of the event's rules reach depends on which rule matched).
+    """
+    routed: dict[str, frozenset[str]] = {}
+    for rule in rules:
+        reach = frozenset(rule.channels or channels) & frozenset(channels)
+        routed[rule.event] = routed[rule.event] & reach if rule.event in routed else reach
+    return routed
+
+
+def _grouped(plan: AlertPlan, state: StoryState, now: datetime, grouping: Grouping) -> AlertPlan:
+    """`plan` as a member of the event group it belongs to on its channel, if any."""
+    group = _same_event(state, plan.channel, plan.events, now, grouping)
+    if group is None:
+        return plan
+    if not set(plan.events) <= group.events:
+        return replace(plan, group_story_id=group.story_id)
+    return replace(
+        plan,
+        is_update=True,
+        group_story_id=group.story_id,
+        due_at=next_notice(group, now=now, interval_seconds=grouping.interval_seconds),
+    )
 
 
 def _same_event(
@@ -115,21 +150,3 @@ def _same_event(
         and same_event(events, state.key_terms, r.events, r.key_terms)
     ]
     return max(matches, key=lambda r: similarity(state.key_terms, r.key_terms), default=None)
-
-
-def _also_reported(plan: AlertPlan, earlier: RecentAlert) -> AlertPlan:
-    return AlertPlan(
-        channel=plan.channel,
-        events=plan.events,
-        rules=plan.rules,
-        evidence=plan.evidence,
-        is_update=True,
-        group_story_id=earlier.story_id,
-        severity=plan.severity,
-    )
-
-
-def _highest(severity: dict[str, str | None], evidence: Sequence[Evidence]) -> str | None:
-    levels = [severity.get(e.rule) for e in evidence]
-    known = [level for level in levels if level]
-    return max(known, key=lambda level: _SEVERITY.get(level, 0)) if known else None

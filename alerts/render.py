@@ -4,8 +4,11 @@
 `evidence`, `story`), `slack_message` a Block Kit message within Slack's limits with `&`, `<`
 and `>` escaped so a headline cannot ping `<!channel>` or spoof a link, and `console_text`
 what `kind: console` prints. Each takes a `Notice`: a first alert, an update (a new event on
-a told story), or an "also reported" update (another story about an event already told,
-`kind: "also_reported"`, with the first story under `group`).
+a told story), or an "also reported" notification (`kind: "also_reported"`): the stories
+about an event already told that joined its group since its last notification, each listed
+with its title, URL, outlet, events and evidence, and the story the event was first told with
+under `group`. Every webhook body lists the stories it names under `stories` (one for an
+alert or update); Slack and console give a batch one compact line or two per story.
 """
 
 from __future__ import annotations
@@ -15,19 +18,21 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from kurilwatch.model import Alert, Notice, Story
+from kurilwatch.model import Alert, Member, Notice, Story
 
 SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
 SLACK_TEXT_MAX = 3000
+SLACK_BLOCKS_MAX = 50
+_LINK_URL_MAX = 500  # longer URLs are shown by host, so one listed story stays under ~1000
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 _LINK = re.compile(r"<([^|<>]+)\|([^<>]*)>")
 _EVENT_LABEL = {"protest": "Protest", "exercise": "Military exercise"}
 
 
 def kind(notice: Notice) -> str:
-    """`alert`, `update` (a new event on a told story) or `also_reported`."""
-    if notice.group is not None:
+    """`alert`, `update` (a new event on a told story) or `also_reported` (a batch)."""
+    if notice.members:
         return "also_reported"
     return "update" if notice.is_update else "alert"
 
@@ -65,12 +70,47 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             "text_reason": story.text_reason,
         },
         "group": _story_ref(notice.group) if notice.group is not None else None,
+        "stories": [_listed(m.alert, m.story) for m in _members(notice)],
         "created_at": _iso(alert.created_at),
     }
 
 
 def _story_ref(story: Story) -> dict[str, Any]:
     return {"id": story.id, "title": story.title, "url": story.url, "urls": list(story.urls)}
+
+
+def _listed(alert: Alert, story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "alert_id": alert.id,
+        "title": story.title,
+        "url": story.url,
+        "outlet": _outlet(story),
+        "published_at": _iso(story.published_at),
+        "language": story.language,
+        "urls": list(story.urls),
+        "events": list(alert.events),
+        "rules": list(alert.rules),
+        "evidence": _sentences(alert),
+        "text_source": story.text_source,
+        "text_reason": story.text_reason,
+    }
+
+
+def _members(notice: Notice) -> tuple[Member, ...]:
+    return notice.members or (Member(alert=notice.alert, story=notice.story),)
+
+
+def _outlet(story: Story) -> str:
+    return story.outlet or urlsplit(story.url).hostname or story.url
+
+
+def _events(events: tuple[str, ...]) -> str:
+    return ", ".join(_EVENT_LABEL.get(e, e) for e in events)
+
+
+def _count(n: int) -> str:
+    return f"{n} more {'story' if n == 1 else 'stories'}"
 
 
 def _prefix(notice: Notice) -> str:
@@ -82,9 +122,12 @@ def _prefix(notice: Notice) -> str:
 
 
 def slack_message(notice: Notice) -> dict[str, Any]:
-    """A Slack incoming-webhook message: headline linked to the story, events, evidence."""
+    """A Slack incoming-webhook message: headline linked to the story, events, evidence; for
+    an "also reported" batch, one line per story (see `_slack_batch`)."""
+    if notice.members:
+        return _slack_batch(notice)
     alert, story = notice.alert, notice.story
-    events = ", ".join(_EVENT_LABEL.get(e, e) for e in alert.events)
+    events = _events(alert.events)
     prefix = _prefix(notice)
     header = _clip(_escape(f"{prefix}{events}: {story.title}"), SLACK_HEADER_MAX)
     when = story.published_at or story.first_seen_at
@@ -143,11 +186,76 @@ def slack_message(notice: Notice) -> dict[str, Any]:
     }
 
 
+def _slack_batch(notice: Notice) -> dict[str, Any]:
+    """Header and the first story of the event, then each listed story in a line or two:
+    linked title, outlet, events, its first evidence sentence. Lines fill sections of up to
+    3000 characters within Slack's 50 blocks; the batch size keeps them inside (a line that
+    would not fit is counted in a last line, never silently left out)."""
+    events = _events(notice.alert.events)
+    first = notice.group or notice.story
+    title = f"{_prefix(notice)}{events}: {_count(len(notice.members))} on {first.title}"
+    link = f"<{_escape_url(first.url)}|{_escape(_clip(first.title, 300))}>"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(_escape(title), SLACK_HEADER_MAX)},
+        },
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _clip(f"First told: {link}", SLACK_TEXT_MAX)}],
+        },
+    ]
+    section = ""
+    left = len(notice.members)
+    for member in notice.members:
+        line = _slack_line(member)
+        if section and len(section) + 1 + len(line) > SLACK_SECTION_MAX:
+            if len(blocks) >= SLACK_BLOCKS_MAX - 2:
+                break
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+            section = ""
+        line = _clip(line, SLACK_SECTION_MAX)
+        section = f"{section}\n{line}" if section else line
+        left -= 1
+    if section:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    if left:
+        more = f"…and {_count(left)}: `kurilwatch alerts list`"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+    return {"text": _clip(_escape(title), SLACK_TEXT_MAX), "blocks": blocks}
+
+
+def _slack_line(member: Member) -> str:
+    story = member.story
+    title = _escape(_clip(story.title, 150))
+    url = _escape_url(story.url)
+    head = f"<{url}|{title}>" if len(url) <= _LINK_URL_MAX else title
+    line = (
+        f"• *{head}* · {_escape(_clip(_outlet(story), 60))} · {_events(member.alert.events)}"
+        f"{_feed_mark(story)}"
+    )
+    quote = next(iter(_sentences(member.alert)), None)
+    return f"{line}\n> {_escape(_clip(quote, 200))}" if quote else line
+
+
 def console_text(notice: Notice) -> str:
-    """A few readable lines for a terminal."""
+    """A few readable lines for a terminal; a batch gives two per story."""
     alert, story = notice.alert, notice.story
     label = kind(notice).upper().replace("_", " ")
     severity = f" ({notice.severity})" if notice.severity else ""
+    if notice.members:
+        first = notice.group or story
+        lines = [
+            f"[{label}]{severity} {', '.join(alert.events)}: {_count(len(notice.members))}",
+            f"  same event as: {first.title} ({first.url}); id: {alert.id}",
+        ]
+        for m in notice.members:
+            lines.append(
+                f"  - {m.story.title} ({_outlet(m.story)}) {m.story.url}{_feed_mark(m.story)}"
+            )
+            quote = next(iter(_sentences(m.alert)), "")
+            lines.append(f"    {', '.join(m.alert.events)}" + (f"; > {quote}" if quote else ""))
+        return "\n".join(lines)
     lines = [
         f"[{label}]{severity} {', '.join(alert.events)}: {story.title}",
         f"  {story.url}",
@@ -159,6 +267,11 @@ def console_text(notice: Notice) -> str:
         lines.append(f"  same event as: {notice.group.title} ({notice.group.url})")
     lines += [f"  > {s}" for s in _sentences(alert)]
     return "\n".join(lines)
+
+
+def _feed_mark(story: Story) -> str:
+    """A short mark for a listed story that rests on the feed's text only."""
+    return " [feed text only]" if story.text_source == "feed" else ""
 
 
 def _feed_note(story: Story) -> str:
@@ -188,8 +301,20 @@ def _unescape(text: str) -> str:
 
 
 def apprise_message(notice: Notice) -> tuple[str, str]:
-    """Title and plain-text body for an Apprise notification."""
+    """Title and plain-text body for an Apprise notification (a batch: a line per story,
+    as many as fit, then how many more)."""
     alert, story = notice.alert, notice.story
+    if notice.members:
+        first = notice.group or story
+        title = f"{_prefix(notice)}{', '.join(alert.events)}: {_count(len(notice.members))}"
+        lines = [f"Same event as: {first.title} {first.url}"]
+        for i, m in enumerate(notice.members):
+            line = f"- {m.story.title} ({_outlet(m.story)}) {m.story.url}{_feed_mark(m.story)}"
+            if sum(len(x) + 1 for x in lines) + len(line) > 1850:
+                lines.append(f"…and {_count(len(notice.members) - i)}")
+                break
+            lines.append(line)
+        return title[:250], "\n".join(lines)[:1900]
     title = f"{_prefix(notice)}{', '.join(alert.events)}: {story.title}"
     body = "\n".join([story.url, *(f"> {s}" for s in _sentences(alert))])
     return title[:250], body[:1900]

@@ -240,10 +240,12 @@ class Settings(_Strict):
     dedup_window: Duration = 30 * 86400.0
     """How far back a new copy is compared with stored ones for near-duplicates."""
     group_events: bool = True
-    """Post a new story about an event alerted within `group_window` as an update to it."""
+    """List a new story about an event alerted within `group_window` in that event's next
+    "also reported" notification (a new event type for the group is alerted at once)."""
     group_window: Duration = 48 * 3600.0
     group_interval: Duration = 30 * 60.0
-    """At most one "also reported" update per event and channel this often."""
+    """At most one "also reported" notification per event and channel this often; it lists
+    every story that joined the event since the last one."""
     sources: tuple[SourceConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     watch: str | None = None

@@ -6,6 +6,7 @@ responses inside the spiders. Nothing here touches the network or the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -13,6 +14,16 @@ from typing import Literal
 SourceKind = Literal["feed", "sitemap", "listing"]
 ChannelKind = Literal["slack", "webhook", "apprise", "console"]
 AlertStatus = Literal["pending", "delivered", "dead"]
+NoticeKind = Literal["alert", "update", "also_reported"]
+SEVERITIES = ("low", "medium", "high")
+"""Rule severities, lowest first."""
+
+
+def highest_severity(levels: Iterable[str | None]) -> str | None:
+    """The highest of `levels` (unknown levels rank lowest); None when none is set."""
+    known = [level for level in levels if level]
+    rank = {level: i for i, level in enumerate(SEVERITIES, start=1)}
+    return max(known, key=lambda level: rank.get(level, 0)) if known else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +160,8 @@ class Story:
     """"feed" while every copy was judged on a feed's own title and summary only."""
     text_reason: str | None = None
     """Why the first copy's page was not used, when `text_source` is feed."""
+    outlet: str | None = None
+    """The outlet of the story's first copy, when its page or feed named one."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,7 +203,10 @@ class RecentAlert:
     events: frozenset[str]
     key_terms: frozenset[str]
     sent_at: datetime
-    """When the last alert about this event went to the channel (first alert or update)."""
+    """When the last notification about this event was made for the channel (first alert,
+    update, or "also reported" batch)."""
+    waiting_due: datetime | None = None
+    """When the stories waiting for the event's next "also reported" notification are due."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +225,8 @@ class StoryState:
     """The names and numbers that pin the story's event down (see alerts.grouping)."""
     recent: tuple[RecentAlert, ...] = ()
     """Events alerted within the grouping window, on any channel, other stories included."""
+    groups: dict[str, int] = field(default_factory=dict)
+    """Per channel, the story the event was first told with, when this story joined its group."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,8 +240,18 @@ class AlertPlan:
     seq: int = 0
     is_update: bool = False
     group_story_id: int | None = None
-    """Set when this is an "also reported" update to the event first told with that story."""
+    """The story the event was first told with, when this story belongs to its group."""
     severity: str | None = None
+    due_at: datetime | None = None
+    """When to send it; None: at once."""
+
+    @property
+    def kind(self) -> NoticeKind:
+        """`alert`, `update` (a new event on a told story), or `also_reported`: a story of a
+        told event, listed in the event's next "also reported" notification."""
+        if self.is_update and self.seq == 0 and self.group_story_id is not None:
+            return "also_reported"
+        return "update" if self.is_update else "alert"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,12 +268,25 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """One story an "also reported" notification lists: its outbox row and the story now."""
+
+    alert: Alert
+    story: Story
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notice:
-    """What one outbox row says on its channel: the alert, its story as it stands now, and,
-    for an "also reported" update, the story the event was first told with."""
+    """What one notification says on its channel: the alert, its story as it stands now, and
+    the story the event was first told with when the story belongs to an event's group.
+
+    An "also reported" notification lists every story of `members` (one outbox row each);
+    then `alert` is their union under the batch's id and `story` the first of them.
+    """
 
     alert: Alert
     story: Story
     is_update: bool = False
     group: Story | None = None
     severity: str | None = None
+    members: tuple[Member, ...] = ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,8 +77,8 @@ def alerts_list(obj: CliContext, as_json: bool, limit: int, status: str | None) 
     for r in rows:
         error = f"  {r['last_error']}" if r["last_error"] else ""
         click.echo(
-            f"{r['id'][:8]}  {r['status']:9} {r['channel']:12} story {r['story_id']:<6} "
-            f"{','.join(r['events']):18} attempts {r['attempts']}{error}"
+            f"{r['id'][:8]}  {r['status']:9} {r['kind']:13} {r['channel']:12} "
+            f"story {r['story_id']:<6} {','.join(r['events']):18} attempts {r['attempts']}{error}"
         )
 
 
@@ -238,22 +239,37 @@ def _source_state(row: dict[str, Any]) -> str:
 @click.pass_obj
 @guarded
 def status(obj: CliContext, as_json: bool) -> None:
-    """A summary for a person at a terminal: sources, outbox, dead alerts, channels."""
-    from storage.outbox import channel_health, list_alerts
+    """A summary for a person at a terminal: sources, outbox, entries by status, dead alerts,
+    channels, and how many flagged stories no notification names (0 normally)."""
+    from storage.entries import count_entries
+    from storage.outbox import channel_health, list_alerts, unnotified
     from storage.sources import list_sources
 
+    routes, max_age, why_not = _routes(obj)
+    now = datetime.now(UTC)
     with database(obj.database_settings(), upgrade=False) as engine:
-        source_rows = list_sources(engine, now=datetime.now(UTC))
+        source_rows = list_sources(engine, now=now)
         channel_rows = channel_health(engine)
         dead = list_alerts(engine, status="dead", limit=20)
         last = _last_per_channel(list_alerts(engine, status="delivered", limit=500))
+        entries = count_entries(engine)
+        missing = (
+            unnotified(engine, now=now, max_age_seconds=max_age, routes=routes)
+            if why_not is None
+            else None
+        )
     if as_json:
-        summary = {
+        summary: dict[str, Any] = {
             "sources": source_rows,
             "channels": channel_rows,
             "dead": dead,
             "last_alerts": last,
+            "entries": entries,
+            "unnotified": len(missing) if missing is not None else None,
+            "unnotified_stories": [asdict(m) for m in (missing or [])[:20]],
         }
+        if why_not is not None:
+            summary["unnotified_unknown"] = why_not
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     click.echo("Sources")
@@ -269,9 +285,36 @@ def status(obj: CliContext, as_json: bool) -> None:
         recent = last.get(ch["name"])
         when = f"last alert {str(recent['delivered_at'])[:16]}" if recent else "no alert yet"
         click.echo(f"  {ch['name']:20} {health:30} outbox: {counts}; {when}")
+    click.echo(
+        f"Entries: {entries['pending']} waiting, {entries['retrying']} retrying"
+        + (" (kurilwatch entries list --status retrying)" if entries["retrying"] else "")
+        + f", {entries['done']} judged on their page, {entries['feed']} on the feed's text"
+    )
     click.echo(f"Dead alerts: {len(dead)}" + (" (kurilwatch alerts retry --dead)" if dead else ""))
     for a in dead[:5]:
         click.echo(f"  {a['id'][:8]} {a['channel']:12} story {a['story_id']}: {a['last_error']}")
+    if missing is None:
+        click.echo(f"Flagged stories no notification names: unknown ({why_not})")
+        return
+    click.echo(f"Flagged stories no notification names: {len(missing)}")
+    for m in missing[:5]:
+        where = f"({', '.join(m.events)}) on {', '.join(m.channels)}"
+        click.echo(f"  story {m.story_id} {where}: {m.title[:60]}")
+
+
+def _routes(obj: CliContext) -> tuple[dict[str, frozenset[str]], float, str | None]:
+    """Where the configured rules send each event, and `alert_max_age`; or why that is not
+    known (a configuration that does not load)."""
+    from alerts.decide import routed_channels
+    from alerts.rules import rules_in_force
+
+    try:
+        settings = obj.settings(required=False)
+        rules, _ = rules_in_force(settings)
+    except KurilwatchError as exc:
+        return {}, 0.0, str(exc).splitlines()[0]
+    channels = [c.name for c in settings.channels]
+    return routed_channels(rules, channels), settings.alert_max_age, None
 
 
 def _last_per_channel(delivered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -410,7 +410,12 @@ def _observe(
 
 async def _record_attempt(rt: Runtime, channel: ChannelConfig, item: Notice, outcome: Any) -> str:
     attempt = item.alert.attempts + 1
-    fields = {"alert_id": item.alert.id, "channel": channel.name, "attempt": attempt}
+    fields = {
+        "alert_id": item.alert.id,
+        "channel": channel.name,
+        "attempt": attempt,
+        "stories": len(item.members) or 1,
+    }
     now = rt.clock()
     if isinstance(outcome, Delivered):
         await asyncio.to_thread(

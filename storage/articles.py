@@ -7,7 +7,9 @@
    hash and MinHash bands; exact copy, else near-duplicate within the window, else a new
    story) and indexes its bands;
 3. asks the caller's pure `plan` function which alerts are due for the story as it now
-   stands, and writes them to the outbox (`alerts`), unique per story, channel and revision.
+   stands, and writes them to the outbox (`alerts`), unique per story, channel and revision,
+   each due when the plan says (a story of a told event waits for its group's next
+   "also reported" notification).
 So no story is stored without its alerts and no alert without its story. A story keeps its
 first copy as its representative (title, URL, publication time). Each copy says which
 text it was judged on: its page, or the feed's own title and summary (`text_source`).
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -180,11 +182,16 @@ def _story_state(conn: Connection, story_id: int, *, is_new: bool, since: dateti
     ).one()
     alerted: dict[str, set[str]] = {}
     sent: dict[str, int] = {}
-    for channel, events in conn.execute(
-        sa.select(alerts.c.channel, alerts.c.events).where(alerts.c.story_id == story_id)
+    groups: dict[str, int] = {}
+    for channel, events, group in conn.execute(
+        sa.select(alerts.c.channel, alerts.c.events, alerts.c.group_story_id).where(
+            alerts.c.story_id == story_id
+        )
     ):
         alerted.setdefault(channel, set()).update(events)
         sent[channel] = sent.get(channel, 0) + 1
+        if group is not None:
+            groups[channel] = group
     return StoryState(
         story_id=story_id,
         is_new=is_new,
@@ -194,21 +201,41 @@ def _story_state(conn: Connection, story_id: int, *, is_new: bool, since: dateti
         sent=sent,
         key_terms=frozenset(story.key_terms),
         recent=_recent_events(conn, since),
+        groups=groups,
     )
 
 
 def _recent_events(conn: Connection, since: datetime) -> tuple[RecentAlert, ...]:
-    """Per channel and event (the story it was first told with), what was alerted since."""
+    """Per channel and event (the story it was first told with), what was told since.
+
+    A group's last notification is the newest of its alerts and updates (when written) and of
+    its "also reported" batches (when collected); its members still waiting for a batch give
+    the time that batch is due.
+    """
     root = sa.func.coalesce(alerts.c.group_story_id, alerts.c.story_id)
     rows = conn.execute(
-        sa.select(alerts.c.channel, root.label("root"), alerts.c.events, alerts.c.created_at).where(
-            alerts.c.created_at >= since
-        )
+        sa.select(
+            alerts.c.channel,
+            root.label("root"),
+            alerts.c.events,
+            alerts.c.kind,
+            alerts.c.status,
+            alerts.c.batch_id,
+            alerts.c.batched_at,
+            alerts.c.created_at,
+            alerts.c.next_attempt_at,
+        ).where(alerts.c.created_at >= since)
     ).all()
-    groups: dict[tuple[str, int], tuple[set[str], datetime]] = {}
-    for channel, story_id, events, created_at in rows:
-        known, last = groups.get((channel, story_id), (set(), created_at))
-        groups[(channel, story_id)] = (known | set(events), max(last, created_at))
+    groups: dict[tuple[str, int], _Group] = {}
+    for row in rows:
+        group = groups.setdefault((row.channel, row.root), _Group())
+        group.events.update(row.events)
+        if row.kind != "also_reported":
+            group.notified(row.created_at)
+        elif row.batched_at is not None:
+            group.notified(row.batched_at)
+        elif row.status == "pending":
+            group.waiting(row.next_attempt_at, row.created_at)
     if not groups:
         return ()
     terms = dict(
@@ -222,12 +249,32 @@ def _recent_events(conn: Connection, since: datetime) -> tuple[RecentAlert, ...]
         RecentAlert(
             story_id=story_id,
             channel=channel,
-            events=frozenset(events),
+            events=frozenset(group.events),
             key_terms=frozenset(terms.get(story_id) or ()),
-            sent_at=last,
+            sent_at=group.last or group.first_waiting or since,
+            waiting_due=group.due,
         )
-        for (channel, story_id), (events, last) in groups.items()
+        for (channel, story_id), group in groups.items()
     )
+
+
+@dataclass(slots=True)
+class _Group:
+    """What the rows of one event group on one channel add up to."""
+
+    events: set[str] = field(default_factory=set)
+    last: datetime | None = None
+    due: datetime | None = None
+    first_waiting: datetime | None = None
+
+    def notified(self, at: datetime) -> None:
+        self.last = at if self.last is None else max(self.last, at)
+
+    def waiting(self, due: datetime, created_at: datetime) -> None:
+        self.due = due if self.due is None else min(self.due, due)
+        self.first_waiting = (
+            created_at if self.first_waiting is None else min(self.first_waiting, created_at)
+        )
 
 
 def _write_alerts(
@@ -249,8 +296,9 @@ def _write_alerts(
                 is_update=plan.is_update,
                 group_story_id=plan.group_story_id,
                 severity=plan.severity,
+                kind=plan.kind,
                 status="pending",
-                next_attempt_at=now,
+                next_attempt_at=plan.due_at or now,
                 created_at=now,
             )
             .on_conflict_do_nothing()

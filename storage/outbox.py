@@ -1,87 +1,219 @@
-"""The outbox: claim due alerts under a lease, and record how each attempt went.
+"""The outbox: claim due notifications under a lease, record how each attempt went, and
+find flagged stories that no notification names.
 
 Workers claim due rows with `FOR UPDATE SKIP LOCKED` and set a lease, so two daemons never
 send the same row at once and a row whose worker died is claimed again when its lease lapses.
-The claim returns each alert with its story as it stands now (every known copy's URL).
+Stories waiting for their event's "also reported" notification are claimed together, as one
+batch. The claim returns each notification with its stories as they stand now (every known
+copy's URL).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import Connection, Engine
 
-from kurilwatch.model import Alert, Evidence, Notice
+from kurilwatch.model import Alert, Evidence, Member, Notice, highest_severity
 from storage.stories import get_story
-from storage.tables import alerts, channels
+from storage.tables import alerts, channels, stories
+
+BATCH_LIMIT = 100
+"""At most this many stories in one "also reported" notification; the rest go in the next."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unnotified:
+    """A flagged story that no notification on `channels` names, though its events route there."""
+
+    story_id: int
+    title: str
+    events: tuple[str, ...]
+    channels: tuple[str, ...]
 
 
 def claim_due(
-    engine: Engine, *, now: datetime, lease_seconds: float, limit: int, channels: set[str]
+    engine: Engine,
+    *,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    channels: set[str],
+    batch_limit: int = BATCH_LIMIT,
 ) -> list[Notice]:
-    """Lease up to `limit` pending alerts that are due on the given channels."""
+    """Lease up to `limit` notifications due on the given channels.
+
+    A due alert or update is one notification. A due story waiting for its event group's
+    "also reported" notification brings every story of the group that waits (up to
+    `batch_limit`, first written first) into one batch: their rows get the batch's id (its
+    first row's) and are leased, retried, delivered or dead together from then on. One
+    claimer at a time makes a group's batch (an advisory lock per group); a group another
+    claimer is batching is left to it.
+    """
+    leased = now + timedelta(seconds=lease_seconds)
     due = (
-        sa.select(alerts.c.id)
+        alerts.c.status == "pending",
+        alerts.c.next_attempt_at <= now,
+        alerts.c.channel.in_(channels),
+        sa.or_(alerts.c.leased_until.is_(None), alerts.c.leased_until < now),
+    )
+    waiting = sa.and_(alerts.c.kind == "also_reported", alerts.c.batch_id.is_(None))
+    singles = (
+        sa.select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.created_at)
         .where(
-            alerts.c.status == "pending",
-            alerts.c.next_attempt_at <= now,
-            alerts.c.channel.in_(channels),
-            sa.or_(alerts.c.leased_until.is_(None), alerts.c.leased_until < now),
+            *due,
+            sa.not_(waiting),
+            sa.or_(alerts.c.batch_id.is_(None), alerts.c.batch_id == alerts.c.id),
         )
         .order_by(alerts.c.next_attempt_at, alerts.c.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    first_due = sa.func.min(alerts.c.next_attempt_at)
+    first_written = sa.func.min(alerts.c.created_at)
+    groups = (
+        sa.select(alerts.c.channel, alerts.c.group_story_id, first_due, first_written)
+        .where(*due, waiting)
+        .group_by(alerts.c.channel, alerts.c.group_story_id)
+        .order_by(first_due, first_written)
+        .limit(limit)
+    )
     with engine.begin() as conn:
-        rows = (
-            conn.execute(
-                sa.update(alerts)
-                .where(alerts.c.id.in_(due.scalar_subquery()))
-                .values(leased_until=now + timedelta(seconds=lease_seconds))
-                .returning(*alerts.c)
-            )
-            .mappings()
-            .all()
-        )
-        claimed = [
-            Notice(
-                alert=_to_alert(row),
-                story=get_story(conn, row["story_id"]),
-                is_update=row["is_update"],
-                group=get_story(conn, row["group_story_id"]) if row["group_story_id"] else None,
-                severity=row["severity"],
-            )
-            for row in rows
+        picks: list[tuple[datetime, datetime, str, int | None]] = [
+            (when, written, alert_id, None) for alert_id, when, written in conn.execute(singles)
         ]
+        picks += [(when, written, ch, group) for ch, group, when, written in conn.execute(groups)]
+        picks.sort(key=lambda pick: (pick[0], pick[1]))
+        claimed = []
+        for _, _, key, group in picks[:limit]:
+            if group is None:
+                rows = _lease(conn, key, leased)
+            else:
+                rows = _batch(conn, key, group, now=now, leased=leased, limit=batch_limit)
+            if rows:
+                claimed.append(_notice(conn, rows))
     return sorted(claimed, key=lambda c: (c.alert.created_at or now, c.alert.story_id, c.alert.id))
+
+
+def _lease(conn: Connection, alert_id: str, leased: datetime) -> list[Any]:
+    """Lease one alert, or every row of the batch it leads."""
+    return list(
+        conn.execute(
+            sa.update(alerts)
+            .where(
+                sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id),
+                alerts.c.status == "pending",
+            )
+            .values(leased_until=leased)
+            .returning(*alerts.c)
+        )
+        .mappings()
+        .all()
+    )
+
+
+def _batch(
+    conn: Connection, channel: str, group: int, *, now: datetime, leased: datetime, limit: int
+) -> list[Any]:
+    """Collect the rows waiting for group `group`'s next notification into one batch."""
+    key = sa.func.hashtextextended(f"kurilwatch.batch:{channel}:{group}", 0)
+    if not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar_one():
+        return []
+    members = (
+        sa.select(alerts.c.id)
+        .where(
+            alerts.c.status == "pending",
+            alerts.c.channel == channel,
+            alerts.c.group_story_id == group,
+            alerts.c.kind == "also_reported",
+            alerts.c.batch_id.is_(None),
+        )
+        .order_by(alerts.c.created_at, alerts.c.story_id, alerts.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(conn.execute(members).scalars())
+    if not ids:
+        return []
+    return list(
+        conn.execute(
+            sa.update(alerts)
+            .where(alerts.c.id.in_(ids))
+            .values(batch_id=ids[0], batched_at=now, leased_until=leased)
+            .returning(*alerts.c)
+        )
+        .mappings()
+        .all()
+    )
+
+
+def _notice(conn: Connection, rows: list[Any]) -> Notice:
+    """What the claimed rows say: one alert, or one batch listing each member's story."""
+    rows = sorted(
+        rows, key=lambda r: (r["batch_id"] != r["id"], r["created_at"], r["story_id"], r["id"])
+    )
+    lead = rows[0]
+    group = get_story(conn, lead["group_story_id"]) if lead["group_story_id"] else None
+    if lead["batch_id"] is None:
+        return Notice(
+            alert=_to_alert(lead),
+            story=get_story(conn, lead["story_id"]),
+            is_update=lead["is_update"],
+            group=group,
+            severity=lead["severity"],
+        )
+    members = tuple(Member(alert=_to_alert(r), story=get_story(conn, r["story_id"])) for r in rows)
+    batch = replace(
+        _to_alert(lead),
+        events=tuple(dict.fromkeys(e for m in members for e in m.alert.events)),
+        rules=tuple(dict.fromkeys(r for m in members for r in m.alert.rules)),
+        evidence=tuple(dict.fromkeys(e for m in members for e in m.alert.evidence)),
+        created_at=lead["batched_at"],
+    )
+    return Notice(
+        alert=batch,
+        story=members[0].story,
+        is_update=True,
+        group=group,
+        severity=highest_severity(r["severity"] for r in rows),
+        members=members,
+    )
 
 
 def mark_delivered(
     engine: Engine, alert_id: str, *, now: datetime, payload: dict[str, Any] | None = None
 ) -> None:
-    """The receiver took it: done for good (keeping the body it was sent)."""
+    """The receiver took it (one alert, or every row of the batch it leads): done for good,
+    keeping the body it was sent."""
     with engine.begin() as conn:
         conn.execute(
             sa.update(alerts)
-            .where(alerts.c.id == alert_id)
+            .where(sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id))
             .values(
                 status="delivered",
                 delivered_at=now,
                 attempts=alerts.c.attempts + 1,
                 leased_until=None,
                 last_error=None,
-                payload=payload,
+                payload=sa.case((alerts.c.id == alert_id, _json(payload)), else_=alerts.c.payload),
             )
         )
+
+
+def _json(payload: dict[str, Any] | None) -> Any:
+    return sa.null() if payload is None else sa.bindparam("payload", payload, type_=JSONB)
 
 
 def mark_failed(
     engine: Engine, alert_id: str, *, error: str, retry_at: datetime | None, now: datetime
 ) -> None:
-    """The attempt failed: due again at `retry_at`, or dead when `retry_at` is None."""
+    """The attempt failed (for one alert, or the batch it leads): due again at `retry_at`,
+    or dead when `retry_at` is None."""
     values: dict[str, Any] = {
         "attempts": alerts.c.attempts + 1,
         "leased_until": None,
@@ -92,18 +224,25 @@ def mark_failed(
     else:
         values["next_attempt_at"] = retry_at
     with engine.begin() as conn:
-        conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))
+        conn.execute(
+            sa.update(alerts)
+            .where(sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id))
+            .values(**values)
+        )
 
 
 def requeue(engine: Engine, *, now: datetime, alert_id: str | None = None) -> int:
-    """Make alert `alert_id` (or, without it, every dead alert) due again; return how many.
-
-    A delivered alert is not sent twice.
+    """Make alert `alert_id` (with every row of its batch, if it is in one) or, without it,
+    every dead alert due again; return how many rows. A delivered alert is not sent twice.
     """
     query = sa.update(alerts).where(alerts.c.status != "delivered")
-    query = (
-        query.where(alerts.c.id == alert_id) if alert_id else query.where(alerts.c.status == "dead")
-    )
+    if alert_id:
+        batch = sa.select(alerts.c.batch_id).where(alerts.c.id == alert_id).scalar_subquery()
+        query = query.where(
+            sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == sa.func.coalesce(batch, alert_id))
+        )
+    else:
+        query = query.where(alerts.c.status == "dead")
     with engine.begin() as conn:
         result = conn.execute(
             query.values(status="pending", next_attempt_at=now, leased_until=None)
@@ -184,8 +323,11 @@ def list_alerts(
             "story_id": r["story_id"],
             "events": list(r["events"]),
             "rules": list(r["rules"]),
+            "kind": r["kind"],
             "is_update": r["is_update"],
             "group_story_id": r["group_story_id"],
+            "batch_id": r["batch_id"],
+            "batched_at": r["batched_at"].isoformat() if r["batched_at"] else None,
             "severity": r["severity"],
             "created_at": r["created_at"].isoformat(),
             "next_attempt_at": r["next_attempt_at"].isoformat(),
@@ -219,3 +361,46 @@ def _to_alert(row: Any) -> Alert:
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
     )
+
+
+def unnotified(
+    engine: Engine,
+    *,
+    now: datetime,
+    max_age_seconds: float,
+    routes: Mapping[str, frozenset[str]],
+) -> list[Unnotified]:
+    """Stories flagged with an event and still inside `max_age_seconds` (by publication time,
+    else first sight) that lack a notification (pending, delivered or dead) on a channel
+    their events route to (`routes`: event type to channels). Normally none."""
+    born = sa.func.coalesce(stories.c.published_at, stories.c.first_seen_at)
+    named = (
+        sa.select(alerts.c.story_id, sa.func.array_agg(sa.distinct(alerts.c.channel)).label("on"))
+        .group_by(alerts.c.story_id)
+        .subquery()
+    )
+    query = (
+        sa.select(stories.c.id, stories.c.title, stories.c.events, named.c.on)
+        .outerjoin(named, named.c.story_id == stories.c.id)
+        .where(
+            born >= now - timedelta(seconds=max_age_seconds),
+            sa.func.cardinality(stories.c.events) > 0,
+        )
+        .order_by(stories.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    missing = []
+    for story_id, title, events, on in rows:
+        expected = set().union(*(routes.get(e, frozenset()) for e in events))
+        lacking = expected - set(on or ())
+        if lacking:
+            missing.append(
+                Unnotified(
+                    story_id=story_id,
+                    title=title,
+                    events=tuple(events),
+                    channels=tuple(sorted(lacking)),
+                )
+            )
+    return missing

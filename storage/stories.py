@@ -15,12 +15,13 @@ from storage.tables import articles, stories
 
 
 def get_story(conn: Connection, story_id: int) -> Story:
-    """The story `story_id` with every known copy's URL, first seen first."""
+    """The story `story_id` with every known copy's URL, first seen first, and the outlet of
+    its first copy."""
     row = conn.execute(sa.select(stories).where(stories.c.id == story_id)).mappings().one_or_none()
     if row is None:
         raise StoryNotFound(f"no story {story_id}")
     copies = conn.execute(
-        sa.select(articles.c.url, articles.c.text_source, articles.c.text_reason)
+        sa.select(articles.c.url, articles.c.outlet, articles.c.text_source, articles.c.text_reason)
         .where(articles.c.story_id == story_id)
         .order_by(articles.c.id)
     ).all()
@@ -35,6 +36,7 @@ def get_story(conn: Connection, story_id: int) -> Story:
         urls=tuple(c.url for c in copies),
         text_source=source,
         text_reason=reason,
+        outlet=copies[0].outlet if copies else None,
     )
 
 

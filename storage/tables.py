@@ -7,7 +7,8 @@ articles  every stored copy of a story (unique canonical URL, unique GUID per so
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
 entries   every entry an index yielded: its own text, and the work of reading its page
           (status, attempts, next attempt, lease on the database's clock, verdict)
-alerts    the outbox: one row per story, channel and revision, with delivery state
+alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
+          one event's "also reported" notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 """
 
@@ -188,7 +189,17 @@ alerts = Table(
     Column("created_at", TIMESTAMP, nullable=False),
     Column("delivered_at", TIMESTAMP),
     Column("payload", JSONB),
+    Column("kind", String(16), nullable=False, server_default="alert"),
+    Column("batch_id", String(64)),
+    Column("batched_at", TIMESTAMP),
     UniqueConstraint("story_id", "channel", "seq"),
     Index("ix_alerts_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index(None, "created_at"),
+    Index(
+        "ix_alerts_waiting",
+        "channel",
+        "group_story_id",
+        postgresql_where=text("status = 'pending' AND kind = 'also_reported' AND batch_id IS NULL"),
+    ),
+    Index(None, "batch_id"),
 )

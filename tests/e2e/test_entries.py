@@ -72,6 +72,11 @@ def test_unreadable_pages_alert_from_the_feed_text_marked_so(kw: Kurilwatch) -> 
         assert (entries[url]["status"], entries[url]["verdict"]) == (expected, "stored")
     feed_only = kw.json("entries", "list", "--status", "feed")
     assert {e["url"] for e in feed_only} == {urls[k] for k in blocked}
+    assert kw.json("status")["entries"] == {"pending": 0, "retrying": 0, "done": 1, "feed": 4}
+    summary = kw.run("status")
+    assert "Entries: 0 waiting, 0 retrying, 1 judged on their page, 4 on the feed's text" in (
+        summary.stdout
+    )
     shown = {s["url"]: s for s in kw.json("stories", "list")}
     assert shown[urls["nemuro-rally"]]["text_source"] == "feed"
     assert shown[urls["ru-iturup-exercise"]]["text_source"] == "page"

@@ -174,7 +174,7 @@ def test_rows_from_before_ownership_start_configured(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0007")
+        command.downgrade(config, "0008_lossless_grouping")
         conn.execute(
             sa.text("insert into sources (name, kind, url) values ('wire', 'feed', 'https://a/')")
         )

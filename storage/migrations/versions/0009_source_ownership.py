@@ -1,7 +1,7 @@
 """sources claimed by the configurations that name them
 
 Revision ID: 0009_source_ownership
-Revises: 0007
+Revises: 0008_lossless_grouping
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_source_ownership"
-down_revision = "0007"
+down_revision = "0008_lossless_grouping"
 branch_labels = None
 depends_on = None
 
