@@ -330,13 +330,11 @@ class PollSpider(scrapy.Spider):
         batch: PageBatch = request.meta[POLL]
         entry: Entry = request.cb_kwargs["entry"]
         try:
-            status = _status(failure)
-            reason = _describe(failure)
             outcome: PageOutcome
-            if status in PERMANENT_STATUSES or _permanent(failure):
-                outcome = Unusable(f"the page answered {reason}" if status else reason)
+            if _status(failure) in PERMANENT_STATUSES or _permanent(failure):
+                outcome = Unusable(_unusable(failure))
             else:
-                outcome = Transient(reason, after=_retry_after(failure))
+                outcome = Transient(_describe(failure), after=_retry_after(failure))
             await self._judge(batch, entry, outcome)
         finally:
             batch.end()
@@ -438,8 +436,21 @@ def _retry_after(failure: Failure) -> float | None:
     return None
 
 
+def _unusable(failure: Failure) -> str:
+    """Why a page that failed for good is not used, in words for `entries list`."""
+    error = failure.value
+    status = _status(failure)
+    if status is not None:
+        return f"the page answered HTTP {status}"
+    if isinstance(error, DownloadCancelledError) or (
+        isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(error)
+    ):
+        return "the page is larger than crawl.max_size"
+    return _describe(failure)
+
+
 def _permanent(failure: Failure) -> bool:
-    """Failed in a way that another try would repeat: forget the URL instead of retrying.
+    """Failed in a way that another try would repeat: judge the entry without its page.
 
     Refused by robots.txt rules (not an outage) or the address policy, or larger than the
     size cap (cut while downloading, or while decompressing: Scrapy names the setting).

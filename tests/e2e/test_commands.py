@@ -99,9 +99,11 @@ def test_slack_permanent_error_goes_dead_without_retry(kw: Kurilwatch) -> None:
     assert alert["status"] == "dead" and alert["last_error"] == "HTTP 404 channel_not_found"
 
 
-def test_unusable_pages_are_skipped_and_the_rest_carry_on(kw: Kurilwatch) -> None:
+def test_unusable_pages_are_judged_on_the_feed_text_and_the_rest_carry_on(
+    kw: Kurilwatch,
+) -> None:
     with NewsSite() as site, WebhookReceiver() as rx:
-        site.add_story(story_by_key("ru-iturup-exercise"))
+        full = site.add_story(story_by_key("ru-iturup-exercise"))
         empty = site.add_story(story_by_key("nemuro-rally"), slug="empty")
         gone = site.add_story(story_by_key("kunashir-bastion"), slug="gone")
         site.serve_raw("/news/empty", b"<html><body><nav>menu</nav></body></html>", "text/html")
@@ -115,12 +117,22 @@ def test_unusable_pages_are_skipped_and_the_rest_carry_on(kw: Kurilwatch) -> Non
         )
         done = kw.run("run", "--once")
         assert done.returncode == 0, done.stderr
-        assert [r.json()["events"] for r in rx.received] == [["exercise"]]
-        logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
-        skipped = {
-            e["url"] for e in logged if e["event"] in ("article.unusable", "article.fetch_failed")
+        told = {r.json()["story"]["url"]: r.json() for r in rx.received}
+        assert {url: body["events"] for url, body in told.items()} == {
+            full: ["exercise"],
+            empty: ["protest"],
+            gone: ["exercise"],
         }
-        assert skipped == {empty, gone}
+        assert [told[u]["story"]["text_source"] for u in (full, empty, gone)] == [
+            "page",
+            "feed",
+            "feed",
+        ]
+        logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+        reasons = {e["url"]: e["reason"] for e in logged if e["event"] == "entry.feed_text"}
+        assert set(reasons) == {empty, gone}
+        assert reasons[gone] == "the page answered HTTP 404"
+        assert reasons[empty].startswith("no article text")
         site.add_story(story_by_key("kuril-earthquake"))  # the feed changes: no 304
         assert kw.run("run", "--once").returncode == 0
         assert site.hits("/news/kuril-earthquake") == 1

@@ -54,11 +54,16 @@ def test_compression_bombs_stop_at_the_size_cap_and_the_crawl_goes_on(
         )
         done = kw.run("run", "--once")
         assert done.returncode == 0, done.stderr
-        titles = {r.json()["story"]["title"] for r in rx.received}
-        assert titles == {
+        stories = {r.json()["story"]["title"]: r.json()["story"] for r in rx.received}
+        assert set(stories) == {
             story_by_key("nemuro-rally").title,
             story_by_key("etorofu-drill-protest").title,
+            story_by_key("kunashir-bastion").title,  # the bomb's entry: its feed text
         }
+        cut = stories[story_by_key("kunashir-bastion").title]
+        assert cut["text_source"] == "feed", cut
+        assert cut["text_reason"] == "the page is larger than crawl.max_size"
+        assert stories[story_by_key("nemuro-rally").title]["text_source"] == "page"
         bombed.add_story(story_by_key("kuril-earthquake"))  # the feed changes
         assert kw.run("run", "--once").returncode == 0
         assert bombed.hits("/news/kuril-earthquake") == 1

@@ -64,12 +64,16 @@ def test_every_kind_of_source_in_one_run(kw: Kurilwatch) -> None:
         first = kw.run("run", "--once")
         assert first.returncode == 0, first.stderr
 
-        titles = {r.json()["story"]["title"] for r in rx.received}
-        assert titles == {
+        stories = {r.json()["story"]["title"]: r.json()["story"] for r in rx.received}
+        assert set(stories) == {
             story_by_key("kunashir-bastion").title,
             story_by_key("ru-iturup-exercise").title,
             story_by_key("nemuro-rally").title,
+            # robots.txt forbids the page, not the listing: its link text is judged instead
+            story_by_key("ja-drill-protest").title,
         }
+        forbidden = stories[story_by_key("ja-drill-protest").title]
+        assert forbidden["text_source"] == "feed" and "robots" in forbidden["text_reason"]
         atom_alert = next(r.json() for r in rx.received if "Nemuro" in r.json()["story"]["title"])
         assert (
             "utm_" not in atom_alert["story"]["url"] and "fbclid" not in atom_alert["story"]["url"]
@@ -104,7 +108,7 @@ def test_every_kind_of_source_in_one_run(kw: Kurilwatch) -> None:
         for site in (sitemap_site, listing_site, atom_site):
             fetched = sum(1 for r in site.requests if r.path.startswith(("/news/", "/private/")))
             assert fetched == articles_before[site.name], site.name
-        assert len(rx.received) == 3
+        assert len(rx.received) == 4
     polled = [json.loads(x) for x in second.stderr.splitlines() if '"source.polled"' in x]
     assert {p["source"]: p["not_modified"] for p in polled if p["ok"]} == {
         "sitemap": True,
