@@ -178,7 +178,7 @@ class IngestResult:
     story_id: int | None = None
     alerts: tuple[str, ...] = ()
     how: str | None = None
-    """How the story was found: exact, near or new."""
+    """How the story was found: exact, near, contained or new."""
     score: float | None = None
     """The estimated similarity to the story it joined."""
 

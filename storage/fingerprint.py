@@ -137,16 +137,23 @@ def shingles(text: str, *, words: int = SHINGLE, chars: int = SHINGLE_CJK) -> se
     characters instead; words in other scripts inside it count as one character each. A text
     shorter than one shingle is one shingle; an empty text has none.
     """
-    tokens, cjk = _tokens(normalize_text(text))
+    return set(shingle_sequence(normalize_text(text), words=words, chars=chars))
+
+
+def shingle_sequence(
+    normalized: str, *, words: int = SHINGLE, chars: int = SHINGLE_CJK
+) -> list[bytes]:
+    """The shingles of already normalized text in text order, repeats kept (see `shingles`)."""
+    tokens, cjk = _tokens(normalized)
     size = chars if cjk else words
     if not tokens:
-        return set()
+        return []
     if len(tokens) <= size:
-        return {" ".join(tokens).encode("utf-8")}
-    return {
+        return [" ".join(tokens).encode("utf-8")]
+    return [
         " ".join(tokens[start : start + size]).encode("utf-8")
         for start in range(len(tokens) - size + 1)
-    }
+    ]
 
 
 @functools.cache
