@@ -10,31 +10,37 @@ Candidates come from anchors, not MinHash bands: a 300-character summary against
 article has a Jaccard similarity near 0.1, which the bands (tuned for 0.6) almost never find.
 The anchors of a text are its winnowed shingle hashes (Schleimer, Wilkerson and Aiken, SIGMOD
 2003): in every run of ANCHOR_WINDOW consecutive shingles the smallest hash is an anchor, so
-two texts that share a run of ANCHOR_WINDOW + SHINGLE - 1 words (16) share an anchor, whatever
+two texts that share a run of ANCHOR_WINDOW + SHINGLE - 1 words (20) share an anchor, whatever
 else differs. Only the first ANCHOR_LEAD shingles are anchored, which bounds the rows a long
-article adds; a summary is the article's lead, and a copy of an article longer than that is
-similar enough for the bands to find.
+article adds (about one in eight shingles): a summary is the article's lead, and a copy of a
+longer article is similar enough for the bands to find. datasketch's MinHashLSHEnsemble finds
+the same candidates but is built once over a fixed set, in memory (or Redis/Cassandra), with
+~28 times the entries; the anchors live in PostgreSQL beside the bands and grow per article.
 
-Texts are compared without their headline: a feed-text article carries the entry's title in
-front of its summary, a full article does not, and a rewritten headline changes nothing here.
+Texts are compared without their headline: a feed-text article may carry the entry's title on
+a line of its own in front of its summary, a full article does not.
 
 Why these values. `python bench/containment.py` measures them on ../shared/eval (both files,
 229 real excerpts) and checks that its rule still picks them.
-- CONTAIN_THRESHOLD = 0.6: every pair that must merge (each excerpt against its first 300
-  characters; each excerpt of five or more sentences against a copy with one sentence cut and
-  a footer added) scores 0.636 or more; every pair that must not (different story groups,
-  either way round and as a summary, look-alikes, different fixture stories) 0.441 or less.
-  The rule takes the highest 0.05 step at or under the lowest merge, keeping the most margin
-  from different stories on the same islands, where a false merge would hide an event.
-- MIN_CONTAINED = 30 shingles on the shorter side: the first 25 characters of two Kyodo
-  notices in one template contain each other's texts at 0.64, from 30 on no pair of
-  different stories reaches 0.6 (words: 25 shingles, 0.52). A 300-character summary has
-  35 to 45 word shingles, or ~290 Japanese character shingles.
-- ANCHOR_WINDOW = 12, ANCHOR_LEAD = 200: every summary and all but the shortest cut copy share
-  an anchor with their original; ~12 anchor rows per excerpt, at most 34 per text (16: 5 cut
-  copies lost; 8: 17 rows per excerpt for none gained).
-- ANCHOR_FLOOR = 0.3 and MAX_CONTAINERS = 5: a candidate is fetched when it shares at least
-  0.3 of the smaller anchor set, the 5 highest first; the exact check then decides.
+- CONTAIN_THRESHOLD = 0.6: every pair that must merge (each excerpt against its title and
+  first 300 characters: 1.0; each excerpt of five or more sentences against a copy with any
+  one sentence cut, a new headline and a footer: 0.636 or more) reaches it; every pair that
+  must not (different story groups, either way round and as a summary; look-alikes;
+  different fixture stories) scores 0.441 or less. The rule takes the highest 0.05 step at or
+  under the lowest merge, keeping the most margin from different stories about the same
+  islands, where a false merge would hide an event. (Two outlets' edits of one Jiji text,
+  labelled the same event in other words, score 0.688 and merge.)
+- MIN_CONTAINED = 30 shingles on the shorter side: texts of different stories cut to their
+  first 25 character shingles (two Japanese government notices in one template) reach 0.64
+  in another's text, 20 word shingles 0.60; from 30 on none reaches 0.54. The first 300
+  characters of the excerpts give 37 to 52 shingles in English and 28 to 44 in Russian (one
+  of 34 falls short), ~290 in Japanese.
+- ANCHOR_WINDOW = 16: the widest window with which every pair to merge shares an anchor,
+  including copies with every fifteenth word changed (which still contain 0.64 or more);
+  24 loses one. ~8 anchors per excerpt, at most 26 per text with ANCHOR_LEAD = 200.
+- ANCHOR_FLOOR = 0.15: those pairs share at least 0.17 of the smaller anchor set; 43 of
+  25,680 pairs of different stories reach the floor. MAX_CONTAINERS = 5 caps the texts
+  fetched and checked per lookup.
 """
 
 from __future__ import annotations
@@ -47,9 +53,9 @@ from storage.fingerprint import normalize_text, shingle_sequence
 
 CONTAIN_THRESHOLD = 0.6
 MIN_CONTAINED = 30
-ANCHOR_WINDOW = 12
+ANCHOR_WINDOW = 16
 ANCHOR_LEAD = 200
-ANCHOR_FLOOR = 0.3
+ANCHOR_FLOOR = 0.15
 MAX_CONTAINERS = 5
 
 _ANCHOR_PERSON = b"kurilwatch-an-v1"  # anchors never meet band hashes or another scheme's
@@ -97,15 +103,15 @@ class Contained:
 
 
 def body_text(title: str, text: str) -> str:
-    """`normalize_text(text)` without a leading copy of `title` (own line or run-in)."""
-    headline = normalize_text(title) if title else ""
+    """`normalize_text(text)` without a first line that repeats `title`.
+
+    Only a whole line counts: a headline is often the lead's first words, which a text that
+    merely starts with them keeps.
+    """
     lines = [line for line in text.splitlines() if line.strip()]
-    if headline and lines and normalize_text(lines[0]) == headline:
+    if title and lines and normalize_text(lines[0]) == normalize_text(title):
         lines = lines[1:]
-    normalized = normalize_text("\n".join(lines))
-    if headline and normalized.startswith(headline + " "):
-        normalized = normalized[len(headline) + 1 :]
-    return normalized
+    return normalize_text("\n".join(lines))
 
 
 def body_shingles(title: str, text: str) -> frozenset[bytes]:

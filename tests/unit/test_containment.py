@@ -54,18 +54,22 @@ def _joins(title_a: str, text_a: str, title_b: str, text_b: str) -> bool:
     return found.story_id == 7
 
 
+# how a feed-text article may hold the entry: (its text, the least containment expected); a
+# headline run into the summary stays in it and costs its shingles
 FEED_FORMS = {
-    "title, blank line, summary": lambda s: f"{s.title}\n\n{feed_summary(s.text)}",
-    "title run in": lambda s: f"{s.title}. {feed_summary(s.text)}",
-    "summary only": lambda s: feed_summary(s.text),
+    "title, blank line, summary": (lambda s: f"{s.title}\n\n{feed_summary(s.text)}", 0.95),
+    "title on a line": (lambda s: f"{s.title}\n{feed_summary(s.text)}", 0.95),
+    "summary only": (lambda s: feed_summary(s.text), 0.95),
+    "title run in": (lambda s: f"{s.title}. {feed_summary(s.text)}", 0.7),
 }
 
 
 @pytest.mark.parametrize("form", FEED_FORMS)
 @pytest.mark.parametrize("story", STORIES, ids=lambda s: s.key)
 def test_a_feed_summary_joins_the_full_text_in_either_order(story: FixtureStory, form: str) -> None:
-    feed_text = FEED_FORMS[form](story)
-    assert _score(story.title, feed_text, story.title, story.text) >= 0.95
+    make, least = FEED_FORMS[form]
+    feed_text = make(story)
+    assert _score(story.title, feed_text, story.title, story.text) >= least
     assert _joins(story.title, feed_text, story.title, story.text)  # feed text first
     assert _joins(story.title, story.text, story.title, feed_text)  # full text first
 
@@ -128,19 +132,18 @@ def test_different_kuril_stories_stay_apart(first: FixtureStory, second: Fixture
     assert not _joins(second.title, second.text, first.title, summary)
 
 
-def test_the_headline_is_left_out_on_its_own_line_or_run_in() -> None:
+def test_a_headline_on_its_own_first_line_is_left_out() -> None:
     assert body_text("Japan protests drills", "Japan protests drills\n\nTokyo said so.") == (
-        "tokyo said so"
-    )
-    assert body_text("Japan protests drills", "Japan protests drills. Tokyo said so.") == (
         "tokyo said so"
     )
     # a dateline after the headline is folded as at the start of any text
     assert body_text("Japan protests", "Japan protests\nTOKYO (Kyodo) -- Tokyo said so.") == (
         "tokyo said so"
     )
-    # a body that only starts with the same words keeps them
-    assert body_text("Japan", "Japanese officials said so.") == "japanese officials said so"
+    # a lead that starts with the headline's words keeps them
+    assert body_text("Japan protests", "Japan protests drills. Tokyo said so.") == (
+        "japan protests drills tokyo said so"
+    )
     assert body_text("", "Tokyo said so.") == "tokyo said so"
 
 
