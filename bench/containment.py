@@ -149,10 +149,10 @@ def reword(text: str, every: int = REWORD_EVERY) -> str:
     return " ".join(words)
 
 
-_SHINGLES: dict[Text, frozenset[bytes]] = {}
+_SHINGLES: dict[Text, frozenset[int]] = {}
 
 
-def shingled(text: Text) -> frozenset[bytes]:
+def shingled(text: Text) -> frozenset[int]:
     if text not in _SHINGLES:
         _SHINGLES[text] = ct.body_shingles(*text)
     return _SHINGLES[text]
@@ -168,20 +168,20 @@ def scores(pair_set: PairSet, min_shingles: int) -> list[float]:
     return out
 
 
-_SEQUENCES: dict[Text, tuple[list[bytes], bool]] = {}
+_SEQUENCES: dict[Text, tuple[list[tuple[str, ...]], bool]] = {}
 
 
-def sequence(text: Text) -> tuple[list[bytes], bool]:
+def sequence(text: Text) -> tuple[list[tuple[str, ...]], bool]:
     """The shingles of a text in order, and whether it is shingled by characters (CJK)."""
     if text not in _SEQUENCES:
         body = ct.body_text(*text)
-        _SEQUENCES[text] = (fp.shingle_sequence(body), fp._tokens(body)[1])
+        _SEQUENCES[text] = (fp.shingle_runs(body), fp._tokens(body)[1])
     return _SEQUENCES[text]
 
 
-def head(text: Text, n: int) -> frozenset[bytes]:
+def head(text: Text, n: int) -> frozenset[int]:
     """The shingles of a text's first `n` shingle positions (its first words or characters)."""
-    return frozenset(sequence(text)[0][:n])
+    return frozenset(map(hash, sequence(text)[0][:n]))
 
 
 def head_table(sets: list[PairSet], threshold: float) -> list[tuple[int, str, float, int]]:
@@ -214,7 +214,7 @@ _HASHES: dict[Text, list[int]] = {}
 def anchors_of(text: Text, window: int, lead: int) -> set[int]:
     """The anchors of a text at this window and lead (storage.containment's, parametrized)."""
     if text not in _HASHES:
-        _HASHES[text] = [ct.anchor_hash(s) for s in sequence(text)[0]]
+        _HASHES[text] = [ct.anchor_hash(" ".join(run).encode()) for run in sequence(text)[0]]
     return ct.winnow(_HASHES[text][:lead], window)
 
 
@@ -330,7 +330,10 @@ def ensemble_vs_anchors(items: list[dict[str, Any]], sets: list[PairSet]) -> Non
     group = {keyed[t]: g for t, g in originals.items()}
     print(f"\nCandidates for {len(queries)} summaries and cut copies against {len(keyed)} texts")
     print(f"{'index':34} {'found':>9} {'false cand./query':>18} {'entries':>9} {'query ms':>9}")
-    sigs = {t: fp.signature(set(shingled(t))) for t in list(originals) + [q for q, _ in queries]}
+    sigs = {
+        t: fp.signature({" ".join(run).encode() for run in sequence(t)[0]})
+        for t in list(originals) + [q for q, _ in queries]
+    }
     for num_part in (8, 16):
         ensemble = MinHashLSHEnsemble(
             threshold=ct.CONTAIN_THRESHOLD, num_perm=fp.NUM_PERM, num_part=num_part

@@ -41,6 +41,10 @@ Why these values. `python bench/containment.py` measures them on ../shared/eval 
 - ANCHOR_FLOOR = 0.15: those pairs share at least 0.17 of the smaller anchor set; 43 of
   25,680 pairs of different stories reach the floor. MAX_CONTAINERS = 5 caps the texts
   fetched and checked per lookup.
+- CLEAR_MARGIN = 2: a summary is far closer to its own article than to a roundup that also
+  quotes it (their Jaccard similarities differ by the ratio of the two lengths), while
+  members of one template are about equally close to each other; `python
+  bench/dedup_scale.py` counts what its template families do.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.fingerprint import normalize_text, shingle_sequence
+from storage.fingerprint import normalize_text, shingle_runs
 
 CONTAIN_THRESHOLD = 0.6
 MIN_CONTAINED = 30
@@ -57,6 +61,7 @@ ANCHOR_WINDOW = 16
 ANCHOR_LEAD = 200
 ANCHOR_FLOOR = 0.15
 MAX_CONTAINERS = 5
+CLEAR_MARGIN = 2.0
 
 _ANCHOR_PERSON = b"kurilwatch-an-v1"  # anchors never meet band hashes or another scheme's
 
@@ -66,12 +71,13 @@ class ContainPrint:
     """What containment needs of one text.
 
     Attributes:
-        shingles: The shingle set of the text without its headline, for the exact check.
+        shingles: The shingles of the text without its headline, for the exact check, as
+            Python hashes: comparable within one process only, never stored.
         anchors: The winnowed hashes of its first ANCHOR_LEAD shingles, signed 64-bit,
-            ascending, for the candidate lookup.
+            ascending, for the candidate lookup: stable, stored.
     """
 
-    shingles: frozenset[bytes]
+    shingles: frozenset[int]
     anchors: tuple[int, ...]
 
 
@@ -81,7 +87,7 @@ class Container:
 
     article_id: int
     story_id: int
-    shingles: frozenset[bytes]
+    shingles: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +98,8 @@ class Contained:
         story_id: The story to join, or None.
         score: The containment of the shorter text in the longer one, if joined.
         reason: "contained", "none" (no candidate reaches the threshold) or
-            "ambiguous" (the new text holds the texts of several stories: a digest).
-        stories: The stories that reached the threshold, best first.
+            "ambiguous" (candidates of several stories reach it, none clearly closest).
+        stories: The stories that reached the threshold, closest first.
     """
 
     story_id: int | None
@@ -114,9 +120,9 @@ def body_text(title: str, text: str) -> str:
     return normalize_text("\n".join(lines))
 
 
-def body_shingles(title: str, text: str) -> frozenset[bytes]:
-    """The shingle set of a text without its headline (see `body_text`)."""
-    return frozenset(shingle_sequence(body_text(title, text)))
+def body_shingles(title: str, text: str) -> frozenset[int]:
+    """The shingles of a text without its headline (see `body_text`), as in `ContainPrint`."""
+    return frozenset(map(hash, shingle_runs(body_text(title, text))))
 
 
 def anchor_hash(shingle: bytes) -> int:
@@ -138,15 +144,15 @@ def contain_print(title: str, text: str) -> ContainPrint | None:
     A shorter text can take part in no containment decision: neither as the contained text
     nor, being shorter than any text it could contain, as the container.
     """
-    sequence = shingle_sequence(body_text(title, text))
-    distinct = frozenset(sequence)
+    runs = shingle_runs(body_text(title, text))
+    distinct = frozenset(map(hash, runs))
     if len(distinct) < MIN_CONTAINED:
         return None
-    anchors = winnow([anchor_hash(s) for s in sequence[:ANCHOR_LEAD]])
-    return ContainPrint(shingles=distinct, anchors=tuple(sorted(anchors)))
+    lead = [anchor_hash(" ".join(run).encode("utf-8")) for run in runs[:ANCHOR_LEAD]]
+    return ContainPrint(shingles=distinct, anchors=tuple(sorted(winnow(lead))))
 
 
-def containment(a: frozenset[bytes], b: frozenset[bytes]) -> float:
+def containment(a: frozenset[int], b: frozenset[int]) -> float:
     """|A ∩ B| / |A| for the smaller set A of the two (0.0 when either is empty)."""
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     if not small:
@@ -155,21 +161,23 @@ def containment(a: frozenset[bytes], b: frozenset[bytes]) -> float:
 
 
 def best_container(
-    text: frozenset[bytes],
+    text: frozenset[int],
     candidates: Iterable[Container],
     *,
     threshold: float = CONTAIN_THRESHOLD,
     min_shingles: int = MIN_CONTAINED,
 ) -> Contained:
-    """The story whose stored text contains the new one, or holds it, at `threshold`. Pure.
+    """The story whose stored text contains the new one, or is held in it. Pure.
 
     A candidate qualifies when the shorter of the two texts has at least `min_shingles`
-    shingles and its containment in the longer reaches `threshold`. The best qualifying
-    candidate (highest containment, then highest Jaccard similarity, so the closest in size)
-    gives the story, unless the new text is the longer side for qualifying candidates of
-    two or more stories: a roundup that quotes several stories joins none of them.
+    shingles and its containment in the longer reaches `threshold`. When the qualifying
+    candidates belong to one story, the text joins it. When they belong to several, the
+    text is shared by them (the boilerplate of one template, a roundup quoting several
+    stories) and containment cannot tell which is its own: the text joins the story of the
+    closest candidate only if that candidate's Jaccard similarity is at least CLEAR_MARGIN
+    times any other story's (a summary next to its article and a long roundup), else none.
     """
-    scored: list[tuple[float, float, int, bool]] = []
+    best: dict[int, tuple[float, float]] = {}  # story -> (Jaccard, containment) of its best
     for candidate in candidates:
         if min(len(text), len(candidate.shingles)) < min_shingles:
             continue
@@ -178,14 +186,13 @@ def best_container(
             continue
         shared = len(text & candidate.shingles)
         jaccard = shared / (len(text) + len(candidate.shingles) - shared)
-        holds = len(text) > len(candidate.shingles)
-        scored.append((score, jaccard, candidate.story_id, holds))
-    if not scored:
+        best[candidate.story_id] = max(best.get(candidate.story_id, (0.0, 0.0)), (jaccard, score))
+    if not best:
         return Contained(story_id=None)
-    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    stories = tuple(dict.fromkeys(story for _, _, story, _ in scored))
-    held = {story for _, _, story, holds in scored if holds}
-    if len(held) > 1:
-        return Contained(story_id=None, reason="ambiguous", stories=stories)
-    best = scored[0]
-    return Contained(story_id=best[2], score=round(best[0], 3), reason="contained", stories=stories)
+    ranked = sorted(best, key=lambda story: best[story], reverse=True)
+    first = ranked[0]
+    if len(ranked) > 1 and best[first][0] < CLEAR_MARGIN * best[ranked[1]][0]:
+        return Contained(story_id=None, reason="ambiguous", stories=tuple(ranked))
+    return Contained(
+        story_id=first, score=round(best[first][1], 3), reason="contained", stories=tuple(ranked)
+    )
