@@ -178,6 +178,12 @@ def story_sentences(rng: random.Random, family: str | None) -> list[list[str]]:
     return sentences + [_sentence(rng) for _ in range(rng.randint(1, 3))]
 
 
+def template_members(family: str, count: int) -> list[str]:
+    """The texts of `count` members of one template family (for bench/containment.py)."""
+    rng = random.Random(f"members:{family}")
+    return [_render(story_sentences(rng, family)) for _ in range(count)]
+
+
 def copy_text(rng: random.Random, sentences: list[list[str]], kind: str) -> str:
     """A further copy of a story: "exact" (furniture only) or a near edit."""
     if kind == "exact":

@@ -10,36 +10,35 @@ Candidates come from anchors, not MinHash bands: a 300-character summary against
 article has a Jaccard similarity near 0.1, which the bands (tuned for 0.6) almost never find.
 The anchors of a text are its winnowed shingle hashes (Schleimer, Wilkerson and Aiken, SIGMOD
 2003): in every run of ANCHOR_WINDOW consecutive shingles the smallest hash is an anchor, so
-two texts that share a run of ANCHOR_WINDOW + SHINGLE - 1 words (20) share an anchor, whatever
+two texts that share a run of ANCHOR_WINDOW + SHINGLE - 1 words (28) share an anchor, whatever
 else differs. Only the first ANCHOR_LEAD shingles are anchored, which bounds the rows a long
-article adds (about one in eight shingles): a summary is the article's lead, and a copy of a
-longer article is similar enough for the bands to find. datasketch's MinHashLSHEnsemble finds
-the same candidates but is built once over a fixed set, in memory (or Redis/Cassandra), with
-~28 times the entries; the anchors live in PostgreSQL beside the bands and grow per article.
+article adds (about one in twelve shingles, at most ~18): a summary is the article's lead,
+and a copy of a longer article is similar enough for the bands to find. datasketch's
+MinHashLSHEnsemble finds the same candidates but is built once over a fixed set, in memory
+(or Redis/Cassandra), with ~40 times the entries; the anchors live in PostgreSQL beside the
+bands and grow with each article.
 
 Texts are compared without their headline: a feed-text article may carry the entry's title on
 a line of its own in front of its summary, a full article does not.
 
 Why these values. `python bench/containment.py` measures them on ../shared/eval (both files,
-229 real excerpts) and checks that its rule still picks them.
-- CONTAIN_THRESHOLD = 0.6: every pair that must merge (each excerpt against its title and
-  first 300 characters: 1.0; each excerpt of five or more sentences against a copy with any
-  one sentence cut, a new headline and a footer: 0.636 or more) reaches it; every pair that
-  must not (different story groups, either way round and as a summary; look-alikes;
-  different fixture stories) scores 0.441 or less. The rule takes the highest 0.05 step at or
-  under the lowest merge, keeping the most margin from different stories about the same
-  islands, where a false merge would hide an event. (Two outlets' edits of one Jiji text,
-  labelled the same event in other words, score 0.688 and merge.)
-- MIN_CONTAINED = 30 shingles on the shorter side: texts of different stories cut to their
-  first 25 character shingles (two Japanese government notices in one template) reach 0.64
-  in another's text, 20 word shingles 0.60; from 30 on none reaches 0.54. The first 300
-  characters of the excerpts give 37 to 52 shingles in English and 28 to 44 in Russian (one
-  of 34 falls short), ~290 in Japanese.
-- ANCHOR_WINDOW = 16: the widest window with which every pair to merge shares an anchor,
-  including copies with every fifteenth word changed (which still contain 0.64 or more);
-  24 loses one. ~8 anchors per excerpt, at most 26 per text with ANCHOR_LEAD = 200.
-- ANCHOR_FLOOR = 0.15: those pairs share at least 0.17 of the smaller anchor set; 43 of
-  25,680 pairs of different stories reach the floor. MAX_CONTAINERS = 5 caps the texts
+229 real excerpts) and on template look-alikes, and checks that its rules still pick them.
+- CONTAIN_THRESHOLD = 0.7: no pair of different real stories comes near (different story
+  groups, either way round and as a summary: 0.397; look-alikes: 0.441), but members of one
+  synthetic template (press releases sharing five sentences, about 70% of their text) do:
+  0.6 would merge 24% of their pairs, 0.7 1.1%, 0.75 0.1%. A false merge hides an event;
+  a missed one costs a second alert. So: the lowest 0.05 step merging at most 2% of them.
+  Every summary merges (1.0) and 216 of the 219 copies of excerpts of five or more sentences
+  with one sentence cut, a new headline and a footer (0.636 to 0.991, median 0.883).
+- MIN_CONTAINED = 25 shingles on the shorter side: texts of different stories cut to their
+  first 20 character shingles (two Japanese government notices in one template) reach 0.75
+  in another's text; from 25 on none reaches 0.7 (0.64; words: 0.52). The first 300
+  characters of the excerpts give 37 to 52 shingles in English, 28 to 44 in Russian.
+- ANCHOR_WINDOW = 24: the widest window with which every pair that containment admits
+  shares an anchor (copies with every fifteenth word changed included); ~5 anchors per
+  excerpt.
+- ANCHOR_FLOOR = 0.25: those pairs share at least 0.25 of the smaller anchor set; 25 of
+  25,729 pairs of different real stories reach the floor. MAX_CONTAINERS = 5 caps the texts
   fetched and checked per lookup.
 - CLEAR_MARGIN = 2: a summary is far closer to its own article than to a roundup that also
   quotes it (their Jaccard similarities differ by the ratio of the two lengths), while
@@ -55,11 +54,11 @@ from dataclasses import dataclass
 
 from storage.fingerprint import normalize_text, shingle_runs
 
-CONTAIN_THRESHOLD = 0.6
-MIN_CONTAINED = 30
-ANCHOR_WINDOW = 16
+CONTAIN_THRESHOLD = 0.7
+MIN_CONTAINED = 25
+ANCHOR_WINDOW = 24
 ANCHOR_LEAD = 200
-ANCHOR_FLOOR = 0.15
+ANCHOR_FLOOR = 0.25
 MAX_CONTAINERS = 5
 CLEAR_MARGIN = 2.0
 

@@ -233,7 +233,13 @@ CASES = [
         7,
         "contained",
     ),
-    ("the shorter side too short", _set("a", 200), [(7, _set("a", 29))], None, "none"),
+    (
+        "the shorter side too short",
+        _set("a", 200),
+        [(7, _set("a", MIN_CONTAINED - 1))],
+        None,
+        "none",
+    ),
 ]
 
 
