@@ -555,12 +555,12 @@ def _assign(conn: Connection, probe: Probe, now: datetime, *, contain: bool) -> 
     )
 
 
-def _container_query(contain: Any, now: datetime) -> sa.Select[Any]:
+def _container_query(contain: Any, now: datetime) -> Any:
     """The container query of `assign_story`, as it builds it."""
     return container_query(contain, since=now - timedelta(seconds=WINDOW_SECONDS))
 
 
-def _candidate_query(near: NearPrint, now: datetime) -> sa.Select[Any]:
+def _candidate_query(near: NearPrint, now: datetime) -> Any:
     """The candidate query of `assign_story`, as it builds it."""
     return candidate_query(near, since=now - timedelta(seconds=WINDOW_SECONDS))
 
@@ -714,6 +714,8 @@ def _count(outcomes: dict[str, dict[str, int]], probe: Probe, got: Assignment) -
     label = got.how
     if probe.story_id is not None and got.story_id not in (None, probe.story_id):
         label += " (other story)"
+    if probe.story_id is None and got.story_id is not None:
+        label += " (false)"  # a new story joined a stored one: a template look-alike
     outcomes[probe.kind][label] = outcomes[probe.kind].get(label, 0) + 1
 
 
@@ -769,7 +771,7 @@ def measure(engine: Engine, store: Store, n: int, *, seed: int, now: datetime, a
     )
 
 
-def _explain(conn: Connection, query: sa.Select[Any]) -> str:
+def _explain(conn: Connection, query: Any) -> str:
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     raw = conn.connection.driver_connection
     assert raw is not None

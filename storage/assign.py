@@ -25,7 +25,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -132,38 +131,62 @@ def assign_story(
     return Assignment(story_id=decided.story_id, how="contained", score=decided.score)
 
 
-def candidate_query(near: NearPrint, *, since: datetime) -> sa.Select[Any]:
+# Built once, as CONTAINERS below: composing the select per call cost more than running it.
+CANDIDATES = sa.text(
+    """
+    SELECT DISTINCT article_bands.article_id, article_bands.story_id, articles.near_signature
+    FROM article_bands JOIN articles ON articles.id = article_bands.article_id
+    WHERE article_bands.band = ANY(CAST(:bands AS bigint[]))
+        AND article_bands.seen_at >= :since
+        AND articles.near_signature IS NOT NULL
+    """
+).columns(
+    sa.column("article_id", sa.BigInteger),
+    sa.column("story_id", sa.BigInteger),
+    sa.column("near_signature", sa.LargeBinary),
+)
+
+
+def candidate_query(near: NearPrint, *, since: datetime) -> sa.Executable:
     """Stored copies seen since `since` that share a band with `near`, with their signatures."""
-    return (
-        sa.select(article_bands.c.article_id, article_bands.c.story_id, articles.c.near_signature)
-        .distinct()
-        .join(articles, articles.c.id == article_bands.c.article_id)
-        .where(
-            article_bands.c.band.in_(near.bands),
-            article_bands.c.seen_at >= since,
-            articles.c.near_signature.is_not(None),
-        )
+    return CANDIDATES.bindparams(bands=list(near.bands), since=since)
+
+
+# Built once: composing this select in SQLAlchemy took longer than running it. An article's
+# rows share its `anchor_count`, so max() is that count; the share of the smaller anchor set
+# ranks the candidates and ANCHOR_FLOOR cuts those that share only a common phrase.
+CONTAINERS = sa.text(
+    """
+    WITH ranked AS (
+        SELECT article_id, story_id
+        FROM article_anchors
+        WHERE anchor = ANY(CAST(:anchors AS bigint[])) AND seen_at >= :since
+        GROUP BY article_id, story_id
+        HAVING count(*) >= :floor * least(:n, max(anchor_count))
+        ORDER BY count(*)::float8 / least(:n, max(anchor_count)) DESC, article_id DESC
+        LIMIT :k
     )
+    SELECT ranked.article_id, ranked.story_id, articles.title, articles.text
+    FROM ranked JOIN articles ON articles.id = ranked.article_id
+    """
+).columns(
+    sa.column("article_id", sa.BigInteger),
+    sa.column("story_id", sa.BigInteger),
+    sa.column("title", sa.Text),
+    sa.column("text", sa.Text),
+)
 
 
-def container_query(contain: ContainPrint, *, since: datetime) -> sa.Select[Any]:
+def container_query(contain: ContainPrint, *, since: datetime) -> sa.Executable:
     """Stored copies seen since `since` sharing at least ANCHOR_FLOOR of the smaller anchor
     set with `contain`, most shared first, at most MAX_CONTAINERS: id, story, title, text."""
-    anchors = article_anchors.c
-    shared = sa.func.count()
-    smaller = sa.func.least(len(contain.anchors), sa.func.max(anchors.anchor_count))
-    ranked = (
-        sa.select(anchors.article_id, anchors.story_id)
-        .where(anchors.anchor.in_(contain.anchors), anchors.seen_at >= since)
-        .group_by(anchors.article_id, anchors.story_id)
-        .having(shared >= ANCHOR_FLOOR * smaller)
-        .order_by((shared / sa.cast(smaller, sa.Float)).desc(), anchors.article_id.desc())
-        .limit(MAX_CONTAINERS)
-        .subquery()
+    return CONTAINERS.bindparams(
+        anchors=list(contain.anchors),
+        since=since,
+        floor=ANCHOR_FLOOR,
+        n=len(contain.anchors),
+        k=MAX_CONTAINERS,
     )
-    return sa.select(
-        ranked.c.article_id, ranked.c.story_id, articles.c.title, articles.c.text
-    ).join(articles, articles.c.id == ranked.c.article_id)
 
 
 def record_anchors(
