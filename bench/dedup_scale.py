@@ -22,28 +22,33 @@ words changed per member, plus 1 to 3 sentences of its own): look-alikes at Jacc
 (0.2 to 0.5) that share a band in ~9% of pairs, i.e. false candidates, never
 near-duplicates. Every article gets its real `content_hash` and `near_print` (computed in a
 process pool: ~0.1 ms a text), `articles.near_signature` and its 25 `article_bands` rows,
+and, when the measured code has containment, its `article_anchors` rows (~5 an article),
 `seen_at` rising with the article id over the last 29.5 days (the largest size spans it;
 all rows are inside the 30-day window). Rows are bulk-loaded with COPY (band rows in binary
 COPY, in article order as `record_bands` adds them, so the band index grows as it would in
-production) into the schema of `upgrade_schema`, indexes in place, FK triggers off for the
-load session, then VACUUM ANALYZE. 1M articles load in ~5 minutes on 2 cores.
+production; anchor rows likewise) into the schema of `upgrade_schema`, indexes in place, FK
+triggers off for the load session, then VACUUM ANALYZE. 1M articles load in ~5 minutes on 2
+cores.
 
-Last results (2-core machine shared with other work; two full runs, three more
-measurements at 1M): p95 4.2-6.5 / 5.5-5.7 / 4.7-7.0 ms at 10k / 100k / 1M, growth
-1.08-1.24x; the 26 advisory-lock statements take 2.6-3.8 ms of the 3.6-5.1 ms median; with
-all locks in one statement p95 is 1.3-1.8 ms at 1M.
+Results are in bench/README.md.
 
-Measurement. At each size, N new articles (a third each, shuffled): (a) new texts from the
+Measurement. At each size, N new articles (a quarter each, shuffled): (a) new texts from the
 same generator (some are template look-alikes), (b) exact copies of random stored articles
-(with furniture), (c) near copies of random stored articles (one edit as above). Each call
+(with furniture), (c) near copies of random stored articles (one edit as above), (d) feed
+texts of random stored articles (headline, blank line, the first 300 characters). Each call
 of `storage.assign.assign_story` runs in a transaction of its own that is rolled back, on
 one pooled connection, timed with perf_counter around the whole call (locks, exact lookup,
-candidate query, similarity); 50 untimed warm-up calls first. Reported: p50/p95/p99 per kind
-and overall, what the calls decided, candidates per call, a per-phase breakdown, table and
-index sizes, load time. Unless `--no-alt`, the same inputs are also timed through the way
-`assign_story` took its locks before: one statement per key (see `_assign_alt`), to show what
-those round trips cost (they took p95 at 1M from 1.6 to 5.2 ms). At the largest size the
-band candidate query is shown with EXPLAIN (ANALYZE, BUFFERS).
+candidate query, similarity, container query, exact containment); 50 untimed warm-up calls
+first. Right after it, the same input is assigned without its containment print ("plain":
+the decision as before containment), so both are timed under the same load. Reported:
+p50/p95/p99 per kind and overall, with and without containment, what the calls decided
+("(false)": a new text that joined a stored story; "(other story)": a copy that joined
+another story than its own), band candidates and containers fetched per call, a per-phase
+breakdown, table and index sizes, load time. Unless `--no-alt`, the same inputs are also
+timed through the way `assign_story` took its locks before: one statement per key (see
+`_assign_alt`), to show what those round trips cost (they took p95 at 1M from 1.6 to 5.2
+ms). At the largest size the band candidate and container queries are shown with EXPLAIN
+(ANALYZE, BUFFERS).
 """
 
 from __future__ import annotations
