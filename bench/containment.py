@@ -63,9 +63,10 @@ SUMMARY_CHARS = 300
 MIN_SENTENCES = 5
 STEPS = [round(0.4 + 0.05 * i, 2) for i in range(9)]  # 0.4 .. 0.8
 REWORD_EVERY = 15
-FAMILIES, MEMBERS = 20, 12
+FAMILIES, MEMBERS = 40, 12
 REAL_APART = ("cross-group", "look-alikes", "fixture cross")  # for heads and anchors
-TEMPLATE_BUDGET = 0.02  # share of template-sibling pairs the threshold may merge
+TEMPLATE_BUDGET = 0.05  # chance that a new template member joins one of its siblings
+FAMILY_SIZE = 30  # stories per template family in bench/dedup_scale.py
 HEAD_SIZES = (10, 15, 20, 25, 30, 35, 40, 50, 60)
 WINDOWS = (4, 8, 12, 16, 24)
 LEADS = (100, 200, 10_000)
@@ -284,6 +285,14 @@ def anchor_table(sets: list[PairSet], threshold: float, min_shingles: int) -> li
     return rows
 
 
+def sibling_join_chance(siblings: list[float], step: float) -> float:
+    """The chance that a new member of a template family joins one of the FAMILY_SIZE - 1
+    siblings stored before it, when each pair reaches `step` independently at the measured
+    rate."""
+    rate = sum(v >= step for v in siblings) / len(siblings)
+    return 1 - (1 - rate) ** (FAMILY_SIZE - 1)
+
+
 def pick_threshold(sets: list[PairSet]) -> float:
     """Rule 1 of `choose`."""
     for step in STEPS:
@@ -291,7 +300,7 @@ def pick_threshold(sets: list[PairSet]) -> float:
         if any(v >= step for s in real for v in scores(s, fp.MIN_SHINGLES)):
             continue
         siblings = scores(next(s for s in sets if s.name == "template sibling"), 0)
-        if sum(v >= step for v in siblings) <= TEMPLATE_BUDGET * len(siblings):
+        if sibling_join_chance(siblings, step) <= TEMPLATE_BUDGET:
             return step
     return STEPS[-1]
 
@@ -302,7 +311,8 @@ def choose(
     """The setting the measurements give, by this rule.
 
     1. Threshold (`pick_threshold`): the lowest step of STEPS (most merges) that no real
-       keep-apart pair reaches and at most TEMPLATE_BUDGET of the template-sibling pairs:
+       keep-apart pair reaches and at which a new member of a template family joins one of
+       its siblings with a chance of at most TEMPLATE_BUDGET (`sibling_join_chance`):
        a false merge hides an event, a missed one costs a second alert.
     2. MIN_CONTAINED: the smallest N of HEAD_SIZES from which on no keep-apart text cut to
        its first N shingles (any script) reaches the threshold.
@@ -446,11 +456,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  (pairs whose shorter text has at least {fp.MIN_SHINGLES} shingles)")
     threshold = pick_threshold(sets)
+    siblings = scores(next(s for s in sets if s.name == "template sibling"), 0)
+    print(f"Pairs at or over each step (shorter side >= {ct.MIN_CONTAINED}), and the chance that")
+    print(f"a new template member joins one of {FAMILY_SIZE - 1} siblings")
     for t in STEPS:
         line = ", ".join(
             f"{s.name} {sum(v >= t for v in scores(s, ct.MIN_CONTAINED))}" for s in sets
         )
-        print(f"  at {t:.2f} (shorter side >= {ct.MIN_CONTAINED}): {line}")
+        print(f"  {t:.2f}: {line}; join chance {sibling_join_chance(siblings, t):.1%}")
     heads = head_table(sets, threshold)
     print("\nKeep-apart texts cut to their first N shingles: highest containment in the other")
     for n, script, best, hits in heads:
