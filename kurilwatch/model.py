@@ -262,9 +262,9 @@ class IngestResult:
     story_id: int | None = None
     alerts: tuple[str, ...] = ()
     how: str | None = None
-    """How the story was found: exact, near or new."""
+    """How the story was found: exact, near, contained or new."""
     score: float | None = None
-    """The estimated similarity to the story it joined."""
+    """The estimated similarity to the story it joined (contained: the containment)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

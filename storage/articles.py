@@ -4,8 +4,9 @@
 1. drops it as a duplicate when its URL, or the canonical URL its page declares (an AMP or
    mobile variant of a stored page), or its GUID within its source, is known;
 2. otherwise finds its story with `storage.assign.assign_story` (advisory locks on its content
-   hash and MinHash bands; exact copy, else near-duplicate within the window, else a new
-   story) and indexes its bands;
+   hash, MinHash bands and containment anchors; exact copy, else near-duplicate within the
+   window, else a text it contains or that contains it, else a new story) and indexes its
+   bands and anchors;
 3. asks the caller's pure `plan` function which alerts are due for the story as it now
    stands, and writes them to the outbox (`alerts`), unique per story, channel and revision,
    each due when the plan says (a story of a told event waits for its group's next
@@ -28,7 +29,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.model import AlertPlan, Article, IngestResult, RecentAlert, StoryState
-from storage.assign import assign_story, record_bands
+from storage.assign import assign_story, record_anchors, record_bands
+from storage.containment import ContainPrint, contain_print
 from storage.fingerprint import NearPrint, content_hash, near_print
 from storage.tables import alerts, articles, sources, stories
 
@@ -54,6 +56,7 @@ def ingest_article(
     """
     digest = content_hash(article.text)
     near = near_print(article.text)
+    contain = contain_print(article.title, article.text)
     try:
         with engine.begin() as conn:
             return _ingest(
@@ -61,6 +64,7 @@ def ingest_article(
                 article,
                 digest,
                 near,
+                contain,
                 events=events,
                 plan=plan,
                 now=now,
@@ -81,6 +85,7 @@ def _ingest(
     article: Article,
     digest: str,
     near: NearPrint | None,
+    contain: ContainPrint | None,
     *,
     events: Sequence[str],
     plan: Planner,
@@ -91,7 +96,9 @@ def _ingest(
 ) -> IngestResult:
     if _is_duplicate(conn, article):
         return IngestResult(outcome="duplicate")
-    assignment = assign_story(conn, digest, near, now=now, window_seconds=window_seconds)
+    assignment = assign_story(
+        conn, digest, near, contain=contain, now=now, window_seconds=window_seconds
+    )
     story_id = assignment.story_id
     is_new = story_id is None
     if story_id is None:
@@ -146,6 +153,8 @@ def _ingest(
         raise _RaceLost
     if near is not None:
         record_bands(conn, inserted, story_id, near.bands, now=now)
+    if contain is not None:
+        record_anchors(conn, inserted, story_id, contain.anchors, now=now)
     conn.execute(
         sa.update(sources)
         .where(sources.c.name == article.source)

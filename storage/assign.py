@@ -9,24 +9,39 @@ In order, inside the caller's transaction:
 3. near: stored articles of the last `window` that share a band are candidates; the one whose
    estimated Jaccard similarity is highest, if at least `NEAR_THRESHOLD`, gives its story
    (`best_candidate`, pure);
-4. otherwise the copy starts a story of its own.
-`record_bands` indexes the new copy's bands for later copies; `prune_bands` forgets bands that
-left the window (the articles stay).
+4. contained: stored articles of the window that share enough anchors are candidates; the
+   one that contains the copy, or that the copy contains, gives its story
+   (`storage.containment.best_container`, pure): a feed's summary, an excerpt or a cut copy
+   joins the full article's story, whichever arrives first;
+5. otherwise the copy starts a story of its own.
+The locks of step 1 cover the anchors too. `record_bands` and `record_anchors` index the new
+copy for later copies; `prune_bands` forgets bands and anchors that left the window (the
+articles stay).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
+from storage.containment import (
+    ANCHOR_FLOOR,
+    MAX_CONTAINERS,
+    Container,
+    ContainPrint,
+    best_container,
+    body_shingles,
+)
 from storage.fingerprint import NEAR_THRESHOLD, NearPrint, similarity
-from storage.tables import article_bands, articles
+from storage.tables import article_anchors, article_bands, articles
+
+log = logging.getLogger(__name__)
 
 _MASK = (1 << 63) - 1
 # One round trip for every lock, taken in array order (ascending). It must stay a statement of
@@ -52,15 +67,19 @@ class Assignment:
     """The story a copy joins (None: a new one) and why."""
 
     story_id: int | None
-    how: str  # "exact" | "near" | "new"
+    how: str  # "exact" | "near" | "contained" | "new"
     score: float | None = None
 
 
-def lock_keys(digest: str, near: NearPrint | None) -> list[int]:
-    """The advisory lock keys of a copy, ascending: its content hash and its bands."""
+def lock_keys(
+    digest: str, near: NearPrint | None, contain: ContainPrint | None = None
+) -> list[int]:
+    """The advisory lock keys of a copy, ascending: its content hash, bands and anchors."""
     keys = {int(digest[:15], 16)}
     if near is not None:
         keys.update(band & _MASK for band in near.bands)
+    if contain is not None:
+        keys.update(anchor & _MASK for anchor in contain.anchors)
     return sorted(keys)
 
 
@@ -83,33 +102,114 @@ def assign_story(
     digest: str,
     near: NearPrint | None,
     *,
+    contain: ContainPrint | None = None,
     now: datetime,
     window_seconds: float,
 ) -> Assignment:
     """Lock the copy's keys, then find the story it belongs to (see the module docstring)."""
-    conn.execute(LOCK_ALL, {"keys": lock_keys(digest, near)})
+    conn.execute(LOCK_ALL, {"keys": lock_keys(digest, near, contain)})
     exact = conn.execute(
         sa.select(articles.c.story_id).where(articles.c.content_hash == digest).limit(1)
     ).scalar_one_or_none()
     if exact is not None:
         return Assignment(story_id=exact, how="exact", score=1.0)
-    if near is None:
+    since = now - timedelta(seconds=window_seconds)
+    if near is not None:
+        rows = conn.execute(candidate_query(near, since=since))
+        found = best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
+        if found.story_id is not None:
+            return found
+    if contain is None:
         return Assignment(story_id=None, how="new")
-    rows = conn.execute(candidate_query(near, since=now - timedelta(seconds=window_seconds)))
-    return best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
+    rows = conn.execute(container_query(contain, since=since))
+    containers = (Container(r[0], r[1], body_shingles(r[2], r[3])) for r in rows)
+    decided = best_container(contain.shingles, containers)
+    if decided.reason == "ambiguous":
+        log.info("story.containment_ambiguous", extra={"stories": list(decided.stories)})
+    if decided.story_id is None:
+        return Assignment(story_id=None, how="new")
+    return Assignment(story_id=decided.story_id, how="contained", score=decided.score)
 
 
-def candidate_query(near: NearPrint, *, since: datetime) -> sa.Select[Any]:
+# Built once, as CONTAINERS below: composing the select per call cost more than running it.
+CANDIDATES = sa.text(
+    """
+    SELECT DISTINCT article_bands.article_id, article_bands.story_id, articles.near_signature
+    FROM article_bands JOIN articles ON articles.id = article_bands.article_id
+    WHERE article_bands.band = ANY(CAST(:bands AS bigint[]))
+        AND article_bands.seen_at >= :since
+        AND articles.near_signature IS NOT NULL
+    """
+).columns(
+    sa.column("article_id", sa.BigInteger),
+    sa.column("story_id", sa.BigInteger),
+    sa.column("near_signature", sa.LargeBinary),
+)
+
+
+def candidate_query(near: NearPrint, *, since: datetime) -> sa.Executable:
     """Stored copies seen since `since` that share a band with `near`, with their signatures."""
-    return (
-        sa.select(article_bands.c.article_id, article_bands.c.story_id, articles.c.near_signature)
-        .distinct()
-        .join(articles, articles.c.id == article_bands.c.article_id)
-        .where(
-            article_bands.c.band.in_(near.bands),
-            article_bands.c.seen_at >= since,
-            articles.c.near_signature.is_not(None),
+    return CANDIDATES.bindparams(bands=list(near.bands), since=since)
+
+
+# Built once: composing this select in SQLAlchemy took longer than running it. An article's
+# rows share its `anchor_count`, so max() is that count; the share of the smaller anchor set
+# ranks the candidates and ANCHOR_FLOOR cuts those that share only a common phrase.
+CONTAINERS = sa.text(
+    """
+    WITH ranked AS (
+        SELECT article_id, story_id
+        FROM article_anchors
+        WHERE anchor = ANY(CAST(:anchors AS bigint[])) AND seen_at >= :since
+        GROUP BY article_id, story_id
+        HAVING count(*) >= :floor * least(:n, max(anchor_count))
+        ORDER BY count(*)::float8 / least(:n, max(anchor_count)) DESC, article_id DESC
+        LIMIT :k
+    )
+    SELECT ranked.article_id, ranked.story_id, articles.title, articles.text
+    FROM ranked JOIN articles ON articles.id = ranked.article_id
+    """
+).columns(
+    sa.column("article_id", sa.BigInteger),
+    sa.column("story_id", sa.BigInteger),
+    sa.column("title", sa.Text),
+    sa.column("text", sa.Text),
+)
+
+
+def container_query(contain: ContainPrint, *, since: datetime) -> sa.Executable:
+    """Stored copies seen since `since` sharing at least ANCHOR_FLOOR of the smaller anchor
+    set with `contain`, most shared first, at most MAX_CONTAINERS: id, story, title, text."""
+    return CONTAINERS.bindparams(
+        anchors=list(contain.anchors),
+        since=since,
+        floor=ANCHOR_FLOOR,
+        n=len(contain.anchors),
+        k=MAX_CONTAINERS,
+    )
+
+
+def record_anchors(
+    conn: Connection, article_id: int, story_id: int, anchors: Sequence[int], *, now: datetime
+) -> None:
+    """Index a stored copy's anchors so later copies it contains, or that hold it, find it."""
+    if not anchors:
+        return
+    conn.execute(
+        insert(article_anchors)
+        .values(
+            [
+                {
+                    "anchor": anchor,
+                    "article_id": article_id,
+                    "story_id": story_id,
+                    "anchor_count": len(anchors),
+                    "seen_at": now,
+                }
+                for anchor in dict.fromkeys(anchors)
+            ]
         )
+        .on_conflict_do_nothing()
     )
 
 
@@ -132,7 +232,11 @@ def record_bands(
 
 
 def prune_bands(engine: Engine, *, older_than: datetime) -> int:
-    """Forget the bands of copies first seen before `older_than`; return how many rows."""
+    """Forget the bands and anchors of copies first seen before `older_than`; return how many
+    rows."""
     with engine.begin() as conn:
-        result = conn.execute(sa.delete(article_bands).where(article_bands.c.seen_at < older_than))
-    return int(result.rowcount or 0)
+        bands = conn.execute(sa.delete(article_bands).where(article_bands.c.seen_at < older_than))
+        anchors = conn.execute(
+            sa.delete(article_anchors).where(article_anchors.c.seen_at < older_than)
+        )
+    return int(bands.rowcount or 0) + int(anchors.rowcount or 0)

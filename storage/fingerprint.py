@@ -137,16 +137,29 @@ def shingles(text: str, *, words: int = SHINGLE, chars: int = SHINGLE_CJK) -> se
     characters instead; words in other scripts inside it count as one character each. A text
     shorter than one shingle is one shingle; an empty text has none.
     """
-    tokens, cjk = _tokens(normalize_text(text))
+    return set(shingle_sequence(normalize_text(text), words=words, chars=chars))
+
+
+def shingle_sequence(
+    normalized: str, *, words: int = SHINGLE, chars: int = SHINGLE_CJK
+) -> list[bytes]:
+    """The shingles of already normalized text in text order, repeats kept (see `shingles`)."""
+    return [
+        " ".join(run).encode("utf-8") for run in shingle_runs(normalized, words=words, chars=chars)
+    ]
+
+
+def shingle_runs(
+    normalized: str, *, words: int = SHINGLE, chars: int = SHINGLE_CJK
+) -> list[tuple[str, ...]]:
+    """`shingle_sequence` as tuples of tokens, not yet joined and encoded."""
+    tokens, cjk = _tokens(normalized)
     size = chars if cjk else words
     if not tokens:
-        return set()
+        return []
     if len(tokens) <= size:
-        return {" ".join(tokens).encode("utf-8")}
-    return {
-        " ".join(tokens[start : start + size]).encode("utf-8")
-        for start in range(len(tokens) - size + 1)
-    }
+        return [tuple(tokens)]
+    return list(zip(*(tokens[start:] for start in range(size)), strict=False))
 
 
 @functools.cache

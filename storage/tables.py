@@ -5,6 +5,7 @@ sources   one row per source some configuration names: validators for conditiona
 stories   one row per real-world story; `content_hash` of its first copy
 articles  every stored copy of a story (unique canonical URL, unique GUID per source)
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
+article_anchors  winnowed shingle hashes of recent articles, to find texts one contains
 entries   every entry an index yielded: its own text, and the work of reading its page
           (status, attempts, next attempt, lease on the database's clock, verdict)
 alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -118,6 +120,22 @@ article_bands = Table(
         primary_key=True,
     ),
     Column("story_id", BigInteger, nullable=False),
+    Column("seen_at", TIMESTAMP, nullable=False),
+    Index(None, "seen_at"),
+)
+
+article_anchors = Table(
+    "article_anchors",
+    metadata,
+    Column("anchor", BigInteger, primary_key=True),
+    Column(
+        "article_id",
+        BigInteger,
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("story_id", BigInteger, nullable=False),
+    Column("anchor_count", SmallInteger, nullable=False),
     Column("seen_at", TIMESTAMP, nullable=False),
     Index(None, "seen_at"),
 )

@@ -107,6 +107,18 @@ def lead_headline(text: str, words: int = 9) -> str:
     return head[:1].upper() + head[1:]
 
 
+def feed_summary(text: str, chars: int = 300) -> str:
+    """What a feed gives as an entry's summary: the first `chars` characters of the text,
+    cut at a word boundary, paragraphs run together, with an ellipsis when cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= chars:
+        return flat
+    head = flat[:chars]
+    if " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(",;:") + "…"
+
+
 def with_tracking(url: str) -> str:
     """The URL with the utm_* and fbclid parameters a social-media share adds."""
     parts = urlsplit(url)
