@@ -110,7 +110,7 @@ class Extractor:
                     lambda _f: loop.call_soon_threadsafe(self._mark_ready, pool)
                 )
         self._cancel_idle_timer()
-        if not self._busy:
+        if not self._busy and self._ready:  # a booting pool is not idle: timed once ready
             self._arm_idle_timer()
 
     def close(self) -> None:
@@ -129,8 +129,10 @@ class Extractor:
         return self._pool is not None and self._ready
 
     def _mark_ready(self, pool: Executor) -> None:
-        if pool is self._pool:
+        if pool is self._pool and not self._ready:
             self._ready = True
+            if not self._busy:
+                self._arm_idle_timer()
 
     def _ensure_pool(self) -> Executor:
         if self._pool is None:
