@@ -10,9 +10,12 @@ kurilwatch side: a fresh database for every run, its schema made beforehand by
 `kurilwatch db upgrade` (timed apart and reported; `--migrate-in-run` leaves the migration
 to the timed command instead), a config with `listen: "off"`, one feed source and no
 channels, and the wall time of `kurilwatch --config C --log-format json run --once` (start-up
-included). Its `source.polled` event must account for every page (entries, new URLs and the
-sum of the outcomes all equal the page count; the outcomes are reported) and the site must
-have served every page once in that run.
+included). Its `source.polled` event (entries, new URLs) and the outcomes of the pages (that
+event's `outcomes` in older code; since issue 13 the `entries.judged` events of the pages read
+after the index) must account for every page, all equal to the page count (the outcomes are
+reported), and the site must have served every page once in that run. "The poll itself" is
+the `source.polled` event's `seconds` (since issue 13 the index only; the pages read after it
+are reported as "pages read after the poll", the last `entries.judged` minus the poll's end).
 
 Bare side: a fresh interpreter, `python bench/ingest.py --bare FEEDURL`, that fetches the
 feed with a sync `httpx.Client`, reads its links with feedparser, and for each link in turn
@@ -43,6 +46,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +104,8 @@ class KwRun:
     upgrade: float | None
     poll: float
     outcomes: dict[str, int]
+    pages_after: float | None
+    """Seconds from the poll's end to the last `entries.judged` event (issue 13 on)."""
     entries: int
     new: int
     served: dict[str, int]
@@ -155,11 +161,19 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
     event = polled[0] if polled else {}
     if event.get("error"):
         errors.append(f"poll error: {event['error']}")
+    outcomes: Counter[str] = Counter(event.get("outcomes") or {})
+    judged = [r for r in records if r and r.get("event") == "entries.judged"]
+    for record in judged:
+        outcomes.update(record.get("outcomes") or {})
+    pages_after = (
+        _ts(judged[-1]) - _ts(event) if judged and "ts" in judged[-1] and "ts" in event else None
+    )
     return KwRun(
         wall=wall,
         upgrade=upgrade,
         poll=float(event.get("seconds") or 0.0),
-        outcomes=dict(event.get("outcomes") or {}),
+        outcomes=dict(outcomes),
+        pages_after=pages_after,
         entries=int(event.get("entries") or 0),
         new=int(event.get("new") or 0),
         served=served,
@@ -167,6 +181,10 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
         errors=errors,
         stray=stray,
     )
+
+
+def _ts(record: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(record["ts"])).timestamp()
 
 
 def _json(line: str) -> dict[str, Any] | None:
@@ -261,6 +279,7 @@ def report_table(
     """Print the human table; return the figures for `--json`."""
     kw_wall = statistics.median(r.wall for r in kw_runs)
     kw_poll = statistics.median(r.poll for r in kw_runs)
+    pages_after = [r.pages_after for r in kw_runs if r.pages_after is not None]
     upgrades = [r.upgrade for r in kw_runs if r.upgrade is not None]
     bare_wall = statistics.median(w for w, _ in bare_runs)
     bare_inner = statistics.median(float(r["s"]) for _, r in bare_runs)
@@ -283,6 +302,11 @@ def report_table(
     )
     print(
         f"{'kurilwatch run --once':34} {kw_wall:9.2f}  the poll itself {kw_poll:.2f} s"
+        + (
+            f", pages read after the poll {statistics.median(pages_after):.2f} s"
+            if pages_after
+            else ""
+        )
         + upgrade_note
     )
     print(
@@ -322,6 +346,9 @@ def report_table(
         "runs": n,
         "kurilwatch_s": round(kw_wall, 3),
         "kurilwatch_poll_s": round(kw_poll, 3),
+        "kurilwatch_pages_after_poll_s": (
+            round(statistics.median(pages_after), 3) if pages_after else None
+        ),
         "schema_upgrade_s": round(statistics.median(upgrades), 3) if upgrades else None,
         "baseline_s": round(bare_wall, 3),
         "ratio": round(ratio, 3),
