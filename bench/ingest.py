@@ -24,7 +24,9 @@ subprocess, interpreter start-up and imports included. It prints one JSON line (
 pages with text, its own in-process seconds).
 
 The two alternate (kurilwatch, bare, kurilwatch, bare, …) for `--runs` rounds; the table
-gives the medians and the ratio kurilwatch / bare (target ≤ 1.2).
+gives the medians and the ratio kurilwatch / bare (target ≤ 1.2), and the CPU seconds (user +
+system, extraction workers included; `bench.codepath.children_cpu`) of both sides, which on a
+machine shared with other work vary far less than wall times.
 
 Usage: .venv/bin/python bench/ingest.py [--runs 3] [--code DIR] [--migrate-in-run] [--json]
        .venv/bin/python bench/ingest.py --bare FEEDURL     (the baseline; run by the above)
@@ -53,7 +55,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import (  # noqa: E402
+    children_cpu,
+    kurilwatch_command,
+    kurilwatch_env,
+    use_code,
+)
 
 SHARED = ROOT.parent / "shared"
 CORPORA = ("corpora/trafilatura-eval", "corpora/newspaper4k-testdata")
@@ -101,6 +108,8 @@ class KwRun:
     """One timed `run --once`."""
 
     wall: float
+    cpu: float
+    """CPU seconds of the command, its extraction workers included."""
     upgrade: float | None
     poll: float
     outcomes: dict[str, int]
@@ -138,11 +147,13 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
             subprocess.run([*base, "db", "upgrade"], env=env, check=True, capture_output=True)
             upgrade = time.perf_counter() - started
         before = site.snapshot()
+        cpu = children_cpu()
         started = time.perf_counter()
         done = subprocess.run(
             [*base, "run", "--once"], env=env, capture_output=True, text=True, timeout=1800
         )
         wall = time.perf_counter() - started
+        cpu = children_cpu() - cpu
         after = site.snapshot()
     served = {k: after.get(k, 0) - before.get(k, 0) for k in ("feed", "page", "robots")}
     records = [_json(line) for line in done.stderr.splitlines()]
@@ -170,6 +181,7 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
     )
     return KwRun(
         wall=wall,
+        cpu=cpu,
         upgrade=upgrade,
         poll=float(event.get("seconds") or 0.0),
         outcomes=dict(outcomes),
@@ -196,7 +208,9 @@ def _json(line: str) -> dict[str, Any] | None:
 
 
 def run_bare(site: Any) -> tuple[float, dict[str, Any]]:
-    """`python bench/ingest.py --bare FEED` in a fresh interpreter, timed from outside."""
+    """`python bench/ingest.py --bare FEED` in a fresh interpreter, timed from outside (its
+    CPU seconds added to its report as "cpu")."""
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--bare", site.url("/ingest/feed.xml")],
@@ -206,7 +220,9 @@ def run_bare(site: Any) -> tuple[float, dict[str, Any]]:
         timeout=1800,
     )
     wall = time.perf_counter() - started
-    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["cpu"] = children_cpu() - cpu
+    return wall, report
 
 
 def check(run: KwRun, pages: int) -> list[str]:
@@ -322,6 +338,16 @@ def report_table(
         f"{r.wall:.2f}/{w:.2f}" for r, (w, _) in zip(kw_runs, bare_runs, strict=True)
     )
     print(f"per run kurilwatch/bare (s): {per_run}")
+    kw_cpu = statistics.median(r.cpu for r in kw_runs)
+    bare_cpu = statistics.median(float(r["cpu"]) for _, r in bare_runs)
+    print(
+        f"CPU seconds (user + system, median): kurilwatch {kw_cpu:.2f}, bare {bare_cpu:.2f}"
+        f" (ratio {kw_cpu / bare_cpu:.2f}); per run "
+        + ", ".join(
+            f"{r.cpu:.2f}/{float(b['cpu']):.2f}"
+            for r, (_, b) in zip(kw_runs, bare_runs, strict=True)
+        )
+    )
     mean_outcomes = {k: v / n for k, v in sorted(outcomes.items())}
     print(
         "kurilwatch outcomes per run: "
@@ -345,6 +371,8 @@ def report_table(
         "pages": len(pages),
         "runs": n,
         "kurilwatch_s": round(kw_wall, 3),
+        "kurilwatch_cpu_s": round(kw_cpu, 3),
+        "baseline_cpu_s": round(bare_cpu, 3),
         "kurilwatch_poll_s": round(kw_poll, 3),
         "kurilwatch_pages_after_poll_s": (
             round(statistics.median(pages_after), 3) if pages_after else None
