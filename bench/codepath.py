@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -27,6 +28,15 @@ def kurilwatch_env(database: str, code: Path | None) -> dict[str, str]:
 
 
 KURILWATCH = Path(sys.executable).parent / "kurilwatch"
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's ended and waited-for children so far,
+    their own waited-for children included: the difference around a `subprocess.run` is
+    that command's CPU, worker processes included, which the load of a shared machine
+    changes far less than its wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def kurilwatch_command(code: Path | None) -> list[str]:

@@ -10,9 +10,12 @@ kurilwatch side: a fresh database for every run, its schema made beforehand by
 `kurilwatch db upgrade` (timed apart and reported; `--migrate-in-run` leaves the migration
 to the timed command instead), a config with `listen: "off"`, one feed source and no
 channels, and the wall time of `kurilwatch --config C --log-format json run --once` (start-up
-included). Its `source.polled` event must account for every page (entries, new URLs and the
-sum of the outcomes all equal the page count; the outcomes are reported) and the site must
-have served every page once in that run.
+included). Its `source.polled` event (entries, new URLs) and the outcomes of the pages (that
+event's `outcomes` in older code; since issue 13 the `entries.judged` events of the pages read
+after the index) must account for every page, all equal to the page count (the outcomes are
+reported), and the site must have served every page once in that run. "The poll itself" is
+the `source.polled` event's `seconds` (since issue 13 the index only; the pages read after it
+are reported as "pages read after the poll", the last `entries.judged` minus the poll's end).
 
 Bare side: a fresh interpreter, `python bench/ingest.py --bare FEEDURL`, that fetches the
 feed with a sync `httpx.Client`, reads its links with feedparser, and for each link in turn
@@ -21,7 +24,9 @@ subprocess, interpreter start-up and imports included. It prints one JSON line (
 pages with text, its own in-process seconds).
 
 The two alternate (kurilwatch, bare, kurilwatch, bare, …) for `--runs` rounds; the table
-gives the medians and the ratio kurilwatch / bare (target ≤ 1.2).
+gives the medians and the ratio kurilwatch / bare (target ≤ 1.2), and the CPU seconds (user +
+system, extraction workers included; `bench.codepath.children_cpu`) of both sides, which on a
+machine shared with other work vary far less than wall times.
 
 Usage: .venv/bin/python bench/ingest.py [--runs 3] [--code DIR] [--migrate-in-run] [--json]
        .venv/bin/python bench/ingest.py --bare FEEDURL     (the baseline; run by the above)
@@ -43,13 +48,19 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import (  # noqa: E402
+    children_cpu,
+    kurilwatch_command,
+    kurilwatch_env,
+    use_code,
+)
 
 SHARED = ROOT.parent / "shared"
 CORPORA = ("corpora/trafilatura-eval", "corpora/newspaper4k-testdata")
@@ -97,9 +108,13 @@ class KwRun:
     """One timed `run --once`."""
 
     wall: float
+    cpu: float
+    """CPU seconds of the command, its extraction workers included."""
     upgrade: float | None
     poll: float
     outcomes: dict[str, int]
+    pages_after: float | None
+    """Seconds from the poll's end to the last `entries.judged` event (issue 13 on)."""
     entries: int
     new: int
     served: dict[str, int]
@@ -132,11 +147,13 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
             subprocess.run([*base, "db", "upgrade"], env=env, check=True, capture_output=True)
             upgrade = time.perf_counter() - started
         before = site.snapshot()
+        cpu = children_cpu()
         started = time.perf_counter()
         done = subprocess.run(
             [*base, "run", "--once"], env=env, capture_output=True, text=True, timeout=1800
         )
         wall = time.perf_counter() - started
+        cpu = children_cpu() - cpu
         after = site.snapshot()
     served = {k: after.get(k, 0) - before.get(k, 0) for k in ("feed", "page", "robots")}
     records = [_json(line) for line in done.stderr.splitlines()]
@@ -155,11 +172,20 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
     event = polled[0] if polled else {}
     if event.get("error"):
         errors.append(f"poll error: {event['error']}")
+    outcomes: Counter[str] = Counter(event.get("outcomes") or {})
+    judged = [r for r in records if r and r.get("event") == "entries.judged"]
+    for record in judged:
+        outcomes.update(record.get("outcomes") or {})
+    pages_after = (
+        _ts(judged[-1]) - _ts(event) if judged and "ts" in judged[-1] and "ts" in event else None
+    )
     return KwRun(
         wall=wall,
+        cpu=cpu,
         upgrade=upgrade,
         poll=float(event.get("seconds") or 0.0),
-        outcomes=dict(event.get("outcomes") or {}),
+        outcomes=dict(outcomes),
+        pages_after=pages_after,
         entries=int(event.get("entries") or 0),
         new=int(event.get("new") or 0),
         served=served,
@@ -167,6 +193,10 @@ def run_kurilwatch(site: Any, pages: int, round_: int, args: argparse.Namespace)
         errors=errors,
         stray=stray,
     )
+
+
+def _ts(record: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(record["ts"])).timestamp()
 
 
 def _json(line: str) -> dict[str, Any] | None:
@@ -178,7 +208,9 @@ def _json(line: str) -> dict[str, Any] | None:
 
 
 def run_bare(site: Any) -> tuple[float, dict[str, Any]]:
-    """`python bench/ingest.py --bare FEED` in a fresh interpreter, timed from outside."""
+    """`python bench/ingest.py --bare FEED` in a fresh interpreter, timed from outside (its
+    CPU seconds added to its report as "cpu")."""
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--bare", site.url("/ingest/feed.xml")],
@@ -188,7 +220,9 @@ def run_bare(site: Any) -> tuple[float, dict[str, Any]]:
         timeout=1800,
     )
     wall = time.perf_counter() - started
-    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["cpu"] = children_cpu() - cpu
+    return wall, report
 
 
 def check(run: KwRun, pages: int) -> list[str]:
@@ -261,6 +295,7 @@ def report_table(
     """Print the human table; return the figures for `--json`."""
     kw_wall = statistics.median(r.wall for r in kw_runs)
     kw_poll = statistics.median(r.poll for r in kw_runs)
+    pages_after = [r.pages_after for r in kw_runs if r.pages_after is not None]
     upgrades = [r.upgrade for r in kw_runs if r.upgrade is not None]
     bare_wall = statistics.median(w for w, _ in bare_runs)
     bare_inner = statistics.median(float(r["s"]) for _, r in bare_runs)
@@ -283,6 +318,11 @@ def report_table(
     )
     print(
         f"{'kurilwatch run --once':34} {kw_wall:9.2f}  the poll itself {kw_poll:.2f} s"
+        + (
+            f", pages read after the poll {statistics.median(pages_after):.2f} s"
+            if pages_after
+            else ""
+        )
         + upgrade_note
     )
     print(
@@ -298,6 +338,16 @@ def report_table(
         f"{r.wall:.2f}/{w:.2f}" for r, (w, _) in zip(kw_runs, bare_runs, strict=True)
     )
     print(f"per run kurilwatch/bare (s): {per_run}")
+    kw_cpu = statistics.median(r.cpu for r in kw_runs)
+    bare_cpu = statistics.median(float(r["cpu"]) for _, r in bare_runs)
+    print(
+        f"CPU seconds (user + system, median): kurilwatch {kw_cpu:.2f}, bare {bare_cpu:.2f}"
+        f" (ratio {kw_cpu / bare_cpu:.2f}); per run "
+        + ", ".join(
+            f"{r.cpu:.2f}/{float(b['cpu']):.2f}"
+            for r, (_, b) in zip(kw_runs, bare_runs, strict=True)
+        )
+    )
     mean_outcomes = {k: v / n for k, v in sorted(outcomes.items())}
     print(
         "kurilwatch outcomes per run: "
@@ -321,7 +371,12 @@ def report_table(
         "pages": len(pages),
         "runs": n,
         "kurilwatch_s": round(kw_wall, 3),
+        "kurilwatch_cpu_s": round(kw_cpu, 3),
+        "baseline_cpu_s": round(bare_cpu, 3),
         "kurilwatch_poll_s": round(kw_poll, 3),
+        "kurilwatch_pages_after_poll_s": (
+            round(statistics.median(pages_after), 3) if pages_after else None
+        ),
         "schema_upgrade_s": round(statistics.median(upgrades), 3) if upgrades else None,
         "baseline_s": round(bare_wall, 3),
         "ratio": round(ratio, 3),

@@ -24,6 +24,9 @@ timeout, so no semaphore), is timed the same way and reported as a stricter base
 
 The three alternate (kurilwatch, httpx, aiohttp, kurilwatch, …) for `--runs` rounds; the
 table gives medians and the ratio kurilwatch / httpx (target ≤ 3), and kurilwatch / aiohttp.
+The CPU seconds (user + system) of every command are reported too (`bench.codepath.
+children_cpu`), the first run's included: on a machine shared with other work they vary far
+less than wall times.
 
 Usage: .venv/bin/python bench/poll_many.py [--sources 1000] [--hosts 50] [--runs 3]
            [--code DIR] [--json]
@@ -53,7 +56,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.codepath import kurilwatch_command, kurilwatch_env, use_code  # noqa: E402
+from bench.codepath import (  # noqa: E402
+    children_cpu,
+    kurilwatch_command,
+    kurilwatch_env,
+    use_code,
+)
 
 TARGET = 3.0
 CONCURRENCY = 100
@@ -141,6 +149,8 @@ class KwRun:
     """One `run --once` over every source."""
 
     wall: float
+    cpu: float
+    """CPU seconds (user + system) of the command."""
     polled: int
     not_modified: int
     failed: int
@@ -154,9 +164,11 @@ class KwRun:
 def run_kurilwatch(site: Any, command: list[str], env: dict[str, str]) -> KwRun:
     """`kurilwatch run --once`, timed as a whole; what its events and the site say."""
     before = site.snapshot()
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     after = site.snapshot()
     polled: list[dict[str, Any]] = []
     events: Counter[str] = Counter()
@@ -175,6 +187,7 @@ def run_kurilwatch(site: Any, command: list[str], env: dict[str, str]) -> KwRun:
             events[f"{record.get('level')}: {str(record.get('event'))[:80]}"] += 1
     return KwRun(
         wall=wall,
+        cpu=cpu,
         polled=len(polled),
         not_modified=sum(1 for r in polled if r.get("not_modified")),
         failed=sum(1 for r in polled if not r.get("ok", True)),
@@ -187,7 +200,9 @@ def run_kurilwatch(site: Any, command: list[str], env: dict[str, str]) -> KwRun:
 
 
 def run_bare(path: Path, client: str) -> tuple[float, dict[str, Any], int]:
-    """`python bench/poll_many.py --bare FILE --client C`, timed from outside."""
+    """`python bench/poll_many.py --bare FILE --client C`, timed from outside (its CPU
+    seconds added to its report as "cpu")."""
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--bare", str(path), "--client", client],
@@ -200,6 +215,7 @@ def run_bare(path: Path, client: str) -> tuple[float, dict[str, Any], int]:
     report = json.loads(lines[-1]) if lines else {"requests": 0, "statuses": {}, "s": 0.0}
     if done.returncode != 0 and done.stderr:
         report["stderr"] = done.stderr.strip().splitlines()[-1][:300]
+    report["cpu"] = children_cpu() - cpu
     return wall, report, done.returncode
 
 
@@ -319,6 +335,15 @@ def report(
         for kw, h, a in zip(kw_runs, bare_runs["httpx"], bare_runs["aiohttp"], strict=True)
     )
     print(f"per run kurilwatch/httpx/aiohttp (s): {per_run}")
+    kw_cpu = statistics.median(r.cpu for r in kw_runs)
+    bare_cpu = {
+        c: statistics.median(float(g["cpu"]) for _, g, _ in runs) for c, runs in bare_runs.items()
+    }
+    print(
+        f"CPU seconds (user + system, median): kurilwatch {kw_cpu:.2f} (first run"
+        f" {first.cpu:.2f}), httpx {bare_cpu['httpx']:.2f}, aiohttp {bare_cpu['aiohttp']:.2f};"
+        " kurilwatch per run " + ", ".join(f"{r.cpu:.2f}" for r in kw_runs)
+    )
     seconds = sorted(s for r in kw_runs for s in r.seconds)
     if seconds:
         p95 = seconds[min(len(seconds) - 1, round(0.95 * len(seconds)) - 1)]
@@ -349,6 +374,10 @@ def report(
         "hosts": args.hosts,
         "runs": len(kw_runs),
         "kurilwatch_s": round(kw_wall, 3),
+        "kurilwatch_cpu_s": round(kw_cpu, 3),
+        "first_run_s": round(first.wall, 3),
+        "first_run_cpu_s": round(first.cpu, 3),
+        "baseline_cpu_s": round(bare_cpu["httpx"], 3),
         "kurilwatch_poll_median_s": round(poll_seconds, 4),
         "baseline_s": round(walls["httpx"], 3),
         "baseline_aiohttp_s": round(walls["aiohttp"], 3),

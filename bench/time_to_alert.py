@@ -25,8 +25,14 @@ its `ts` minus `seconds`) and poll end to webhook. Target: p95 ≤ every + 2 s. 
 the daemon's default timers (a poll that stored an alert starts the drain at once);
 `--fast-delivery` uses the end-to-end tests' timers (200 ms drain interval) instead.
 
+`--page-fails N` (default 0): the first N requests for each published story's page answer
+503 (`NewsSite.fail(path, 503, times=N)`, set before the story is published), so the time to
+alert includes the page's retries, whatever schedule the measured code retries it on (the
+site decides, so this works for any `--code`). The requests each page received are reported
+too (N + 1 when the alert came from the page).
+
 Usage: .venv/bin/python bench/time_to_alert.py [--samples 20] [--every 10] [--seed N]
-           [--fast-delivery] [--code DIR] [--json]
+           [--page-fails N] [--fast-delivery] [--code DIR] [--json]
 `--code DIR` runs the daemon with PYTHONPATH=DIR in front (and imports the project and its
 test support from DIR here), so an older checkout (a git worktree such as /work/before) is
 measured with this venv. `--json` adds one final line of key figures (for bench/run_all.py).
@@ -110,6 +116,8 @@ class Sample:
     """Wall clock (epoch seconds) when the poll that found it started."""
     poll_end: float | None = None
     received_wall: float | None = None
+    page_requests: int | None = None
+    """Requests the site received for the story's page by the end of the round."""
 
     @property
     def latency(self) -> float | None:
@@ -177,6 +185,8 @@ def one_round(
             urls: dict[str, str] = {}
             for at, k in plan:
                 time.sleep(max(0.0, at - time.monotonic()))
+                if args.page_fails:
+                    sites[k].fail(page_path(stories[k].key), 503, times=args.page_fails)
                 urls[stories[k].key] = sites[k].add_story(stories[k])
                 samples.append(Sample(stories[k].key, names[k], time.monotonic(), time.time()))
             deadline = time.monotonic() + 3 * args.every + 60
@@ -203,8 +213,16 @@ def one_round(
                 daemon.kill()
                 status = daemon.wait()
             reader.join(timeout=10)
+            by_key = {s.key: site for s, site in zip(stories, sites, strict=True)}
+            for sample in samples:
+                sample.page_requests = by_key[sample.key].hits(page_path(sample.key))
     _attribute_polls(samples, log)
     return samples, log, status
+
+
+def page_path(key: str) -> str:
+    """The path `NewsSite.add_story` gives the story with this key (no slug or prefix)."""
+    return f"/news/{key}"
 
 
 def _wait_first_polls(
@@ -249,10 +267,19 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=20, help="stories published in all")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between polls")
     parser.add_argument("--seed", type=int, help="for the moments of publication")
+    parser.add_argument(
+        "--page-fails",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the first N requests for each story's page answer 503",
+    )
     parser.add_argument("--fast-delivery", action="store_true", help="the e2e tests' timers")
     parser.add_argument("--code", type=Path, help="import kurilwatch's code from this checkout")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     args = parser.parse_args()
+    if args.page_fails < 0:
+        parser.error("--page-fails must be 0 or more")
     if args.code is not None and not (args.code / "scheduler" / "cli.py").is_file():
         parser.error(f"--code {args.code}: not a kurilwatch checkout")
     use_code(args.code)
@@ -320,9 +347,10 @@ def report(
     after = [s.received_wall - s.poll_end for s in samples if s.received_wall and s.poll_end]
     code = f" (code: {args.code})" if args.code else ""
     delivery = "e2e fast timers" if args.fast_delivery else "default timers"
+    fails = f", first {args.page_fails} page requests 503" if args.page_fails else ""
     print(
         f"time_to_alert: {len(samples)} stories, polls every {args.every:g} s, "
-        f"delivery {delivery}{code}"
+        f"delivery {delivery}{fails}{code}"
     )
     print(f"{'alerts received':28} {len(latencies)} of {len(samples)}")
     print(f"{'p50 / p95 / max (s)':28} {p50:.2f} / {p95:.2f} / {worst:.2f}")
@@ -338,6 +366,11 @@ def report(
             f" to webhook {max(after):.2f}"
         )
     print("all (s): " + ", ".join(f"{x:.1f}" for x in sorted(latencies)))
+    hits = Counter(s.page_requests for s in samples if s.page_requests is not None)
+    print(
+        "page requests per story: "
+        + ", ".join(f"{n} x{count}" for n, count in sorted(hits.items()))
+    )
     if events:
         print("daemon warnings/errors: " + ", ".join(f"{k} x{v}" for k, v in events.most_common(6)))
     if stray:
@@ -351,6 +384,7 @@ def report(
         "samples": len(samples),
         "received": len(latencies),
         "every_s": args.every,
+        "page_fails": args.page_fails,
         "p50_s": round(p50, 3),
         "p95_s": round(p95, 3),
         "max_s": round(worst, 3),
@@ -361,7 +395,8 @@ def report(
         "met": met,
         "problems": problems,
         "row": {
-            "benchmark": f"time to alert, {len(samples)} stories, polls every {args.every:g} s",
+            "benchmark": f"time to alert, {len(samples)} stories, polls every {args.every:g} s"
+            + (f", pages 503 {args.page_fails}x" if args.page_fails else ""),
             "kurilwatch": f"p50 {p50:.1f} s, p95 {p95:.1f} s, max {worst:.1f} s",
             "baseline": "-",
             "figure": f"p95 {p95:.1f} s",
