@@ -35,7 +35,7 @@ from storage.entries import finish_entry, retry_entry
 
 log = logging.getLogger(__name__)
 
-ENTRY_BACKOFF = Backoff(initial=10.0, cap=3600.0, give_up=86400.0)
+ENTRY_BACKOFF = Backoff(initial=5.0, cap=3600.0, give_up=86400.0)
 """The `crawl.entry_retry_initial`, `entry_retry_max` and `entry_give_up` defaults."""
 
 

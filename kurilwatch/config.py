@@ -211,7 +211,7 @@ class CrawlConfig(_Strict):
     obey_robots: bool = True
     seen_retention: Duration = 90 * 86400.0
     """How long a judged entry is kept (its URL is not fetched again meanwhile)."""
-    entry_retry_initial: Duration = 10.0
+    entry_retry_initial: Duration = 5.0
     """An entry's page that failed transiently is tried again within this, then backs off."""
     entry_retry_max: Duration = 3600.0
     """The longest wait between two tries of an entry's page."""

@@ -57,7 +57,7 @@ from storage.sources import (
 log = logging.getLogger(__name__)
 
 SLACK_MIN_INTERVAL = 1.0
-ENTRY_SECONDS = 5.0
+ENTRY_SECONDS = 2.0
 """How often a daemon looks for entries due again."""
 ENTRY_BATCH = 64
 """Entries claimed at once; a source with more new entries is read in several batches."""
@@ -118,6 +118,13 @@ class Runtime:
     """At most `crawl.max_polls` crawls at once (made on first use, inside the loop)."""
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     """Who holds a source lease: replicas on one database poll each source one at a time."""
+    _sources: dict[str, Source] = field(default_factory=dict)
+
+    def configured(self) -> dict[str, Source]:
+        """The configured sources by name (built once: every poll's page reading asks)."""
+        if len(self._sources) != len(self.settings.sources):
+            self._sources = {s.name: s.to_source() for s in self.settings.sources}
+        return self._sources
 
     @property
     def channels(self) -> dict[str, ChannelConfig]:
@@ -236,7 +243,7 @@ async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str
     """
     outcomes: Counter[str] = Counter()
     timeout = rt.settings.crawl.timeout
-    sources = {s.name: s.to_source() for s in rt.settings.sources}
+    sources = rt.configured()
     seen: set[int] = set()
     while True:
         claimed = await asyncio.to_thread(
