@@ -108,7 +108,6 @@ from storage.fingerprint import NearPrint, content_hash, near_print  # noqa: E40
 from storage.tables import articles  # noqa: E402
 
 try:  # code from before containment (--code DIR) has neither anchors nor their lookup
-    from storage.assign import container_query
     from storage.containment import Container as ContainerRow
     from storage.containment import (
         best_container,
@@ -561,13 +560,23 @@ def _assign(conn: Connection, probe: Probe, now: datetime, *, contain: bool) -> 
 
 
 def _container_query(contain: Any, now: datetime) -> Any:
-    """The container query of `assign_story`, as it builds it."""
-    return container_query(contain, since=now - timedelta(seconds=WINDOW_SECONDS))
+    """The candidate query of `assign_story` for the anchors alone."""
+    return candidate_query(None, contain, since=now - timedelta(seconds=WINDOW_SECONDS))
+
+
+def _band_candidates(rows: Any) -> list[Candidate]:
+    """The band candidates among the rows of `_candidate_query`, in either code's shape."""
+    if HAS_CONTAINMENT:  # kind, article, story, signature, title, text
+        return [Candidate(r[1], r[2], r[3]) for r in rows if r[0] == "near"]
+    return [Candidate(r[0], r[1], r[2]) for r in rows]
 
 
 def _candidate_query(near: NearPrint, now: datetime) -> Any:
-    """The candidate query of `assign_story`, as it builds it."""
-    return candidate_query(near, since=now - timedelta(seconds=WINDOW_SECONDS))
+    """The candidate query of `assign_story` for the bands alone."""
+    since = now - timedelta(seconds=WINDOW_SECONDS)
+    if HAS_CONTAINMENT:
+        return candidate_query(near, None, since=since)
+    return candidate_query(near, since=since)  # type: ignore[call-arg]
 
 
 def _assign_alt(conn: Connection, digest: str, near: NearPrint | None, now: datetime) -> Any:
@@ -582,7 +591,7 @@ def _assign_alt(conn: Connection, digest: str, near: NearPrint | None, now: date
     if near is None:
         return Assignment(story_id=None, how="new")
     rows = conn.execute(_candidate_query(near, now))
-    return best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
+    return best_candidate(near.signature, _band_candidates(rows))
 
 
 def _percentiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -662,12 +671,12 @@ def _phases(engine: Engine, probes: Sequence[Probe], now: datetime) -> dict[str,
             spent["exact"].append((t2 - t1) * 1e3)
             if probe.kind != "exact" and probe.near is not None:
                 rows = conn.execute(_candidate_query(probe.near, now))
-                best_candidate(probe.near.signature, (Candidate(*r) for r in rows))
+                best_candidate(probe.near.signature, _band_candidates(rows))
                 spent["candidates"].append((time.perf_counter() - t2) * 1e3)
             if probe.kind != "exact" and probe.contain is not None:
                 t3 = time.perf_counter()
                 rows = conn.execute(_container_query(probe.contain, now))
-                found = (ContainerRow(r[0], r[1], body_shingles(r[2], r[3])) for r in rows)
+                found = (ContainerRow(r[1], r[2], body_shingles(r[4], r[5])) for r in rows)
                 best_container(probe.contain.shingles, found)
                 spent["containers"].append((time.perf_counter() - t3) * 1e3)
             tx.rollback()

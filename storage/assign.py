@@ -39,7 +39,7 @@ from storage.containment import (
     body_shingles,
 )
 from storage.fingerprint import NEAR_THRESHOLD, NearPrint, similarity
-from storage.tables import article_anchors, article_bands, articles
+from storage.tables import article_anchors, article_bands
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +108,23 @@ def assign_story(
 ) -> Assignment:
     """Lock the copy's keys, then find the story it belongs to (see the module docstring)."""
     conn.execute(LOCK_ALL, {"keys": lock_keys(digest, near, contain)})
-    exact = conn.execute(
-        sa.select(articles.c.story_id).where(articles.c.content_hash == digest).limit(1)
-    ).scalar_one_or_none()
+    exact = conn.execute(EXACT, {"digest": digest}).scalar_one_or_none()
     if exact is not None:
         return Assignment(story_id=exact, how="exact", score=1.0)
+    if near is None and contain is None:
+        return Assignment(story_id=None, how="new")
     since = now - timedelta(seconds=window_seconds)
+    rows = conn.execute(candidate_query(near, contain, since=since)).all()
     if near is not None:
-        rows = conn.execute(candidate_query(near, since=since))
-        found = best_candidate(near.signature, (Candidate(r[0], r[1], r[2]) for r in rows))
+        candidates = (Candidate(r[1], r[2], r[3]) for r in rows if r[0] == "near")
+        found = best_candidate(near.signature, candidates)
         if found.story_id is not None:
             return found
     if contain is None:
         return Assignment(story_id=None, how="new")
-    rows = conn.execute(container_query(contain, since=since))
-    containers = (Container(r[0], r[1], body_shingles(r[2], r[3])) for r in rows)
+    containers = (
+        Container(r[1], r[2], body_shingles(r[4], r[5])) for r in rows if r[0] == "contained"
+    )
     decided = best_container(contain.shingles, containers)
     if decided.reason == "ambiguous":
         log.info("story.containment_ambiguous", extra={"stories": list(decided.stories)})
@@ -131,33 +133,22 @@ def assign_story(
     return Assignment(story_id=decided.story_id, how="contained", score=decided.score)
 
 
-# Built once, as CONTAINERS below: composing the select per call cost more than running it.
+EXACT = sa.text("SELECT story_id FROM articles WHERE content_hash = :digest LIMIT 1")
+
+# Both candidate lookups in one statement, built once: composing selects per call cost more
+# than running them, and each round trip costs about as much again. Band candidates come with
+# their signatures; anchor candidates ("containers") with their headline and text, ranked by
+# the share of the smaller anchor set they hold (an article's rows all carry its
+# `anchor_count`, so max() is that count), those under ANCHOR_FLOOR cut, at most
+# MAX_CONTAINERS. An empty key array skips its half.
 CANDIDATES = sa.text(
     """
-    SELECT DISTINCT article_bands.article_id, article_bands.story_id, articles.near_signature
-    FROM article_bands JOIN articles ON articles.id = article_bands.article_id
-    WHERE article_bands.band = ANY(CAST(:bands AS bigint[]))
-        AND article_bands.seen_at >= :since
-        AND articles.near_signature IS NOT NULL
-    """
-).columns(
-    sa.column("article_id", sa.BigInteger),
-    sa.column("story_id", sa.BigInteger),
-    sa.column("near_signature", sa.LargeBinary),
-)
-
-
-def candidate_query(near: NearPrint, *, since: datetime) -> sa.Executable:
-    """Stored copies seen since `since` that share a band with `near`, with their signatures."""
-    return CANDIDATES.bindparams(bands=list(near.bands), since=since)
-
-
-# Built once: composing this select in SQLAlchemy took longer than running it. An article's
-# rows share its `anchor_count`, so max() is that count; the share of the smaller anchor set
-# ranks the candidates and ANCHOR_FLOOR cuts those that share only a common phrase.
-CONTAINERS = sa.text(
-    """
-    WITH ranked AS (
+    WITH near AS (
+        SELECT DISTINCT article_bands.article_id, article_bands.story_id
+        FROM article_bands
+        WHERE article_bands.band = ANY(CAST(:bands AS bigint[]))
+            AND article_bands.seen_at >= :since
+    ), containers AS (
         SELECT article_id, story_id
         FROM article_anchors
         WHERE anchor = ANY(CAST(:anchors AS bigint[])) AND seen_at >= :since
@@ -166,25 +157,37 @@ CONTAINERS = sa.text(
         ORDER BY count(*)::float8 / least(:n, max(anchor_count)) DESC, article_id DESC
         LIMIT :k
     )
-    SELECT ranked.article_id, ranked.story_id, articles.title, articles.text
-    FROM ranked JOIN articles ON articles.id = ranked.article_id
+    SELECT 'near' AS kind, near.article_id, near.story_id, articles.near_signature,
+        NULL AS title, NULL AS text
+    FROM near JOIN articles ON articles.id = near.article_id
+    WHERE articles.near_signature IS NOT NULL
+    UNION ALL
+    SELECT 'contained', containers.article_id, containers.story_id, NULL,
+        articles.title, articles.text
+    FROM containers JOIN articles ON articles.id = containers.article_id
     """
 ).columns(
+    sa.column("kind", sa.Text),
     sa.column("article_id", sa.BigInteger),
     sa.column("story_id", sa.BigInteger),
+    sa.column("near_signature", sa.LargeBinary),
     sa.column("title", sa.Text),
     sa.column("text", sa.Text),
 )
 
 
-def container_query(contain: ContainPrint, *, since: datetime) -> sa.Executable:
-    """Stored copies seen since `since` sharing at least ANCHOR_FLOOR of the smaller anchor
-    set with `contain`, most shared first, at most MAX_CONTAINERS: id, story, title, text."""
-    return CONTAINERS.bindparams(
-        anchors=list(contain.anchors),
+def candidate_query(
+    near: NearPrint | None, contain: ContainPrint | None, *, since: datetime
+) -> sa.Executable:
+    """Stored copies seen since `since` that share a band with `near` ("near" rows, with their
+    signatures) or enough anchors with `contain` ("contained" rows, with headline and text)."""
+    anchors = list(contain.anchors) if contain is not None else []
+    return CANDIDATES.bindparams(
+        bands=list(near.bands) if near is not None else [],
+        anchors=anchors,
         since=since,
         floor=ANCHOR_FLOOR,
-        n=len(contain.anchors),
+        n=max(1, len(anchors)),
         k=MAX_CONTAINERS,
     )
 
