@@ -366,13 +366,14 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
 
     Each alert is claimed alone under `delivery.lease` just before its attempt, so a worker
     that dies loses at most one row for one lease, and a slow or dead receiver holds up only
-    its own channel. Slack gets at most one message a second.
+    its own channel. Slack gets at most one message a second, counted from the end of one
+    post to the start of the next.
     """
     delivered = retried = dead = 0
     last_post = 0.0
     delivery = rt.settings.delivery
     # made before any alert is claimed (a failure leaves none leased) and before Slack's
-    # pacing clock starts (that is post to post); console and Apprise channels need none
+    # pacing clock starts; console and Apprise channels need none
     client = rt.http.get() if channel.kind in ("slack", "webhook") else None
     while True:
         if channel.kind == "slack" and last_post:
@@ -388,15 +389,16 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
         if not claimed:
             break
         item = claimed[0]
-        last_post = time.monotonic()
+        started = time.monotonic()
         outcome = await send(
             client, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
         )
+        # paced from the end of one post to the start of the next: then the receiver, too,
+        # sees the posts at least a second apart, whatever each took in transit
+        last_post = time.monotonic()
         result = await _record_attempt(rt, channel, item, outcome)
         if rt.metrics is not None:
-            _observe(
-                rt.metrics, channel.name, item, result, time.monotonic() - last_post, rt.clock()
-            )
+            _observe(rt.metrics, channel.name, item, result, last_post - started, rt.clock())
         delivered += result == "delivered"
         retried += result == "retry"
         dead += result == "dead"
