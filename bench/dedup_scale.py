@@ -345,7 +345,6 @@ def load_step(
     nrng = np.random.default_rng([seed, step])
     sizes = _story_sizes(nrng, wanted)
     families = max(1, round(len(sizes) * TEMPLATE_SHARE / FAMILY_SIZE))
-    store.families.append(families)
     chunks: list[Chunk] = []
     story, article = store.stories + 1, store.articles + 1
     for start in range(0, len(sizes), CHUNK_STORIES):
@@ -446,16 +445,48 @@ def load_step(
         pg.execute("SELECT setval('stories_id_seq', %s)", (story - 1,))
         pg.execute("SELECT setval('articles_id_seq', %s)", (article - 1,))
         pg.commit()
-        pg.autocommit = True
-        log("load: VACUUM ANALYZE")
-        for table in ("stories", "articles", "article_bands", *_ANCHOR_TABLE[:HAS_CONTAINMENT]):
-            pg.execute(f"VACUUM ANALYZE {table}")
+    store.families.append(families)
     store.articles = target
     store.stories = story - 1
     store.steps += 1
     seconds = time.perf_counter() - started
     store.load_seconds.append(seconds)
     return seconds
+
+
+def _vacuum(conninfo: str) -> None:
+    log("load: VACUUM ANALYZE")
+    with psycopg.connect(conninfo, autocommit=True) as pg:
+        for table in ("stories", "articles", "article_bands", *_ANCHOR_TABLE[:HAS_CONTAINMENT]):
+            pg.execute(f"VACUUM ANALYZE {table}")
+
+
+def _wait_for_server(conninfo: str, *, seconds: float = 600.0) -> None:
+    """Wait until the server takes connections again (another job restarted it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with psycopg.connect(conninfo, connect_timeout=5):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def _again_if_restarted(what: str, conninfo: str, engine: Engine, attempt: Any) -> Any:
+    """`attempt()`, once more (three times at most) when the server restarts under it: a load
+    step's rows are committed at once or not at all, and a measurement only reads."""
+    for tries in range(3):
+        try:
+            return attempt()
+        except (psycopg.OperationalError, sa.exc.OperationalError, sa.exc.DBAPIError) as exc:
+            if tries == 2:
+                raise
+            log(f"{what}: the server went away ({type(exc).__name__}); waiting, then again")
+            _wait_for_server(conninfo)
+            engine.dispose()
+    raise AssertionError("unreachable")
 
 
 _ANCHOR_TABLE = ("article_anchors",)
@@ -971,22 +1002,38 @@ def main() -> None:
         store = Store()
         results: list[Result] = []
         for size in sizes:
-            seconds = load_step(
-                conninfo,
-                store,
-                size,
-                horizon=sizes[-1],
-                seed=args.seed,
-                workers=args.workers,
-                now=now,
-            )
+
+            def load(size: int = size) -> float:
+                if store.articles >= size:  # committed before the server went away
+                    return store.load_seconds[-1]
+                return load_step(
+                    conninfo,
+                    store,
+                    size,
+                    horizon=sizes[-1],
+                    seed=args.seed,
+                    workers=args.workers,
+                    now=now,
+                )
+
+            seconds = _again_if_restarted("load", conninfo, engine, load)
+            _again_if_restarted("vacuum", conninfo, engine, lambda: _vacuum(conninfo))
             log(f"loaded {size} articles in {seconds:.1f} s")
             results.append(
-                measure(engine, store, args.n, seed=args.seed, now=now, alt=not args.no_alt)
+                _again_if_restarted(
+                    "measure",
+                    conninfo,
+                    engine,
+                    lambda: measure(
+                        engine, store, args.n, seed=args.seed, now=now, alt=not args.no_alt
+                    ),
+                )
             )
             p50, p95, _ = _percentiles(results[-1].times["all"])
             log(f"{size} articles: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
-        plan = explain(engine, now, args.seed, store)
+        plan = _again_if_restarted(
+            "explain", conninfo, engine, lambda: explain(engine, now, args.seed, store)
+        )
         report(results, plan, args.workers)
         print(f"\ntotal run {time.perf_counter() - started:.0f} s")
         if args.json:
@@ -996,8 +1043,12 @@ def main() -> None:
         if args.keep:
             log(f"kept database {name}")
         else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+            def drop() -> None:
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+            _again_if_restarted("drop", conninfo.replace(name, "postgres"), admin, drop)
         admin.dispose()
 
 

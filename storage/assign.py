@@ -135,12 +135,11 @@ def assign_story(
 
 EXACT = sa.text("SELECT story_id FROM articles WHERE content_hash = :digest LIMIT 1")
 
-# Both candidate lookups in one statement, built once: composing selects per call cost more
-# than running them, and each round trip costs about as much again. Band candidates come with
-# their signatures; anchor candidates ("containers") with their headline and text, ranked by
-# the share of the smaller anchor set they hold (an article's rows all carry its
-# `anchor_count`, so max() is that count), those under ANCHOR_FLOOR cut, at most
-# MAX_CONTAINERS. An empty key array skips its half.
+# Both candidate lookups in one statement and one round trip, built once (bench/README.md has
+# what each costs). Band candidates come with their signatures; anchor candidates
+# ("containers") with their headline and text, ranked by the share of the smaller anchor set
+# they hold (an article's rows all carry its `anchor_count`, so max() is that count), those
+# under ANCHOR_FLOOR cut, at most MAX_CONTAINERS. An empty key array skips its half.
 CANDIDATES = sa.text(
     """
     WITH near AS (
