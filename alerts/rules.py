@@ -14,8 +14,10 @@ in this order:
    dropping an article that also names the islands elsewhere. An article off topic has no
    events, whatever the rules say.
 3. Event rules, in their configured order. A rule matches when some window of up to
-   `window` (default 3) consecutive sentences of its `where` fields satisfies its query;
-   windows never join the title to the text. The smallest window wins, then the earliest.
+   `window` (default 3) consecutive sentences of its `where` fields satisfies its query.
+   The headline counts as a sentence with the lead as its context: a window may run from
+   the title into the first sentences of the text (when a rule looks at both). The
+   smallest window wins, then the earliest.
    Each matching rule adds its event once (events keep rule order, without repeats) and
    one `Evidence`: the sentences of that window (original text, whitespace collapsed, at
    most 3, each cut to about 400 characters) and the query terms, as written, that
@@ -220,8 +222,7 @@ def _search(
     for size in range(1, window + 1):
         allowed = 0
         for start in range(len(sentences) - size + 1):
-            first, last = sentences[start], sentences[start + size - 1]
-            if first.field == last.field and first.field in fields:
+            if all(s.field in fields for s in sentences[start : start + size]):
                 allowed |= 1 << start
         if not allowed:
             break
