@@ -145,8 +145,10 @@ class _Near:
                 for s1, e1 in spans[bisect.bisect_left(starts, e0 - limit + 1) :]:
                     if s1 > s0 + limit:
                         break
+                    if s1 in (s0, e0) or e1 in (s0, e0):
+                        continue  # one word never stands for two operands
                     s, e = min(s0, s1), max(e0, e1)
-                    if e - s + 1 <= limit:  # overlapping operands leave covered > e - s + 1
+                    if e - s + 1 <= limit:
                         grown.add((s, e, covered + e1 - s1 + 1))
             partial = grown
         sentence_of = idx.sentence_of
@@ -154,7 +156,7 @@ class _Near:
             {
                 (s, e)
                 for s, e, covered in partial
-                if 0 <= e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
+                if e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
             }
         )
         return idx.keep(key, found)
