@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 UNKNOWN_LANGUAGE = "?"
+TOPIC = "topic"
+"""The label scored for the topic gate; the development sets call it `kurils_relevant`."""
+_TOPIC_KEY = "kurils_relevant"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +89,24 @@ def language_of(code: str | None) -> str:
     """The language an item is counted under: the primary subtag, lower case, or "?"."""
     primary = (code or "").strip().split("-")[0].split("_")[0].lower()
     return primary or UNKNOWN_LANGUAGE
+
+
+def labels_truth(labels: Mapping[str, object]) -> dict[str, bool]:
+    """The truth of an item's `labels` (as in the development sets and `labels export`).
+
+    `kurils_relevant` becomes `TOPIC`, every other key an event; keys whose value is not a
+    boolean (or null) are not labels and are left out.
+    """
+    return {
+        (TOPIC if key == _TOPIC_KEY else key): value
+        for key, value in labels.items()
+        if isinstance(value, bool)
+    }
+
+
+def predicted_labels(topic: bool, events: Iterable[str]) -> frozenset[str]:
+    """The labels a verdict gives: `TOPIC` when on topic, and its events."""
+    return frozenset(events) | ({TOPIC} if topic else frozenset())
 
 
 def score(items: Iterable[Scored], labels: Sequence[str] | None = None) -> Scores:
