@@ -10,12 +10,19 @@ evaluated against an indexed article (`TextIndex`) any number of times. Semantic
    `Russia's` -> `russia`, `s`). CJK text (kanji, kana, hangul) has no spaces, so every
    CJK character is one token; a CJK term therefore matches as a substring of the CJK text,
    but never across punctuation such as `、` or `」`.
-2. Terms. A bare term matches the exact normalized token; there is no stemming in any
-   language (a Russian stemmer would conflate `Курилы` with `курил`, "smoked"); inflections
-   are written with wildcards. `*` matches any run of characters and `?` one character, at
-   any place in a word (`учени*` matches `учения`, `учениях`, `учений`). A wildcard next to
-   CJK characters is ignored: CJK terms already match as substrings. A term that normalizes
-   to several tokens (`anti-ship`, `S-400`, `北方領土`) matches them as a phrase.
+2. Terms. A bare word matches every inflected form of it: in Russian every case, number,
+   tense and participle of the words it is the dictionary form of (`учение` matches
+   `учения`, `учениях`; `протестовать` matches `протестовали`, `протестующих`), in English
+   its plural and verb forms (`protest` matches `protests`, `protested`, `protesting`), by
+   the dictionaries of `alerts.morphology`; a word written inflected stands for its
+   dictionary forms. Derived words are other words (`training` is not `train`). A quoted
+   word or phrase matches exactly the forms written, as Elasticsearch's `quote_field_suffix`
+   does (`"курилы"` matches `Курилы`, not the `курил` of "smoked", which is also a form of
+   it). `*` matches any run of characters and `?` one character, at any place in a word
+   (`учени*`), on the forms as written. Japanese matches on characters: a CJK term matches as
+   a substring of the CJK text, its wildcards ignored, with the islands' katakana names
+   folded to kanji (`エトロフ` is `択捉`). A term that normalizes to several tokens
+   (`anti-ship`, `S-400`, `北方領土`) matches them as a phrase.
 3. Phrases. `"lodged a protest"` matches the tokens in order, adjacent. Neither a phrase
    nor a proximity match ever runs from one sentence into the next.
 4. Proximity. `"a b"~n` and `a NEAR/n b` match when an occurrence of each operand lies in
@@ -48,6 +55,7 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
 from luqum.thread import parse as _luqum_parse
 
+from alerts.morphology import word_forms
 from alerts.syntax import NEAR_RE, group_near, rule_error, syntax_error
 from alerts.text import CJK_RE, CJK_SPLIT_RE, Span, TermPattern, TextIndex, normalize, tokenize
 from kurilwatch.errors import RuleError
@@ -365,17 +373,22 @@ class _Compiler:
             i += 2
         return nodes[0] if len(nodes) == 1 else _And(tuple(nodes))
 
-    def term(self, item: tree.Item, text: str) -> _Term:
+    def term(self, item: tree.Item, text: str, *, exact: bool = False) -> _Term:
         patterns: list[TermPattern] = []
         for m in _QUERY_WORD_RE.finditer(normalize(text)):
             word = m.group()
             if CJK_RE.search(word):  # substring semantics: wildcards add nothing
                 literal = word.replace("*", "").replace("?", "")
                 patterns.extend(TermPattern(p.group()) for p in CJK_SPLIT_RE.finditer(literal))
-            elif word.strip("*?"):
+            elif "*" in word or "?" in word:
+                if not word.strip("*?"):
+                    raise self.fail(item, f"wildcard {word!r} needs at least one letter or digit")
                 patterns.append(TermPattern.of(word))
+            elif exact:
+                patterns.append(TermPattern(word))
             else:
-                raise self.fail(item, f"wildcard {word!r} needs at least one letter or digit")
+                forms = word_forms(word)
+                patterns.append(TermPattern(word, forms=forms if len(forms) > 1 else None))
         if not patterns:
             hint = "; use AND" if text == "&&" else "; use OR" if text == "||" else ""
             raise self.fail(item, f"term {text!r} has no letters or digits{hint}")
@@ -384,8 +397,8 @@ class _Compiler:
     def phrase(self, item: tree.Item, slop: int, written: str | None = None) -> _Node:
         inner = item.value[1:-1]
         if slop == 0:
-            return self.term(item, inner)
-        units = tuple(self.term(item, unit) for unit in inner.split())
+            return self.term(item, inner, exact=True)
+        units = tuple(self.term(item, unit, exact=True) for unit in inner.split())
         if len(units) < 2:
-            return units[0] if units else self.term(item, inner)
+            return units[0] if units else self.term(item, inner, exact=True)
         return _Near(units, slop, written or self.written(item))

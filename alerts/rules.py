@@ -14,8 +14,10 @@ in this order:
    dropping an article that also names the islands elsewhere. An article off topic has no
    events, whatever the rules say.
 3. Event rules, in their configured order. A rule matches when some window of up to
-   `window` (default 3) consecutive sentences of its `where` fields satisfies its query;
-   windows never join the title to the text. The smallest window wins, then the earliest.
+   `window` (default 3) consecutive sentences of its `where` fields satisfies its query.
+   The headline counts as a sentence with the lead as its context: a window may run from
+   the title into the first sentences of the text (when a rule looks at both). The
+   smallest window wins, then the earliest.
    Each matching rule adds its event once (events keep rule order, without repeats) and
    one `Evidence`: the sentences of that window (original text, whitespace collapsed, at
    most 3, each cut to about 400 characters) and the query terms, as written, that
@@ -47,12 +49,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from alerts.definitions import expand, resolve
 from alerts.query import CompiledQuery, compile_query
 from alerts.text import TextIndex
 from kurilwatch.config import YAML_LOADER, Settings
@@ -76,6 +79,7 @@ DEFAULT_WINDOW = 3
 """Sentences an event rule may look across (see the module docstring)."""
 
 FIELDS = ("title", "text")
+SHIPPED = "alerts/default_rules.yaml"
 EVIDENCE_SENTENCES = 3
 EVIDENCE_CHARS = 400
 
@@ -220,8 +224,7 @@ def _search(
     for size in range(1, window + 1):
         allowed = 0
         for start in range(len(sentences) - size + 1):
-            first, last = sentences[start], sentences[start + size - 1]
-            if first.field == last.field and first.field in fields:
+            if all(s.field in fields for s in sentences[start : start + size]):
                 allowed |= 1 << start
         if not allowed:
             break
@@ -292,23 +295,32 @@ def verdict(item_id: object, match: Match) -> dict[str, Any]:
 
 
 def rules_from_mapping(
-    data: Mapping[str, Any], *, origin: str = "rules"
+    data: Mapping[str, Any],
+    *,
+    origin: str = "rules",
+    definitions: Mapping[str, str] | None = None,
 ) -> tuple[str, tuple[Rule, ...]]:
-    """Read `{"watch": query, "rules": [{name, event, query, where?, channels?, severity?}]}`.
+    """Read `{"define"?, "watch", "rules": [{name, event, query, where?, channels?, severity?}]}`.
 
     Args:
         data: The parsed YAML (or JSON) document.
         origin: Where it came from, for error messages.
+        definitions: Definitions its own `define:` extends (see `alerts.definitions`).
 
     Returns:
-        The watch query and the rules, not yet compiled.
+        The watch query and the rules, not yet compiled, every `@name` expanded.
 
     Raises:
-        RuleError: A key is missing or has the wrong type.
+        RuleError: A key is missing or has the wrong type, or a query names an undefined
+            `@name`.
     """
     watch = data.get("watch") if isinstance(data, Mapping) else None
     if not isinstance(watch, str):
         raise RuleError(f"{origin}: 'watch' must be a query string")
+    defined = data.get("define") or {}
+    if not isinstance(defined, Mapping):
+        raise RuleError(f"{origin}: 'define' must be a mapping of names to queries")
+    defs = resolve(defined, origin=origin, base=definitions)
     items = data.get("rules", [])
     if not isinstance(items, list):
         raise RuleError(f"{origin}: 'rules' must be a list")
@@ -336,36 +348,60 @@ def rules_from_mapping(
             Rule(
                 name=item["name"],
                 event=item["event"],
-                query=item["query"],
+                query=expand(item["query"], defs, where=f"{origin}: rule {item['name']!r}"),
                 where=tuple(where),
                 channels=tuple(channels) if channels is not None else None,
                 severity=severity,
             )
         )
-    return watch, tuple(rules)
+    return expand(watch, defs, where=f"{origin}: watch"), tuple(rules)
+
+
+def _shipped() -> Mapping[str, Any]:
+    text = resources.files("alerts").joinpath("default_rules.yaml").read_text(encoding="utf-8")
+    data: Mapping[str, Any] = yaml.load(text, Loader=YAML_LOADER)
+    return data
+
+
+def default_definitions() -> dict[str, str]:
+    """The shipped `define:` entries, resolved: what a configuration's rules may refer to."""
+    return resolve(_shipped().get("define") or {}, origin=SHIPPED)
 
 
 def load_default_rules() -> tuple[str, tuple[Rule, ...]]:
     """The shipped topic gate and rules, from the package's `default_rules.yaml`.
 
     Returns:
-        The watch query and the default rules (`protest`, `exercise`).
+        The watch query and the default rules (`protest`, `exercise`), expanded.
     """
-    text = resources.files("alerts").joinpath("default_rules.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=YAML_LOADER)
-    return rules_from_mapping(data, origin="alerts/default_rules.yaml")
+    return rules_from_mapping(_shipped(), origin=SHIPPED)
 
 
 def rules_in_force(settings: Settings) -> tuple[tuple[Rule, ...], RuleSet]:
     """The rules of `settings` (else the shipped defaults) with its `watch:`, compiled.
 
+    A configuration's `watch:` and `rules:` may refer to the shipped definitions and to its
+    own `define:` (see `alerts.definitions`).
+
     Raises:
-        RuleError: a query does not parse; the message names the configuration file.
+        RuleError: a query does not parse or names an undefined `@name`; the message names
+            the configuration file.
     """
-    default_watch, default_rules = load_default_rules()
-    rules = default_rules if settings.rules is None else tuple(r.to_rule() for r in settings.rules)
+    where = f"{settings.config_path}" if settings.config_path else "configuration"
     try:
-        return rules, compile_rules(settings.watch or default_watch, rules)
+        default_watch, default_rules = load_default_rules()
+        defs = resolve(settings.define or {}, origin=where, base=default_definitions())
+        rules = (
+            default_rules
+            if settings.rules is None
+            else tuple(
+                replace(r, query=expand(r.query, defs, where=f"{where}: rule {r.name!r}"))
+                for r in (c.to_rule() for c in settings.rules)
+            )
+        )
+        watch = expand(settings.watch, defs, where=f"{where}: watch") if settings.watch else None
+        return rules, compile_rules(watch or default_watch, rules)
     except RuleError as exc:
-        where = f"{settings.config_path}: " if settings.config_path else ""
-        raise RuleError(f"{where}{exc}") from None
+        prefix = f"{settings.config_path}: " if settings.config_path else ""
+        message = str(exc)
+        raise RuleError(message if message.startswith(where) else prefix + message) from None

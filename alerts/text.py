@@ -21,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from alerts.morphology import fold_variants
+
 __all__ = ["Span", "TextIndex", "normalize", "tokenize"]
 
 _CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
@@ -34,9 +36,13 @@ Span = tuple[int, int]
 
 
 def normalize(text: str) -> str:
-    """Return `text` as the matcher compares it: NFKC, case-folded, `ё` as `е`."""
+    """Return `text` as the matcher compares it.
+
+    NFKC, case-folded, `ё` as `е`, and the Japanese variant spellings of the islands' names
+    folded (`alerts.morphology.fold_variants`).
+    """
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return unicodedata.normalize("NFKC", folded).replace("ё", "е")
+    return fold_variants(unicodedata.normalize("NFKC", folded).replace("ё", "е"))
 
 
 def tokenize(text: str) -> list[tuple[str, bool]]:
@@ -114,6 +120,14 @@ class TextIndex:
 
     def positions(self, pattern: TermPattern) -> list[int]:
         """Sorted positions of the tokens that `pattern` matches."""
+        if pattern.forms is not None:
+            key = ("forms", pattern.forms)
+            done: list[int] | None = self._cache.get(key)
+            if done is None:
+                done = self._cache[key] = sorted(
+                    p for form in pattern.forms for p in self._index.get(form, ())
+                )
+            return done
         if pattern.prefix is None:
             return self._index.get(pattern.text, [])
         if self._vocab is None:
@@ -160,11 +174,16 @@ class TextIndex:
 
 @dataclass(frozen=True, slots=True)
 class TermPattern:
-    """One token of a term: exact text, or a wildcard as a literal prefix plus a regex."""
+    """One token of a term: exact text, its inflected forms, or a wildcard.
+
+    `forms` (a bare word's inflections, `alerts.morphology.word_forms`) matches any of them
+    exactly; a wildcard is a literal prefix plus a regex; otherwise `text` matches exactly.
+    """
 
     text: str
     prefix: str | None = None
     regex: re.Pattern[str] | None = None
+    forms: frozenset[str] | None = None
 
     @classmethod
     def of(cls, token: str) -> TermPattern:

@@ -1,11 +1,14 @@
 """Measure the topic gate and the event rules against a labelled JSON Lines file.
 
 Usage:
-    python bench/eval_rules.py [FILE] [--rules RULES.yaml] [--window N] [--mix]
+    python bench/eval_rules.py [FILE ...] [--part all|dev|aside] [--rules RULES.yaml]
+        [--window N] [--mix]
 
-FILE defaults to ../shared/eval/kurils_dev.jsonl (from the repository root). Each line is an
-object with `id`, `title`, `text`, `language` and `labels` (`kurils_relevant`, `protest`,
-`exercise`); lines without a label are scored on the labels they have. Prints precision,
+FILE defaults to ../shared/eval/kurils_dev.jsonl (from the repository root); several files are
+scored as one set. `--part` keeps a fixed quarter of the items aside while rules are written:
+`aside` scores only the items whose id's SHA-1 begins with 0-3, `dev` only the others. Each
+line is an object with `id`, `title`, `text`, `language` and `labels` (`kurils_relevant`,
+`protest`, `exercise`); lines without a label are scored on the labels they have. Prints precision,
 recall, F1 and TP/FP/FN per label (counted by `alerts.score`, as `kurilwatch rules test`
 counts them), the ids of false positives and negatives, the same figures per language, and
 the mean time per article. `--rules` takes a YAML file in the form of alerts/default_rules.yaml.
@@ -19,6 +22,7 @@ lacks the event, in both orders, and counts the events reported for these joined
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -56,14 +60,16 @@ LABELS = (TOPIC, "protest", "exercise")
 def main(argv: list[str] | None = None) -> int:
     """Run the measurement and print the table; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("file", nargs="*", type=Path, default=[DEFAULT_FILE])
+    parser.add_argument("--part", choices=("all", "dev", "aside"), default="all")
     parser.add_argument("--rules", type=Path, help="YAML rules file (default: the shipped rules)")
     parser.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="sentences per window")
     parser.add_argument("--mix", action="store_true", help="also score joined look-alike articles")
     args = parser.parse_args(argv)
-    if not args.file.is_file():
-        print(f"no such file: {args.file}", file=sys.stderr)
-        return 2
+    for path in args.file:
+        if not path.is_file():
+            print(f"no such file: {path}", file=sys.stderr)
+            return 2
     if args.rules:
         watch, rules = rules_from_mapping(
             yaml.safe_load(args.rules.read_text(encoding="utf-8")), origin=str(args.rules)
@@ -72,8 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         watch, rules = load_default_rules()
     ruleset = compile_rules(watch, rules, window=args.window)
 
-    lines = args.file.read_text(encoding="utf-8").splitlines()
-    items = [json.loads(line) for line in lines if line.strip()]
+    items = [
+        json.loads(line)
+        for path in args.file
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    if args.part != "all":
+        items = [i for i in items if (part_of(i.get("id")) == args.part)]
     judged: list[Scored] = []
     elapsed = 0.0
     for item in items:
@@ -95,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     scores = score(judged, LABELS)
 
-    print(f"{args.file}  ({len(items)} items, window {args.window})\n")
+    names = " ".join(str(p) for p in args.file)
+    print(f"{names}  ({len(items)} items, part {args.part}, window {args.window})\n")
     print("\n".join(score_table(scores)))
     print()
     for s in scores.overall:
@@ -112,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.mix:
         _mix(ruleset, items)
     return 0
+
+
+def part_of(item_id: object) -> str:
+    """`aside` for the fixed quarter of ids kept aside while rules are written, else `dev`."""
+    digest = hashlib.sha1(str(item_id).encode("utf-8")).hexdigest()
+    return "aside" if digest[0] in "0123" else "dev"
 
 
 def _mix(ruleset: RuleSet, items: list[dict[str, Any]]) -> None:

@@ -249,6 +249,9 @@ class Settings(_Strict):
     sources: tuple[SourceConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     watch: str | None = None
+    define: dict[str, str] | None = None
+    """Named query parts that `watch:` and `rules:` refer to as `@name`
+    (see `alerts.definitions`)."""
     rules: tuple[RuleConfig, ...] | None = None
     delivery: DeliveryConfig = DeliveryConfig()
     crawl: CrawlConfig = CrawlConfig()

@@ -69,7 +69,10 @@ def hits(query: str, text: str) -> bool:
         ("pro?est", "A protest.", True),
         ("pro?est", "A proest.", False),
         ("*ship", "A warship sailed.", True),
-        ("drill", "Drills began.", False),
+        ("drill", "Drills began.", True),
+        ('"drill"', "Drills began.", False),
+        ("training", "Trains ran late.", False),
+        ("protests", "They protested.", True),
         ("drill*", "Drills began.", True),
         ('"lodg* a protest"', "They lodge a protest.", True),
     ],
@@ -81,14 +84,20 @@ def test_operators_phrases_wildcards(query: str, text: str, expected: bool) -> N
 @pytest.mark.parametrize(
     ("query", "text", "expected"),
     [
-        # wildcards carry the inflections; a bare term is exact (no stemming)
-        ("учени*", "Начались военные учения.", True),
+        # a bare word matches every form of it; a quoted one only as written
+        ("учение", "Начались военные учения.", True),
+        ("учение", "Самолёты участвовали в учениях.", True),
+        ("учения", "План учений утверждён.", True),
+        ('"учения"', "Самолёты участвовали в учениях.", False),
         ("учени*", "Самолёты участвовали в учениях.", True),
-        ("учени*", "План учений утверждён.", True),
-        ("учения", "Самолёты участвовали в учениях.", False),
-        ("учения OR учениях", "Самолёты участвовали в учениях.", True),
+        ("протестовать", "Жители протестовали у посольства.", True),
+        ("протестовать", "Протестующих было около сотни.", True),
+        ("протест", "Москва заявила решительный протест.", True),
+        ("протест", "Протестовали жители.", False),
         ("курилы", "Курилы закрыты туманом.", True),
-        ("курилы", "Он курил на балконе.", False),
+        ("курилы", "Он курил на балконе.", True),  # "курил" is also a form of "Курилы"
+        ('"курилы"', "Он курил на балконе.", False),
+        ('"курилы"', "Курилы закрыты туманом.", True),
         ("курил*", "Он курил на балконе.", True),
         ('"южные курилы"', "Южные Курилы закрыты туманом.", True),
         ("итуруп*", "Паром пришёл на Итуруп.", True),
@@ -217,3 +226,20 @@ def test_compiled_query_keeps_its_source() -> None:
     compiled = compile_query("protest NEAR/3 russia", name="p")
     assert (compiled.name, compiled.source) == ("p", "protest NEAR/3 russia")
     assert re.search("protest", repr(compiled))
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        # the katakana names of the islands are their kanji names
+        ("択捉", "エトロフ島で演習が行われた。", True),
+        ("エトロフ", "択捉島で演習が行われた。", True),
+        ("国後", "クナシリ島の部隊", True),
+        ("色丹 OR 歯舞", "シコタン島とハボマイ群島", True),
+        ("北方四島", "北方4島の返還を求める", True),
+        ("北方四島", "北方４島の返還を求める", True),
+        ("国後", "帰国後に会見した", True),  # a substring, as every CJK term
+    ],
+)
+def test_japanese_variants(query: str, text: str, expected: bool) -> None:
+    assert hits(query, text) is expected

@@ -295,11 +295,13 @@ def test_not_excludes_within_the_window_only() -> None:
     assert judge(ruleset, "Senkaku talks. Kuril protests.").events == ("protest",)
 
 
-def test_windows_do_not_join_title_and_text() -> None:
+def test_the_headline_takes_the_lead_as_context() -> None:
     ruleset = compile_rules(WATCH, [DRILL])
-    assert judge(ruleset, "The Kurils were quiet.", title="Drills begin").events == ()
-    match = judge(ruleset, "Drills near the Kurils.", title="Drills begin")
-    assert match.evidence[0].sentences == ("Drills near the Kurils.",)
+    match = judge(ruleset, "The Kurils were quiet.\nLater, rain.", title="Drills begin")
+    assert match.events == ("exercise",)
+    assert match.evidence[0].sentences == ("Drills begin", "The Kurils were quiet.")
+    far = "Rain.\nWind.\nSnow.\nThe Kurils were quiet."
+    assert judge(ruleset, far, title="Drills begin").events == ()
 
 
 def test_where_limits_the_fields() -> None:
