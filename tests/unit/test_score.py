@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -201,3 +203,43 @@ def _label(event: str, verdict: Verdict) -> Label:
 )
 def test_desk_truth(stored: tuple[str, ...], labels: list[Label], truth: dict[str, bool]) -> None:
     assert desk_truth(("protest", "exercise"), stored, labels) == truth
+
+
+def test_eval_rules_prints_the_helpers_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.eval_rules import main
+
+    items = [
+        {
+            "id": "e1",
+            "title": "Rally in Nemuro",
+            "text": "Residents of Nemuro rallied.",
+            "language": "en",
+            "labels": {"kurils_relevant": True, "protest": True},
+        },
+        {
+            "id": "j1",
+            "title": None,
+            "text": "根室で集会が開かれた。",
+            "language": "ja",
+            "labels": {"kurils_relevant": False, "protest": False, "exercise": False},
+        },
+    ]
+    path = tmp_path / "set.jsonl"
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    table = out[out.index(score_table(score([]))[0]) + 1 :][:3]
+    assert [row.split()[0] for row in table] == ["topic", "protest", "exercise"]
+    # every item is counted once per label it carries, overall and in its language
+    assert [sum(map(int, row.split()[-4:])) for row in table] == [2, 2, 1]
+    per_language = out[out.index("per language:") + 2 :]
+    rows = [row.split() for row in per_language if row[:2] in ("en", "ja")]
+    assert sorted((row[0], row[1]) for row in rows) == [
+        ("en", "protest"),
+        ("en", "topic"),
+        ("ja", "exercise"),
+        ("ja", "protest"),
+        ("ja", "topic"),
+    ]
