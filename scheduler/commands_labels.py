@@ -61,7 +61,7 @@ def label(
         raise ConfigError(f"{', '.join(both)}: an event is either missed or wrong, not both")
     settings = obj.settings(required=False)
     rules, _ = rules_in_force(settings)
-    allowed = _events(rules)
+    allowed = events_of(rules)
     unknown = [e for e in dict.fromkeys((*missed, *wrong)) if e not in allowed]
     if unknown:
         raise ConfigError(
@@ -126,7 +126,7 @@ def labels_export(obj: CliContext, file: TextIO) -> None:
     with database(settings, upgrade=False) as engine:
         found = labelled_stories(engine)
     for story in found:
-        truth = story.truth(_events(rules))
+        truth = story.truth(events_of(rules))
         line = {
             "id": f"story-{story.story_id}",
             "url": story.url,
@@ -141,6 +141,6 @@ def labels_export(obj: CliContext, file: TextIO) -> None:
     file.flush()
 
 
-def _events(rules: Sequence[Rule]) -> list[str]:
+def events_of(rules: Sequence[Rule]) -> list[str]:
     """The events of `rules`, in rule order, without repeats."""
     return list(dict.fromkeys(rule.event for rule in rules))

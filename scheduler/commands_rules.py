@@ -108,6 +108,7 @@ def rules_backtest(obj: CliContext, since: str) -> None:
     """
     from alerts.rules import match_article, rules_in_force
     from alerts.score import Scored, language_table, score, score_table, scores_json
+    from scheduler.commands_labels import events_of
     from storage.labels import Label, desk_truth, list_labels
     from storage.stories import stored_articles
 
@@ -155,7 +156,7 @@ def rules_backtest(obj: CliContext, since: str) -> None:
                 ensure_ascii=False,
             )
         )
-    events = list(dict.fromkeys(rule.event for rule in rules))
+    events = events_of(rules)
     labelled: dict[int, list[Label]] = {}
     for label in desk:
         labelled.setdefault(label.story_id, []).append(label)
