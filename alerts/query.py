@@ -68,19 +68,27 @@ _QUERY_WORD_RE = re.compile(r"(?:[^\W_]|[*?])+")
 # ---------------------------------------------------------------- the matcher tree
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Term:
     """A word or phrase: its tokens adjacent and in order."""
 
     text: str
     patterns: tuple[TermPattern, ...]
+    needs: frozenset[str] | None = field(init=False, repr=False)
     positional = True
 
+    def __post_init__(self) -> None:
+        first = self.patterns[0]
+        needs = first.forms or (frozenset({first.text}) if first.prefix is None else None)
+        object.__setattr__(self, "needs", needs)
+
     def spans(self, idx: TextIndex) -> list[Span]:
-        key = ("spans", self.patterns)
+        key = ("spans", id(self))
         found: list[Span] | None = idx.memo(key)
         if found is not None:
             return found
+        if _absent(self, idx):
+            return idx.keep(key, [])
         first = idx.positions(self.patterns[0])
         if len(self.patterns) == 1:
             return idx.keep(key, [(p, p) for p in first])
@@ -93,7 +101,7 @@ class _Term:
         return idx.keep(key, found)
 
     def mask(self, idx: TextIndex, size: int) -> int:
-        return _memo_mask(self, ("mask", self.patterns, size), idx, size)
+        return _memo_mask(self, ("mask", id(self), size), idx, size)
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         if self.mask(idx, size) >> start & 1:
@@ -111,13 +119,19 @@ class _Near:
     operands: tuple[_Node, ...]
     slop: int
     text: str | None = None  # set for a proximity phrase, reported as one term
+    needs: frozenset[str] | None = field(init=False, repr=False)
     positional = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs", _needs_all(self.operands))
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
         done: list[Span] | None = idx.memo(key)
         if done is not None:
             return done
+        if _absent(self, idx):
+            return idx.keep(key, [])
         lists = [_spans_of(op, idx) for op in self.operands]
         if not all(lists):
             return idx.keep(key, [])
@@ -132,7 +146,7 @@ class _Near:
                     if s1 > s0 + limit:
                         break
                     s, e = min(s0, s1), max(e0, e1)
-                    if e - s + 1 <= limit:
+                    if e - s + 1 <= limit:  # overlapping operands leave covered > e - s + 1
                         grown.add((s, e, covered + e1 - s1 + 1))
             partial = grown
         sentence_of = idx.sentence_of
@@ -140,7 +154,7 @@ class _Near:
             {
                 (s, e)
                 for s, e, covered in partial
-                if e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
+                if 0 <= e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
             }
         )
         return idx.keep(key, found)
@@ -168,15 +182,25 @@ class _Or:
 
     children: tuple[_Node, ...]
     positional: bool = False
+    needs: frozenset[str] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        needs = [c.needs for c in self.children]
+        union = None if None in needs else frozenset().union(*needs)  # type: ignore[arg-type]
+        object.__setattr__(self, "needs", union)
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
         done: list[Span] | None = idx.memo(key)
         if done is not None:
             return done
+        if _absent(self, idx):
+            return idx.keep(key, [])
         return idx.keep(key, sorted({s for c in self.children for s in _spans_of(c, idx)}))
 
     def mask(self, idx: TextIndex, size: int) -> int:
+        if _absent(self, idx):
+            return 0
         mask = 0
         for c in self.children:
             mask |= c.mask(idx, size)
@@ -198,9 +222,15 @@ class _And:
     """Every child."""
 
     children: tuple[_Node, ...]
+    needs: frozenset[str] | None = field(init=False, repr=False)
     positional = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs", _needs_all(self.children))
+
     def mask(self, idx: TextIndex, size: int) -> int:
+        if _absent(self, idx):
+            return 0
         mask = idx.all_windows(size)
         for c in self.children:
             mask &= c.mask(idx, size)
@@ -218,6 +248,7 @@ class _Not:
     """Not the child, within the same window."""
 
     child: _Node
+    needs = None
     positional = False
 
     def mask(self, idx: TextIndex, size: int) -> int:
@@ -228,6 +259,21 @@ class _Not:
 
 
 _Node = _Term | _Near | _Or | _And | _Not
+
+
+def _needs_all(nodes: tuple[_Node, ...]) -> frozenset[str] | None:
+    """Tokens of which a node that needs all of `nodes` needs at least one (None: unknown)."""
+    known = [n.needs for n in nodes if n.needs is not None]
+    return min(known, key=len) if known else None
+
+
+def _absent(node: _Term | _Near | _Or | _And, idx: TextIndex) -> bool:
+    """Whether the article lacks every token that `node` needs one of, so it cannot match.
+
+    `needs` is worked out when the query is compiled: the tokens a term's first word can
+    be, their union for an OR, the smallest of its operands' for a NEAR or an AND.
+    """
+    return node.needs is not None and node.needs.isdisjoint(idx.vocabulary)
 
 
 def _spans_of(node: _Node, idx: TextIndex) -> list[Span]:

@@ -83,7 +83,16 @@ class TextIndex:
     term that several queries share is resolved once.
     """
 
-    __slots__ = ("_cache", "_index", "_starts", "_vocab", "sentence_of", "sentences", "tokens")
+    __slots__ = (
+        "_cache",
+        "_index",
+        "_starts",
+        "_vocab",
+        "_words",
+        "sentence_of",
+        "sentences",
+        "tokens",
+    )
 
     def __init__(self) -> None:
         """Create an empty index; fill it with `add_sentence`."""
@@ -93,6 +102,7 @@ class TextIndex:
         self._starts: list[int] = []
         self._index: dict[str, list[int]] = {}
         self._vocab: list[str] | None = None
+        self._words: frozenset[str] | None = None
         self._cache: dict[object, Any] = {}
 
     def add_sentence(self, text: str) -> bool:
@@ -112,7 +122,15 @@ class TextIndex:
             self.tokens.append(token)
             self.sentence_of.append(number)
         self._vocab = None
+        self._words = None
         return True
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every distinct token of the article."""
+        if self._words is None:
+            self._words = frozenset(self._index)
+        return self._words
 
     def _slot(self, sentence: int) -> None:
         self.tokens.append("")

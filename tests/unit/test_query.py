@@ -243,3 +243,9 @@ def test_compiled_query_keeps_its_source() -> None:
 )
 def test_japanese_variants(query: str, text: str, expected: bool) -> None:
     assert hits(query, text) is expected
+
+
+def test_one_word_is_never_both_operands_of_near() -> None:
+    assert not hits("garrison NEAR/10 garrison*", "The fleet supplies garrisons.")
+    assert hits("garrison NEAR/10 garrison*", "A garrison joined the garrisons.")
+    assert not hits("(missile OR test) NEAR/2 missile", "A missile flew.")
