@@ -7,11 +7,11 @@ Usage:
 FILE defaults to ../shared/eval/kurils_dev.jsonl (from the repository root); several files are
 scored as one set. `--part` keeps a fixed quarter of the items aside while rules are written:
 `aside` scores only the items whose id's SHA-1 begins with 0-3, `dev` only the others. Each
-line is an
-object with `id`, `title`, `text`, `language` and `labels` (`kurils_relevant`, `protest`,
-`exercise`); lines without a label are scored on the labels they have. Prints precision,
-recall, F1 and TP/FP/FN per label, the ids of false positives and negatives, and the mean
-time per article. `--rules` takes a YAML file in the form of alerts/default_rules.yaml.
+line is an object with `id`, `title`, `text`, `language` and `labels` (`kurils_relevant`,
+`protest`, `exercise`); lines without a label are scored on the labels they have. Prints precision,
+recall, F1 and TP/FP/FN per label (counted by `alerts.score`, as `kurilwatch rules test`
+counts them), the ids of false positives and negatives, the same figures per language, and
+the mean time per article. `--rules` takes a YAML file in the form of alerts/default_rules.yaml.
 
 `--mix` also measures sentence scoping: it joins the text of every item that is off topic
 (a Senkaku protest, drills in the Sea of Japan, a labor rally) with every on-topic item that
@@ -43,9 +43,18 @@ from alerts.rules import (  # noqa: E402
     match_article,
     rules_from_mapping,
 )
+from alerts.score import (  # noqa: E402
+    TOPIC,
+    Scored,
+    labels_truth,
+    language_table,
+    predicted_labels,
+    score,
+    score_table,
+)
 
 DEFAULT_FILE = ROOT.parent / "shared" / "eval" / "kurils_dev.jsonl"
-LABELS = (("topic", "kurils_relevant"), ("protest", "protest"), ("exercise", "exercise"))
+LABELS = (TOPIC, "protest", "exercise")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.part != "all":
         items = [i for i in items if (part_of(i.get("id")) == args.part)]
-    counts: dict[str, dict[str, list[Any]]] = {
-        name: {"tp": [], "fp": [], "fn": [], "tn": []} for name, _ in LABELS
-    }
+    judged: list[Scored] = []
     elapsed = 0.0
     for item in items:
         started = time.perf_counter()
@@ -90,38 +97,29 @@ def main(argv: list[str] | None = None) -> int:
             language=item.get("language"),
         )
         elapsed += time.perf_counter() - started
-        predicted = {
-            "topic": match.topic,
-            "protest": "protest" in match.events,
-            "exercise": "exercise" in match.events,
-        }
-        labels = item.get("labels") or {}
-        for name, key in LABELS:
-            if key not in labels:
-                continue
-            truth, guess = bool(labels[key]), predicted[name]
-            cell = ("tp" if guess else "fn") if truth else ("fp" if guess else "tn")
-            counts[name][cell].append(item.get("id"))
+        judged.append(
+            Scored(
+                id=item.get("id"),
+                truth=labels_truth(item.get("labels") or {}),
+                predicted=predicted_labels(match.topic, match.events),
+                language=item.get("language"),
+            )
+        )
+    scores = score(judged, LABELS)
 
     names = " ".join(str(p) for p in args.file)
     print(f"{names}  ({len(items)} items, part {args.part}, window {args.window})\n")
-    print(
-        f"{'label':<10}{'precision':>10}{'recall':>8}{'F1':>7}{'TP':>5}{'FP':>5}{'FN':>5}{'TN':>5}"
-    )
-    for name, _ in LABELS:
-        c = {k: len(v) for k, v in counts[name].items()}
-        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
-        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        print(
-            f"{name:<10}{precision:>10.3f}{recall:>8.3f}{f1:>7.3f}"
-            f"{c['tp']:>5}{c['fp']:>5}{c['fn']:>5}{c['tn']:>5}"
-        )
+    print("\n".join(score_table(scores)))
     print()
-    for name, _ in LABELS:
-        for cell, title in (("fp", "false positives"), ("fn", "false negatives")):
-            if counts[name][cell]:
-                print(f"{name} {title}: {' '.join(map(str, counts[name][cell]))}")
+    for s in scores.overall:
+        for ids, title in (
+            (s.false_positives, "false positives"),
+            (s.false_negatives, "false negatives"),
+        ):
+            if ids:
+                print(f"{s.label} {title}: {' '.join(map(str, ids))}")
+    print("\nper language:")
+    print("\n".join(language_table(scores)))
     if items:
         print(f"\nmean time per article: {elapsed / len(items) * 1000:.2f} ms")
     if args.mix:

@@ -20,6 +20,7 @@ from kurilwatch import __version__
 from kurilwatch.config import Settings, load_config
 from kurilwatch.errors import ConfigError
 from scheduler.commands_entries import entries
+from scheduler.commands_labels import label, labels
 from scheduler.commands_rules import rules
 from scheduler.commands_show import alerts, sources, status, stories
 from scheduler.context import CliContext, database, guarded
@@ -99,6 +100,8 @@ main.add_command(alerts)
 main.add_command(sources)
 main.add_command(entries)
 main.add_command(status)
+main.add_command(label)
+main.add_command(labels)
 
 
 @main.command()

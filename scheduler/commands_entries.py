@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
-from typing import Any
 
 import click
 
-from scheduler.context import CliContext, database, guarded
+from scheduler.context import CliContext, database, guarded, json_row
 
 STATUSES = ("pending", "retrying", "done", "feed")
 
@@ -42,7 +40,7 @@ def entries_list(
     with database(obj.database_settings(), upgrade=False) as engine:
         rows = list_entries(engine, statuses=statuses, source=source, limit=limit)
     if as_json:
-        click.echo(json.dumps([_json(asdict(e)) for e in rows], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([json_row(asdict(e)) for e in rows], ensure_ascii=False, indent=2))
         return
     for e in rows:
         if e.status == "retrying":
@@ -55,7 +53,3 @@ def entries_list(
         else:
             what = f"waiting (attempts {e.attempts})"
         click.echo(f"{e.id:>7}  {e.status:8} {e.source:16} {e.url}\n         {what}")
-
-
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

@@ -3,7 +3,9 @@
 `rules test` runs the rules over JSON Lines of articles, or over one page fetched with
 `--url`, and prints each verdict with its evidence; no database is needed. `rules backtest`
 runs the current rules over the articles stored in the last `--since` and prints every story
-whose alert would change: would alert now and did not, or did and would not now.
+whose alert would change: would alert now and did not, or did and would not now; then, for
+the stories of that period the desk labelled, each event's precision and recall against
+the desk's truth (`storage.labels.desk_truth`), counted by `alerts.score`.
 """
 
 from __future__ import annotations
@@ -34,9 +36,18 @@ def rules_test(obj: CliContext, file: TextIO | None, url: str | None) -> None:
 
     Each input line: {"id", "title", "text", "language"}. Each output line:
     {"id", "topic", "events", "rules", "evidence"}. With --url, one page instead.
-    No database is needed.
+    No database is needed. When input lines carry `labels` (as in the development sets and
+    `labels export`), precision and recall per label and per language follow on stderr.
     """
     from alerts.rules import match_article, rules_in_force, verdict
+    from alerts.score import (
+        Scored,
+        labels_truth,
+        language_table,
+        predicted_labels,
+        score,
+        score_table,
+    )
 
     if (file is None) == (url is None):
         raise ConfigError("give either FILE (or -) or --url URL")
@@ -52,6 +63,7 @@ def rules_test(obj: CliContext, file: TextIO | None, url: str | None) -> None:
         click.echo(json.dumps(line, ensure_ascii=False))
         return
     assert file is not None
+    judged: list[Scored] = []
     for number, text in enumerate(file, start=1):
         if not text.strip():
             continue
@@ -65,6 +77,19 @@ def rules_test(obj: CliContext, file: TextIO | None, url: str | None) -> None:
             ruleset, title=item.get("title"), text=item["text"], language=item.get("language")
         )
         click.echo(json.dumps(verdict(item.get("id"), match), ensure_ascii=False))
+        if isinstance(item.get("labels"), dict):
+            judged.append(
+                Scored(
+                    id=item.get("id"),
+                    truth=labels_truth(item["labels"]),
+                    predicted=predicted_labels(match.topic, match.events),
+                    language=item.get("language"),
+                )
+            )
+    if judged:
+        scores = score(judged)
+        click.echo(f"\nscored {scores.items} labelled items of {file.name}:", err=True)
+        click.echo("\n".join([*score_table(scores), "", *language_table(scores)]), err=True)
 
 
 @rules.command("backtest")
@@ -76,9 +101,15 @@ def rules_backtest(obj: CliContext, since: str) -> None:
 
     One JSON line per changed story: {"story_id", "title", "before", "now", "change"}, where
     change is "would alert" (no events before, some now) or "would not alert" (the reverse),
-    or "events differ"; then a summary line.
+    or "events differ"; then a summary line {"stories", "changed", "since", "labelled",
+    "scores", "scores_by_language"}: precision and recall of each event of the current rules
+    against the desk's labels (`kurilwatch label`) of the stories in the period, also printed
+    as a table on stderr.
     """
     from alerts.rules import match_article, rules_in_force
+    from alerts.score import Scored, language_table, score, score_table, scores_json
+    from scheduler.commands_labels import events_of
+    from storage.labels import Label, desk_truth, list_labels
     from storage.stories import stored_articles
 
     try:
@@ -86,7 +117,7 @@ def rules_backtest(obj: CliContext, since: str) -> None:
     except ValueError as exc:
         raise ConfigError(f"--since: {exc}") from None
     settings = obj.settings(required=False)
-    _, ruleset = rules_in_force(settings)
+    rules, ruleset = rules_in_force(settings)
     start = datetime.now(UTC) - timedelta(seconds=seconds)
     stories: dict[int, dict[str, Any]] = {}
     with database(settings, upgrade=False) as engine:
@@ -96,10 +127,16 @@ def rules_backtest(obj: CliContext, since: str) -> None:
             )
             story = stories.setdefault(
                 row["story_id"],
-                {"title": row["story_title"], "before": set(row["story_events"]), "now": set()},
+                {
+                    "title": row["story_title"],
+                    "before": set(row["story_events"]),
+                    "now": set(),
+                    "language": row["language"],
+                },
             )
             if match.topic:
                 story["now"].update(match.events)
+        desk = list_labels(engine, story_ids=stories) if stories else []
     changed = 0
     for story_id, story in sorted(stories.items()):
         before, now = story["before"], story["now"]
@@ -119,9 +156,48 @@ def rules_backtest(obj: CliContext, since: str) -> None:
                 ensure_ascii=False,
             )
         )
-    click.echo(
-        json.dumps({"stories": len(stories), "changed": changed, "since": start.isoformat()})
+    events = events_of(rules)
+    labelled: dict[int, list[Label]] = {}
+    for label in desk:
+        labelled.setdefault(label.story_id, []).append(label)
+    scores = score(
+        (
+            Scored(
+                id=story_id,
+                truth=desk_truth(events, stories[story_id]["before"], found),
+                predicted=frozenset(stories[story_id]["now"]),
+                language=stories[story_id]["language"],
+            )
+            for story_id, found in sorted(labelled.items())
+        ),
+        events,
     )
+    figures = scores_json(scores)
+    click.echo(
+        json.dumps(
+            {
+                "stories": len(stories),
+                "changed": changed,
+                "since": start.isoformat(),
+                "labelled": len(labelled),
+                "scores": figures["labels"] if labelled else {},
+                "scores_by_language": figures["by_language"],
+            }
+        )
+    )
+    if not labelled:
+        click.echo(
+            f"no labelled story since {start.isoformat()[:16]}: no precision or recall to "
+            "report (`kurilwatch label STORY_ID --missed EVENT | --wrong EVENT` adds one)",
+            err=True,
+        )
+        return
+    click.echo(
+        f"the current rules against the desk's labels of {len(labelled)} labelled "
+        f"stor{'y' if len(labelled) == 1 else 'ies'} since {start.isoformat()[:16]}:",
+        err=True,
+    )
+    click.echo("\n".join([*score_table(scores), "", *language_table(scores)]), err=True)
 
 
 def _fetch_article(url: str, user_agent: str | None, max_size: int) -> Any:

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,8 @@ def guarded(command: Callable[..., None]) -> Callable[..., None]:
             sys.exit(2 if isinstance(exc, ConfigError) else 1)
 
     return wrapper
+
+
+def json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row (a dataclass's `asdict`) ready for `json.dumps`: times in ISO 8601."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

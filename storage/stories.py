@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -120,21 +120,30 @@ def list_stories(
     ]
 
 
-def stored_articles(engine: Engine, *, since: datetime) -> Iterator[dict[str, Any]]:
-    """Every article fetched since `since`, with its story's title and recorded events."""
+def stored_articles(
+    engine: Engine, *, since: datetime | None, story_ids: Collection[int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every article fetched since `since` (None: ever), of the stories `story_ids` if given,
+    in the order stored (a story's first copy first), each with its story's URL, title and
+    recorded events."""
     query = (
         sa.select(
+            articles.c.id,
             articles.c.story_id,
             articles.c.title,
             articles.c.text,
             articles.c.language,
+            stories.c.url.label("story_url"),
             stories.c.title.label("story_title"),
             stories.c.events.label("story_events"),
         )
         .join(stories, stories.c.id == articles.c.story_id)
-        .where(articles.c.fetched_at >= since)
         .order_by(articles.c.id)
     )
+    if since is not None:
+        query = query.where(articles.c.fetched_at >= since)
+    if story_ids is not None:
+        query = query.where(articles.c.story_id.in_(list(story_ids)))
     with engine.connect() as conn:
         for row in conn.execute(query).mappings():
             yield dict(row)

@@ -11,6 +11,7 @@ entries   every entry an index yielded: its own text, and the work of reading it
 alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
           one event's "also reported" notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
+labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -41,6 +43,7 @@ metadata = MetaData(
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
     }
 )
 
@@ -220,4 +223,23 @@ alerts = Table(
         postgresql_where=text("status = 'pending' AND kind = 'also_reported' AND batch_id IS NULL"),
     ),
     Index(None, "batch_id"),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column(
+        "story_id",
+        BigInteger,
+        ForeignKey("stories.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event", Text, nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("note", Text),
+    Column("created_at", TIMESTAMP, nullable=False, server_default=text("now()")),
+    Column("updated_at", TIMESTAMP, nullable=False, server_default=text("now()")),
+    UniqueConstraint("story_id", "event"),
+    CheckConstraint("verdict IN ('missed', 'wrong')", name="verdict"),
 )

@@ -61,7 +61,15 @@ def test_backtest_shows_what_a_rule_change_would_do(kw: Kurilwatch) -> None:
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     summary = lines.pop()
     by_title = {line["title"]: line for line in lines}
-    assert summary == {"stories": 3, "changed": 3, "since": summary["since"]}
+    assert summary == {
+        "stories": 3,
+        "changed": 3,
+        "since": summary["since"],
+        "labelled": 0,
+        "scores": {},
+        "scores_by_language": {},
+    }
+    assert "no labelled story since" in done.stderr
     assert by_title[story_by_key("kunashir-bastion").title]["change"] == "would not alert"
     assert by_title[story_by_key("kuril-earthquake").title]["change"] == "would alert"
     assert by_title[story_by_key("kuril-earthquake").title]["now"] == ["earthquake"]
