@@ -74,8 +74,10 @@ def db_upgrade(obj: CliContext) -> None:
 def run(obj: CliContext, once: bool) -> None:
     """Run the daemon (or one pass with --once)."""
     from alerts.rules import rules_in_force
+    from scheduler.daemon import config_stamp
     from scheduler.daemon import run as run_daemon
 
+    loaded_mtime = config_stamp(obj.config_path)
     settings = obj.settings()
     rules_in_force(settings)  # a bad rule fails here, before any crawl or database
     if not settings.sources:
@@ -87,7 +89,9 @@ def run(obj: CliContext, once: bool) -> None:
     # the daemon waits for its database as long as it takes; one pass gives it a minute
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with database(settings, upgrade=True, wait=60.0 if once else math.inf) as engine:
-        code = run_daemon(settings, engine, once=once, out=sys.stdout, reload=reload)
+        code = run_daemon(
+            settings, engine, once=once, out=sys.stdout, reload=reload, loaded_mtime=loaded_mtime
+        )
     # Everything is stored and closed: spare the interpreter's final full collection of the
     # ~1M objects Scrapy, lxml and SQLAlchemy leave behind (~0.3 s of every `run --once`).
     gc.freeze()

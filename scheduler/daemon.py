@@ -70,8 +70,14 @@ def run(
     once: bool,
     out: TextIO | None = None,
     reload: Callable[[], Settings] | None = None,
+    loaded_mtime: float | None = None,
 ) -> int:
-    """Run the daemon (or one pass with `once`) to the end; return the exit status."""
+    """Run the daemon (or one pass with `once`) to the end; return the exit status.
+
+    `reload` reads the configuration file again; it is called whenever the file's
+    modification time differs from `loaded_mtime` (the file's when `settings` were read, so
+    an edit made while the daemon starts is not missed) and on SIGHUP.
+    """
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(REACTOR)
@@ -89,7 +95,9 @@ def run(
         reactor.stop()
 
     def begin() -> None:
-        future = asyncio.ensure_future(_main(settings, engine, once=once, out=out, reload=reload))
+        future = asyncio.ensure_future(
+            _main(settings, engine, once=once, out=out, reload=reload, loaded_mtime=loaded_mtime)
+        )
         future.add_done_callback(finished)
 
     reactor.callWhenRunning(begin)
@@ -104,6 +112,7 @@ async def _main(
     once: bool,
     out: TextIO | None,
     reload: Callable[[], Settings] | None,
+    loaded_mtime: float | None,
 ) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
 
@@ -161,7 +170,7 @@ async def _main(
         if once:
             await _run_once(rt, sources)
         else:
-            await _run_forever(rt, sources, reload)
+            await _run_forever(rt, sources, reload, loaded_mtime)
 
 
 async def _keep_claims(rt: Runtime, sources: list[Any]) -> None:
@@ -240,7 +249,8 @@ def _preload() -> None:
     signature({b"warm up datasketch"})
 
 
-def _config_stamp(path: Path | None) -> float | None:
+def config_stamp(path: Path | None) -> float | None:
+    """The modification time of the configuration file at `path`, None if there is none."""
     try:
         return path.stat().st_mtime if path is not None else None
     except OSError:
@@ -248,7 +258,10 @@ def _config_stamp(path: Path | None) -> float | None:
 
 
 async def _run_forever(
-    rt: Runtime, sources: list[Any], reload: Callable[[], Settings] | None
+    rt: Runtime,
+    sources: list[Any],
+    reload: Callable[[], Settings] | None,
+    loaded_mtime: float | None,
 ) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.schedulers.base import STATE_RUNNING
@@ -346,10 +359,10 @@ async def _run_forever(
     rt.reschedule = reschedule
     if reload is not None:
         loop.add_signal_handler(signal.SIGHUP, reload_rules, rt, reload)
-        stamp = {"mtime": _config_stamp(rt.settings.config_path)}
+        stamp = {"mtime": loaded_mtime}
 
         async def watch_config() -> None:
-            mtime = _config_stamp(rt.settings.config_path)
+            mtime = config_stamp(rt.settings.config_path)
             if mtime != stamp["mtime"]:
                 stamp["mtime"] = mtime
                 reload_rules(rt, reload)
