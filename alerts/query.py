@@ -92,11 +92,20 @@ class _Term:
         first = idx.positions(self.patterns[0])
         if len(self.patterns) == 1:
             return idx.keep(key, [(p, p) for p in first])
-        rest = [set(idx.positions(p)) for p in self.patterns[1:]]
+        rest = self.patterns[1:]
+        if all(p.prefix is None and p.forms is None for p in rest):  # compare the tokens
+            tokens, texts, end = idx.tokens, [p.text for p in rest], len(idx.tokens) - len(rest)
+            found = [
+                (p, p + len(rest))
+                for p in first
+                if p < end and tokens[p + 1 : p + 1 + len(rest)] == texts
+            ]
+            return idx.keep(key, found)
+        sets = [set(idx.positions(p)) for p in rest]
         found = [
-            (p, p + len(rest))
+            (p, p + len(sets))
             for p in first
-            if all(p + i + 1 in positions for i, positions in enumerate(rest))
+            if all(p + i + 1 in positions for i, positions in enumerate(sets))
         ]
         return idx.keep(key, found)
 
@@ -185,36 +194,56 @@ class _Or:
     children: tuple[_Node, ...]
     positional: bool = False
     needs: frozenset[str] | None = field(init=False, repr=False)
+    _tokens: frozenset[str] = field(init=False, repr=False)
+    _by_token: dict[str, tuple[int, ...]] = field(init=False, repr=False)
+    _always: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        needs = [c.needs for c in self.children]
-        union = None if None in needs else frozenset().union(*needs)  # type: ignore[arg-type]
-        object.__setattr__(self, "needs", union)
+        by_token: dict[str, list[int]] = {}
+        always = []
+        for n, child in enumerate(self.children):
+            if child.needs is None:
+                always.append(n)
+            else:
+                for token in child.needs:
+                    by_token.setdefault(token, []).append(n)
+        tokens = frozenset(by_token)
+        object.__setattr__(self, "needs", None if always else tokens)
+        object.__setattr__(self, "_tokens", tokens)
+        object.__setattr__(self, "_by_token", {t: tuple(ns) for t, ns in by_token.items()})
+        object.__setattr__(self, "_always", tuple(always))
+
+    def live(self, idx: TextIndex) -> tuple[_Node, ...]:
+        """The children that can match this article (the others lack every word they need)."""
+        key = ("live", id(self))
+        done: tuple[_Node, ...] | None = idx.memo(key)
+        if done is not None:
+            return done
+        numbers = set(self._always)
+        for token in self._tokens & idx.vocabulary:
+            numbers.update(self._by_token[token])
+        return idx.keep(key, tuple(self.children[n] for n in sorted(numbers)))
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
         done: list[Span] | None = idx.memo(key)
         if done is not None:
             return done
-        if _absent(self, idx):
-            return idx.keep(key, [])
-        return idx.keep(key, sorted({s for c in self.children for s in _spans_of(c, idx)}))
+        return idx.keep(key, sorted({s for c in self.live(idx) for s in _spans_of(c, idx)}))
 
     def mask(self, idx: TextIndex, size: int) -> int:
-        if _absent(self, idx):
-            return 0
         mask = 0
-        for c in self.children:
+        for c in self.live(idx):
             mask |= c.mask(idx, size)
         return mask
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
-        for c in self.children:
+        for c in self.live(idx):
             if c.mask(idx, size) >> start & 1:  # only the branches that hold
                 yield from c.matched(idx, start, size)
 
     def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
-        for c in self.children:
+        for c in self.live(idx):
             if isinstance(c, (_Term, _Near, _Or)):
                 yield from c.within(idx, lo, hi)
 
@@ -350,6 +379,12 @@ def compile_query(query: str, *, name: str = "query") -> CompiledQuery:
     return CompiledQuery(name=name, source=query, root=_Compiler(query, origin, name).node(parsed))
 
 
+_GROUPS: dict[str, _Node] = {}
+"""Parenthesized groups compiled so far, by their text: a definition used in many places
+(`@islands`) is one node, so an article's index works its matches out once."""
+_GROUPS_KEPT = 20_000
+
+
 class _Compiler:
     """Turns a luqum tree into matcher nodes, reporting columns of the original query."""
 
@@ -368,8 +403,14 @@ class _Compiler:
         return self.query[start:end]
 
     def node(self, item: tree.Item) -> _Node:
-        if isinstance(item, tree.Group):
-            return self.node(item.children[0])
+        if isinstance(item, tree.Group):  # the same group compiles to one shared node
+            key = " ".join(self.written(item).split())
+            done = _GROUPS.get(key)
+            if done is None:
+                if len(_GROUPS) > _GROUPS_KEPT:
+                    _GROUPS.clear()
+                done = _GROUPS[key] = self.node(item.children[0])
+            return done
         if isinstance(item, tree.Word):
             if NEAR_RE.fullmatch(item.value):
                 raise self.fail(item, f"{item.value} needs a term, phrase or (group) on each side")

