@@ -23,23 +23,13 @@ in this order:
    most 3, each cut to about 400 characters) and the query terms, as written, that
    counted for the match in it.
 
-Why windows of three sentences, measured with `python bench/eval_rules.py --window N --mix`
-on the labelled development set (`../shared/eval/kurils_dev.jsonl`):
-
-- One sentence is too narrow: protest recall falls from 0.96 to 0.76 and exercise recall
-  from 1.00 to 0.92, because the event and its object often sit in neighbouring sentences
-  ("Japan lodged a protest." after the sentence that names Kunashiri; Japanese wire copy
-  drops the object altogether: 「外交ルートを通じて抗議した」).
-- The set's excerpts are short, so wider scopes find nothing more in it; what they cost
-  shows in `--mix`, which joins each off-topic look-alike (a Senkaku protest, rallies in
-  Khabarovsk and Tokyo, drills in the Sea of Japan) to each on-topic item without the
-  event. Whole-article scope reports 52 false protests of 624 joins, four sentences 38,
-  two or three sentences 24, all from one Japan-Russia protest about an airspace breach
-  placed right against a sentence about the islands; no false exercise at any scope.
-- The window is a scope, not a licence: the shipped rules also tie the event word to its
-  object with NEAR inside one sentence (a protest near Russia or the islands, drills near
-  the islands). An earlier draft that only asked for the islands somewhere in the window
-  reported 272 false protests and 135 false exercises on the same joins.
+Why windows of three sentences: the event and its object often sit in neighbouring
+sentences ("Japan lodged a protest." after the sentence that names Kunashiri; Japanese wire
+copy drops the object altogether: 「外交ルートを通じて抗議した」), while wider scopes join
+unrelated sentences. The window is a scope, not a licence: the shipped rules also tie the act
+to its place or its speaker inside one sentence (see `default_rules.yaml`). The measurements
+behind the choice, with `python bench/eval_rules.py --window N --mix`, are in
+`bench/README.md`.
 
 Everything here is pure except `load_default_rules`, which reads the package's own
 `default_rules.yaml`.
@@ -321,6 +311,12 @@ def rules_from_mapping(
     if not isinstance(defined, Mapping):
         raise RuleError(f"{origin}: 'define' must be a mapping of names to queries")
     defs = resolve(defined, origin=origin, base=definitions)
+    return _expanded(data, defs, origin=origin, watch=watch)
+
+
+def _expanded(
+    data: Mapping[str, Any], defs: Mapping[str, str], *, origin: str, watch: str
+) -> tuple[str, tuple[Rule, ...]]:
     items = data.get("rules", [])
     if not isinstance(items, list):
         raise RuleError(f"{origin}: 'rules' must be a list")
@@ -364,8 +360,8 @@ def _shipped() -> Mapping[str, Any]:
 
 
 def default_definitions() -> dict[str, str]:
-    """The shipped `define:` entries, resolved: what a configuration's rules may refer to."""
-    return resolve(_shipped().get("define") or {}, origin=SHIPPED)
+    """The shipped `define:` entries as written: what a configuration's rules may refer to."""
+    return dict(_shipped().get("define") or {})
 
 
 def load_default_rules() -> tuple[str, tuple[Rule, ...]]:
