@@ -75,12 +75,15 @@ class _Term:
     text: str
     patterns: tuple[TermPattern, ...]
     needs: frozenset[str] | None = field(init=False, repr=False)
+    _exact: tuple[str, ...] | None = field(init=False, repr=False)
     positional = True
 
     def __post_init__(self) -> None:
         first = self.patterns[0]
         needs = first.forms or (frozenset({first.text}) if first.prefix is None else None)
         object.__setattr__(self, "needs", needs)
+        exact = all(p.prefix is None and p.forms is None for p in self.patterns)
+        object.__setattr__(self, "_exact", tuple(p.text for p in self.patterns) if exact else None)
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
@@ -89,22 +92,23 @@ class _Term:
             return found
         if _absent(self, idx):
             return idx.keep(key, [])
-        first = idx.positions(self.patterns[0])
         if len(self.patterns) == 1:
-            return idx.keep(key, [(p, p) for p in first])
-        rest = self.patterns[1:]
-        if all(p.prefix is None and p.forms is None for p in rest):  # compare the tokens
-            tokens, texts, end = idx.tokens, [p.text for p in rest], len(idx.tokens) - len(rest)
+            return idx.keep(key, [(p, p) for p in idx.positions(self.patterns[0])])
+        size = len(self.patterns) - 1
+        if self._exact is not None:  # look around the rarest token
+            lists = [idx.positions(p) for p in self.patterns]
+            rarest = min(range(len(lists)), key=lambda n: len(lists[n]))
+            tokens, texts = idx.tokens, list(self._exact)
             found = [
-                (p, p + len(rest))
-                for p in first
-                if p < end and tokens[p + 1 : p + 1 + len(rest)] == texts
+                (p - rarest, p - rarest + size)
+                for p in lists[rarest]
+                if tokens[p - rarest : p - rarest + size + 1] == texts
             ]
             return idx.keep(key, found)
-        sets = [set(idx.positions(p)) for p in rest]
+        sets = [set(idx.positions(p)) for p in self.patterns[1:]]
         found = [
-            (p, p + len(sets))
-            for p in first
+            (p, p + size)
+            for p in idx.positions(self.patterns[0])
             if all(p + i + 1 in positions for i, positions in enumerate(sets))
         ]
         return idx.keep(key, found)

@@ -57,25 +57,36 @@ def tokenize(text: str) -> list[tuple[str, bool]]:
         (a phrase may not cross it).
     """
     out: list[tuple[str, bool]] = []
+    gap = False
+    for token in _sequence(text):
+        if token:
+            out.append((token, gap))
+        gap = not token
+    return out
+
+
+def _sequence(text: str) -> list[str]:
+    """The tokens of normalized `text`, with "" where punctuation separates CJK characters."""
+    seq: list[str] = []
     prev_cjk_end = -1
     for m in _WORD_RE.finditer(text):
         word = m.group()
         if not CJK_RE.search(word):
-            out.append((word, False))
+            seq.append(word)
             prev_cjk_end = -1
             continue
         for run in _RUN_RE.finditer(word):
             piece = run.group()
             if CJK_RE.match(piece):
                 start = m.start() + run.start()
-                gap = prev_cjk_end >= 0 and bool(text[prev_cjk_end:start].strip())
-                out.append((piece[0], gap))
-                out.extend((char, False) for char in piece[1:])
+                if prev_cjk_end >= 0 and text[prev_cjk_end:start].strip():
+                    seq.append("")
+                seq.extend(piece)  # every CJK character is a token
                 prev_cjk_end = start + len(piece)
             else:
-                out.append((piece, False))
+                seq.append(piece)
                 prev_cjk_end = -1
-    return out
+    return seq
 
 
 class TextIndex:
@@ -110,19 +121,14 @@ class TextIndex:
 
     def add_sentence(self, text: str) -> bool:
         """Append raw `text` as the next sentence; False, adding nothing, if it has no words."""
-        tokens = tokenize(normalize(text))
-        if not tokens:
+        seq = _sequence(normalize(text))
+        if not any(seq):
             return False
         number = self.sentences
         self.sentences += 1
         self._starts.append(len(self.tokens))
-        # an empty slot keeps phrases from running from one sentence into the next, and
-        # across punctuation between CJK characters
-        seq = [""] if number else []
-        for token, gap in tokens:
-            if gap:
-                seq.append("")
-            seq.append(token)
+        if number:  # an empty slot keeps phrases from running from one sentence into the next
+            seq.insert(0, "")
         index = self._index
         for position, token in enumerate(seq, len(self.tokens)):
             if token:
