@@ -76,6 +76,8 @@ class _Term:
     patterns: tuple[TermPattern, ...]
     needs: frozenset[str] | None = field(init=False, repr=False)
     _exact: tuple[str, ...] | None = field(init=False, repr=False)
+    _all: frozenset[str] = field(init=False, repr=False)
+    _cjk: str | None = field(init=False, repr=False)  # a run of CJK characters, found as such
     positional = True
 
     def __post_init__(self) -> None:
@@ -84,6 +86,9 @@ class _Term:
         object.__setattr__(self, "needs", needs)
         exact = all(p.prefix is None and p.forms is None for p in self.patterns)
         object.__setattr__(self, "_exact", tuple(p.text for p in self.patterns) if exact else None)
+        object.__setattr__(self, "_all", frozenset(self._exact or ()))
+        cjk = self._exact is not None and all(len(t) == 1 and CJK_RE.match(t) for t in self._exact)
+        object.__setattr__(self, "_cjk", "".join(self._exact or ()) if cjk else None)
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
@@ -92,10 +97,15 @@ class _Term:
             return found
         if _absent(self, idx):
             return idx.keep(key, [])
+        if self._cjk is not None:
+            last = len(self._cjk) - 1
+            return idx.keep(key, [(p, p + last) for p in idx.find(self._cjk)])
         if len(self.patterns) == 1:
             return idx.keep(key, [(p, p) for p in idx.positions(self.patterns[0])])
         size = len(self.patterns) - 1
         if self._exact is not None:  # look around the rarest token
+            if not self._all <= idx.vocabulary:
+                return idx.keep(key, [])
             lists = [idx.positions(p) for p in self.patterns]
             rarest = min(range(len(lists)), key=lambda n: len(lists[n]))
             tokens, texts = idx.tokens, list(self._exact)

@@ -58,21 +58,37 @@ def tokenize(text: str) -> list[tuple[str, bool]]:
     """
     out: list[tuple[str, bool]] = []
     gap = False
-    for token in _sequence(text):
+    for token in _sequence(text)[0]:
         if token:
             out.append((token, gap))
         gap = not token
     return out
 
 
-def _sequence(text: str) -> list[str]:
-    """The tokens of normalized `text`, with "" where punctuation separates CJK characters."""
-    seq: list[str] = []
+GAP = "\x00"
+"""In `TextIndex.chars`, a token that is not a CJK character (a word, a gap, a sentence break)."""
+
+
+def _sequence(text: str) -> tuple[list[str], str, list[int]]:
+    """The tokens of normalized `text`, with "" where punctuation separates CJK characters.
+
+    Returns:
+        The tokens; one character per token, the CJK character itself or `GAP`; and the
+        offsets of the tokens that are words (not CJK characters, not gaps).
+    """
+    if not CJK_RE.search(text):  # no CJK character: every token is a word
+        seq = _WORD_RE.findall(text)
+        return seq, GAP * len(seq), list(range(len(seq)))
+    seq = []
+    chars: list[str] = []
+    words: list[int] = []
     prev_cjk_end = -1
     for m in _WORD_RE.finditer(text):
         word = m.group()
         if not CJK_RE.search(word):
+            words.append(len(seq))
             seq.append(word)
+            chars.append(GAP)
             prev_cjk_end = -1
             continue
         for run in _RUN_RE.finditer(word):
@@ -81,12 +97,16 @@ def _sequence(text: str) -> list[str]:
                 start = m.start() + run.start()
                 if prev_cjk_end >= 0 and text[prev_cjk_end:start].strip():
                     seq.append("")
+                    chars.append(GAP)
                 seq.extend(piece)  # every CJK character is a token
+                chars.append(piece)
                 prev_cjk_end = start + len(piece)
             else:
+                words.append(len(seq))
                 seq.append(piece)
+                chars.append(GAP)
                 prev_cjk_end = -1
-    return seq
+    return seq, "".join(chars), words
 
 
 class TextIndex:
@@ -99,6 +119,8 @@ class TextIndex:
 
     __slots__ = (
         "_cache",
+        "_chars",
+        "_joined",
         "_index",
         "_starts",
         "_vocab",
@@ -114,40 +136,53 @@ class TextIndex:
         self.sentence_of: list[int] = []
         self.sentences = 0
         self._starts: list[int] = []
-        self._index: dict[str, list[int]] = {}
+        self._index: dict[str, list[int]] = {}  # words; CJK characters are in `chars`
+        self._chars: list[str] = []
+        self._joined: str | None = None
         self._vocab: list[str] | None = None
         self._words: frozenset[str] | None = None
         self._cache: dict[object, Any] = {}
 
     def add_sentence(self, text: str) -> bool:
         """Append raw `text` as the next sentence; False, adding nothing, if it has no words."""
-        seq = _sequence(normalize(text))
-        if not any(seq):
+        seq, chars, words = _sequence(normalize(text))
+        if not seq:
             return False
         number = self.sentences
         self.sentences += 1
         self._starts.append(len(self.tokens))
         if number:  # an empty slot keeps phrases from running from one sentence into the next
             seq.insert(0, "")
-        index = self._index
-        for position, token in enumerate(seq, len(self.tokens)):
-            if token:
-                found = index.get(token)
-                if found is None:
-                    index[token] = [position]
-                else:
-                    found.append(position)
+            chars = GAP + chars
+            words = [offset + 1 for offset in words]
+        index, base = self._index, len(self.tokens)
+        for offset in words:
+            token = seq[offset]
+            found = index.get(token)
+            if found is None:
+                index[token] = [base + offset]
+            else:
+                found.append(base + offset)
         self.tokens.extend(seq)
+        self._chars.append(chars)
         self.sentence_of.extend([number] * len(seq))
         self._vocab = None
         self._words = None
+        self._joined = None
         return True
+
+    @property
+    def chars(self) -> str:
+        """One character per token: the CJK character itself, or `GAP` for any other token."""
+        if self._joined is None:
+            self._joined = "".join(self._chars)
+        return self._joined
 
     @property
     def vocabulary(self) -> frozenset[str]:
         """Every distinct token of the article."""
         if self._words is None:
-            self._words = frozenset(self._index)
+            self._words = frozenset(self._index).union(self.chars)
         return self._words
 
     def positions(self, pattern: TermPattern) -> list[int]:
@@ -161,6 +196,8 @@ class TextIndex:
                 )
             return done
         if pattern.prefix is None:
+            if len(pattern.text) == 1 and CJK_RE.match(pattern.text):
+                return self.find(pattern.text)
             return self._index.get(pattern.text, [])
         if self._vocab is None:
             self._vocab = sorted(self._index)
@@ -173,6 +210,18 @@ class TextIndex:
                 found.extend(self._index[word])
         found.sort()
         return found
+
+    def find(self, cjk: str) -> list[int]:
+        """Positions where the run of CJK characters `cjk` begins, in order."""
+        key = ("find", cjk)
+        done: list[int] | None = self._cache.get(key)
+        if done is None:
+            done, chars, at = [], self.chars, self.chars.find(cjk)
+            while at >= 0:
+                done.append(at)
+                at = chars.find(cjk, at + 1)
+            self._cache[key] = done
+        return done
 
     def window_positions(self, start: int, size: int) -> Span:
         """The first and last token position of sentences `start` to `start + size - 1`."""
