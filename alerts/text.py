@@ -120,8 +120,8 @@ class TextIndex:
     __slots__ = (
         "_cache",
         "_chars",
-        "_joined",
         "_index",
+        "_joined",
         "_starts",
         "_vocab",
         "_words",
