@@ -46,6 +46,7 @@ def articles(
     ]
     rng = random.Random(seed)
     out = []
+
     def length(text: str) -> int:
         return len(text) if chars else len(text.encode("utf-8"))
 

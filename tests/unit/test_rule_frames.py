@@ -5,8 +5,10 @@ this project in English, Japanese and Russian: every kind of wording the rules a
 catch (protests said without "protest", counter-protests, demonstrations, firing practice,
 landings, deployments of named systems) and the look-alikes they must not (Senkaku and
 Khabarovsk protests, drills elsewhere, civil drills, protests only expected, background).
-The two blind sets were written by people who had not seen the rules. Each event must reach
-precision and recall 0.95 in each language, the goal the rules are written to.
+The blind sets were written by people who had not seen the rules. Each event must reach
+precision and recall 0.95 in each language, the goal the rules are written to; on the third
+blind set, look-alikes chosen to be as hard as honest news allows (where two labels are
+judgement calls on drills only planned), 0.90.
 """
 
 from __future__ import annotations
@@ -29,9 +31,15 @@ def ruleset() -> RuleSet:
 
 
 @pytest.mark.parametrize(
-    "name", ["rule_cases.jsonl", "rule_cases_blind.jsonl", "rule_cases_blind2.jsonl"]
+    ("name", "floor"),
+    [
+        ("rule_cases.jsonl", GOAL),
+        ("rule_cases_blind.jsonl", GOAL),
+        ("rule_cases_blind2.jsonl", GOAL),
+        ("rule_cases_blind3.jsonl", 0.90),
+    ],
 )
-def test_each_event_in_each_language(ruleset: RuleSet, name: str) -> None:
+def test_each_event_in_each_language(ruleset: RuleSet, name: str, floor: float) -> None:
     items = []
     for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines():
         case = json.loads(line)
@@ -51,6 +59,6 @@ def test_each_event_in_each_language(ruleset: RuleSet, name: str) -> None:
         f" (false positives {list(s.false_positives)}, misses {list(s.false_negatives)})"
         for lang, per_label in scores.by_language
         for s in per_label
-        if s.precision < GOAL or s.recall < GOAL
+        if s.precision < floor or s.recall < floor
     ]
     assert not short, "\n".join(short)
