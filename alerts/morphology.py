@@ -20,15 +20,20 @@ compiled, so matching an article is a lookup of exact tokens and costs nothing p
   alike.
 
 Forms are normalized as `alerts.text.normalize` does (case folded, `ё` as `е`), which this
-module cannot import; the caller passes words already normalized. Nothing here touches IO
-beyond loading the two libraries' dictionaries once per process.
+module cannot import; the caller passes words already normalized. The forms of the shipped
+rules' words are read from `word_forms.json` in this package, so the dictionaries load only
+for words of a configuration's own rules. Nothing here touches IO beyond reading that table
+and loading the two libraries' dictionaries once per process when needed.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import unicodedata
 from functools import cache, lru_cache
+from importlib import resources
 from typing import Any
 
 __all__ = ["fold_variants", "word_forms"]
@@ -63,6 +68,14 @@ def word_forms(word: str) -> frozenset[str]:
         Normalized forms, `word` among them; just `{word}` when the word is neither Russian
         nor English or the dictionaries do not know it.
     """
+    known = _shipped_forms().get(word)
+    if known is not None:
+        return frozenset({word, *known})
+    return looked_up(word)
+
+
+def looked_up(word: str) -> frozenset[str]:
+    """`word_forms` from the dictionaries themselves, without the shipped table."""
     if _CYRILLIC.search(word):
         forms = _russian_forms(word)
     elif _LATIN.search(word):
@@ -70,6 +83,46 @@ def word_forms(word: str) -> frozenset[str]:
     else:
         forms = set()
     return frozenset({word} | {_fold(f) for f in forms})
+
+
+FORMS_FILE = "word_forms.json"
+"""The forms of every bare word of the shipped rules, looked up once (`python -m
+alerts.morphology` writes it; a test checks it against the dictionaries), so that starting
+kurilwatch with the shipped rules does not load the dictionaries (about a second)."""
+
+
+@cache
+def _shipped_forms() -> dict[str, list[str]]:
+    text = resources.files("alerts").joinpath(FORMS_FILE).read_text(encoding="utf-8")
+    table: dict[str, list[str]] = json.loads(text)
+    return table
+
+
+def shipped_table() -> dict[str, list[str]]:
+    """The table `FORMS_FILE` should hold: every bare word of the shipped rules, its forms.
+
+    Compiles the shipped rules with the table ignored and records each word looked up.
+    """
+    from alerts import query
+    from alerts.rules import compile_rules, load_default_rules
+
+    words: set[str] = set()
+    original = query.word_forms
+
+    def record(word: str) -> frozenset[str]:
+        words.add(word)
+        return looked_up(word)
+
+    query.word_forms = record  # type: ignore[assignment]
+    saved = dict(query._GROUPS)
+    query._GROUPS.clear()
+    try:
+        compile_rules(*load_default_rules())
+    finally:
+        query.word_forms = original
+        query._GROUPS.clear()
+        query._GROUPS.update(saved)
+    return {word: sorted(looked_up(word) - {word}) for word in sorted(words)}
 
 
 def _fold(form: str) -> str:
@@ -117,3 +170,15 @@ def _russian() -> Any:
     import pymorphy3
 
     return pymorphy3.MorphAnalyzer(lang="ru")
+
+
+if __name__ == "__main__":  # python -m alerts.morphology: write the shipped table
+    path = resources.files("alerts").joinpath(FORMS_FILE)
+    table = shipped_table()
+    lines = [
+        f"{json.dumps(w, ensure_ascii=False)}: {json.dumps(f, ensure_ascii=False)}"
+        for w, f in table.items()
+    ]
+    with open(str(path), "w", encoding="utf-8") as out:
+        out.write("{\n" + ",\n".join(lines) + "\n}\n")
+    print(f"{path}: {len(table)} words", file=sys.stderr)
