@@ -61,6 +61,8 @@ class DisallowAll:
     """robots.txt unreachable or 5xx: nothing on the host may be fetched."""
 
     reason: str
+    cause: BaseException | None = field(default=None, compare=False)
+    """The download error, when robots.txt was unreachable."""
 
     def allowed(self, url: str, user_agent: str) -> bool:
         return False
@@ -164,7 +166,7 @@ class RobotsMiddleware:
             response: Response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow
             log.warning("robots.unreachable", extra={"origin": origin, "error": type(exc).__name__})
-            return DisallowAll(f"robots.txt unreachable: {type(exc).__name__}")
+            return DisallowAll(f"robots.txt unreachable: {type(exc).__name__}", cause=exc)
         verdict = verdict_for(response.status, response.body)
         if isinstance(verdict, DisallowAll):
             log.warning("robots.server_error", extra={"origin": origin, "status": response.status})

@@ -68,6 +68,11 @@ class PollReport:
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
+    status: int | None = None
+    """The index's HTTP status, when it answered."""
+    content_type: str | None = None
+    failure: BaseException | None = None
+    """What stopped the index request, when it failed (`sources check` words it)."""
 
 
 def parse_index(
@@ -228,6 +233,8 @@ class PollSpider(scrapy.Spider):
         """Decide from the index document which article pages to fetch."""
         poll: Poll = response.meta[POLL]
         try:
+            poll.report.status = response.status
+            poll.report.content_type = _header(response, b"Content-Type")
             if response.status == 304:
                 poll.report.not_modified = True
                 return
@@ -344,6 +351,8 @@ class PollSpider(scrapy.Spider):
         poll: Poll = failure.request.meta[POLL]  # type: ignore[attr-defined]
         try:
             poll.report.error = _describe(failure)
+            poll.report.status = _status(failure)
+            poll.report.failure = failure.value
         finally:
             poll.end()
 

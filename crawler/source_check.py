@@ -1,0 +1,223 @@
+"""What one check of a source found, and the verdict on it: `kurilwatch sources check`.
+
+Pure: no network, no database. The shell (`scheduler.commands_check`) reads a source's index
+once through the crawl every poll uses and fills a `SourceCheck`; `judge_check` turns it into
+a `CheckVerdict`, deciding in this order:
+
+1. `blocked by robots`: robots.txt (RFC 9309) forbids the index URL to our user agent.
+2. `gone`: the host name does not resolve, or the index answered 404 or 410.
+3. `forbidden`: the index answered 401, 403 or 451.
+4. `error`: the index could not be read for any other reason (connection refused, timeout,
+   TLS error, robots.txt unreachable or answering 5xx, another status, a document that is
+   not of the source's kind), with the reason.
+5. `JavaScript only`: an HTML page with no items (a page built by script, or a listing whose
+   links find nothing).
+6. `empty`: the index lists nothing.
+7. `stale`: the newest dated item is older than the source's `expect_every`, else 7 days.
+8. `feed text only`: the sample page (the newest item's) will not give the article, as
+   `crawler.pages` decides (401/403, a consent wall, a JavaScript shell, a PDF …): alerts
+   will rest on the index's own title and summary.
+9. `error`: the sample page failed transiently (timeout, 5xx): nothing is known of it yet.
+10. `ok`.
+
+A source kind whose items carry their own text (no page to read) checks with `sample=None`
+and `sample_expected=False`; a kind or option adds its facts to `SourceCheck` and its rule
+here, in its place in the order above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from twisted.internet import error as tx
+
+from kurilwatch.model import Source
+
+STALE_AFTER = 7 * 86400.0
+"""Seconds without a new item after which a source with no `expect_every` is stale."""
+
+GONE_STATUSES = frozenset({404, 410})
+FORBIDDEN_STATUSES = frozenset({401, 403, 451})
+DNS_FAILED = "DNS lookup failed"
+
+OK = "ok"
+FEED_TEXT_ONLY = "feed text only"
+BLOCKED_BY_ROBOTS = "blocked by robots"
+FORBIDDEN = "forbidden"
+GONE = "gone"
+JAVASCRIPT_ONLY = "JavaScript only"
+STALE = "stale"
+EMPTY = "empty"
+ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sample:
+    """What reading one item's page gave: its text's length, or why it gave no article."""
+
+    url: str
+    chars: int = 0
+    """Characters of article text extracted (0 when the page gave none)."""
+    problem: str | None = None
+    """Why the page will not give the article (`crawler.pages.Unusable`), or a transient
+    failure's reason when `transient`."""
+    transient: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceCheck:
+    """What one read of a source's index (and of one sample page) found."""
+
+    name: str
+    kind: str
+    url: str
+    stale_after: float = STALE_AFTER
+    status: int | None = None
+    """The index's HTTP status, when it answered."""
+    failure: str | None = None
+    """Why the index was not read, in plain words ("DNS lookup failed", "timeout" …)."""
+    robots: str = "unknown"
+    """robots.txt's word on the index URL: allowed, disallowed, no robots.txt, unreachable …"""
+    robots_allows: bool | None = None
+    """False when robots.txt's own rules forbid the index URL (not when it is unreachable)."""
+    html: bool = False
+    """The index answered an HTML page."""
+    unreadable: str | None = None
+    """Why the index document could not be parsed, if it could not."""
+    items: int = 0
+    newest: datetime | None = None
+    """The newest date among the items (None when none is dated)."""
+    sample: Sample | None = None
+    sample_expected: bool = True
+    """False for a source whose items are judged on their own text (no page is read)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckVerdict:
+    """One of the verdict names above, and the reason in words."""
+
+    name: str
+    reason: str
+
+
+def stale_after(source: Source) -> float:
+    """Seconds without a new item after which `source` counts as stale."""
+    return source.expect_every_seconds or STALE_AFTER
+
+
+def answer(check: SourceCheck) -> str:
+    """What the index answered: `HTTP 200`, or the failure in plain words."""
+    if check.status is not None:
+        return f"HTTP {check.status}"
+    return check.failure or "no answer"
+
+
+def plain_failure(error: BaseException) -> str:
+    """A failed download in plain words: DNS lookup failed, connection refused, timeout,
+    TLS error, connection closed, larger than crawl.max_size; else the error as it reads."""
+    chain = list(_causes(error))
+    if any(isinstance(e, CannotResolveHostError | tx.DNSLookupError) for e in chain):
+        return DNS_FAILED
+    if any(isinstance(e, DownloadConnectionRefusedError | tx.ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if any(isinstance(e, DownloadTimeoutError | tx.TimeoutError | TimeoutError) for e in chain):
+        return "timeout"
+    if any(type(e).__module__.startswith(("OpenSSL", "ssl")) for e in chain):
+        return "TLS error"
+    if any(isinstance(e, tx.NoRouteError) for e in chain):
+        return "no route to host"
+    if any(isinstance(e, DownloadCancelledError) for e in chain) or (
+        isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(error)
+    ):
+        return "larger than crawl.max_size"
+    if any(isinstance(e, DownloadFailedError | tx.ConnectionLost) for e in chain):
+        return "the connection closed before the answer"
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+def judge_check(check: SourceCheck, *, now: datetime) -> CheckVerdict:
+    """The verdict on `check` at `now` (the order is the module docstring's)."""
+    if check.robots_allows is False:
+        return CheckVerdict(
+            name=BLOCKED_BY_ROBOTS, reason=f"robots.txt forbids {check.url} to our user agent"
+        )
+    status = check.status
+    if check.failure == DNS_FAILED:
+        return CheckVerdict(name=GONE, reason="the host name does not resolve")
+    if status in GONE_STATUSES:
+        return CheckVerdict(name=GONE, reason=f"the index answered HTTP {status}")
+    if status in FORBIDDEN_STATUSES:
+        return CheckVerdict(name=FORBIDDEN, reason=f"the index answered HTTP {status}")
+    if check.failure is not None:
+        return CheckVerdict(name=ERROR, reason=check.failure)
+    if status is None or not 200 <= status < 300:
+        return CheckVerdict(name=ERROR, reason=f"the index answered {answer(check)}")
+    if check.items == 0:
+        if check.html:
+            return CheckVerdict(
+                name=JAVASCRIPT_ONLY,
+                reason="an HTML page with no items: built by JavaScript, or its links "
+                "are not article links",
+            )
+        if check.unreadable is not None:
+            return CheckVerdict(name=ERROR, reason=check.unreadable)
+        return CheckVerdict(name=EMPTY, reason="the index lists no item")
+    if check.newest is not None:
+        age = (now - check.newest).total_seconds()
+        if age > check.stale_after:
+            return CheckVerdict(
+                name=STALE,
+                reason=f"the newest item is {_span(age)} old "
+                f"(expected one every {_span(check.stale_after)})",
+            )
+    sample = check.sample
+    if sample is None:
+        if check.sample_expected:
+            return CheckVerdict(name=ERROR, reason="the sample page was not read in time")
+        return CheckVerdict(name=OK, reason=f"{check.items} items, each with its own text")
+    if sample.problem is not None and not sample.transient:
+        return CheckVerdict(
+            name=FEED_TEXT_ONLY,
+            reason=f"the sample page will not give the article: {sample.problem}; "
+            "alerts rest on the index's title and summary",
+        )
+    if sample.problem is not None:
+        return CheckVerdict(name=ERROR, reason=f"the sample page failed: {sample.problem}")
+    return CheckVerdict(
+        name=OK, reason=f"{check.items} items; the sample page gave {sample.chars} characters"
+    )
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, what caused it, and the reasons Twisted's web client wraps (TLS errors)."""
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        for reason in getattr(current, "reasons", None) or ():  # twisted ResponseFailed
+            value = getattr(reason, "value", reason)
+            if isinstance(value, BaseException):
+                todo.append(value)
+
+
+def _span(seconds: float) -> str:
+    """A duration in the largest whole unit that fits: 40s, 12m, 5h, 9d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
