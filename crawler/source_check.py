@@ -43,12 +43,20 @@ from twisted.internet import error as tx
 
 from kurilwatch.model import Source
 
+_FAILURE_WORDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+    ((CannotResolveHostError, tx.DNSLookupError), "DNS lookup failed"),
+    ((DownloadConnectionRefusedError, tx.ConnectionRefusedError), "connection refused"),
+    ((DownloadTimeoutError, tx.TimeoutError, TimeoutError), "timeout"),
+    ((tx.NoRouteError,), "no route to host"),
+)
+"""Download errors (Scrapy's and the Twisted ones they wrap) and their plain words."""
+
 STALE_AFTER = 7 * 86400.0
 """Seconds without a new item after which a source with no `expect_every` is stale."""
 
+DNS_FAILED = _FAILURE_WORDS[0][1]
 GONE_STATUSES = frozenset({404, 410})
 FORBIDDEN_STATUSES = frozenset({401, 403, 451})
-DNS_FAILED = "DNS lookup failed"
 
 OK = "ok"
 FEED_TEXT_ONLY = "feed text only"
@@ -116,9 +124,11 @@ def stale_after(source: Source) -> float:
 
 
 def answer(check: SourceCheck) -> str:
-    """What the index answered: `HTTP 200`, or the failure in plain words."""
+    """What the index answered: `HTTP 200`, the failure in plain words, or `not asked`."""
     if check.status is not None:
         return f"HTTP {check.status}"
+    if check.failure is None and check.robots_allows is False:
+        return "not asked"
     return check.failure or "no answer"
 
 
@@ -126,16 +136,11 @@ def plain_failure(error: BaseException) -> str:
     """A failed download in plain words: DNS lookup failed, connection refused, timeout,
     TLS error, connection closed, larger than crawl.max_size; else the error as it reads."""
     chain = list(_causes(error))
-    if any(isinstance(e, CannotResolveHostError | tx.DNSLookupError) for e in chain):
-        return DNS_FAILED
-    if any(isinstance(e, DownloadConnectionRefusedError | tx.ConnectionRefusedError) for e in chain):
-        return "connection refused"
-    if any(isinstance(e, DownloadTimeoutError | tx.TimeoutError | TimeoutError) for e in chain):
-        return "timeout"
+    for kinds, words in _FAILURE_WORDS:
+        if any(isinstance(e, kinds) for e in chain):
+            return words
     if any(type(e).__module__.startswith(("OpenSSL", "ssl")) for e in chain):
         return "TLS error"
-    if any(isinstance(e, tx.NoRouteError) for e in chain):
-        return "no route to host"
     if any(isinstance(e, DownloadCancelledError) for e in chain) or (
         isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(error)
     ):

@@ -145,6 +145,7 @@ def test_answer_is_the_status_or_the_failure() -> None:
     assert answer(seen()) == "HTTP 200"
     assert answer(seen(status=None, failure="DNS lookup failed")) == "DNS lookup failed"
     assert answer(seen(status=None)) == "no answer"
+    assert answer(seen(status=None, robots_allows=False)) == "not asked"
 
 
 def test_stale_after_is_expect_every_else_a_week() -> None:
