@@ -20,9 +20,10 @@ a `CheckVerdict`, deciding in this order:
 9. `error`: the sample page failed transiently (timeout, 5xx): nothing is known of it yet.
 10. `ok`.
 
-A source kind whose items carry their own text (no page to read) checks with `sample=None`
-and `sample_expected=False`; a kind or option adds its facts to `SourceCheck` and its rule
-here, in its place in the order above.
+Where an item's text comes from (`item_text`) changes 8-10: the index's own text
+(`fetch: never`) is `feed text only` without a sample; a post's own text (a Telegram
+channel) is `ok`. A new kind or option adds its facts to `SourceCheck` and its rule here, in
+its place in the order above.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -43,6 +45,8 @@ from twisted.internet import error as tx
 
 from kurilwatch.model import Source
 
+ItemText = Literal["page", "feed", "post"]
+
 _FAILURE_WORDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
     ((CannotResolveHostError, tx.DNSLookupError), "DNS lookup failed"),
     ((DownloadConnectionRefusedError, tx.ConnectionRefusedError), "connection refused"),
@@ -55,6 +59,9 @@ STALE_AFTER = 7 * 86400.0
 """Seconds without a new item after which a source with no `expect_every` is stale."""
 
 DNS_FAILED = _FAILURE_WORDS[0][1]
+SCRIPT_PAGE_KINDS = frozenset({"feed", "sitemap", "listing"})
+"""Kinds for which an HTML answer listing nothing is a page built by script (a Telegram
+preview is HTML by nature: one that lists nothing says why itself)."""
 GONE_STATUSES = frozenset({404, 410})
 FORBIDDEN_STATUSES = frozenset({401, 403, 451})
 
@@ -106,8 +113,9 @@ class SourceCheck:
     newest: datetime | None = None
     """The newest date among the items (None when none is dated)."""
     sample: Sample | None = None
-    sample_expected: bool = True
-    """False for a source whose items are judged on their own text (no page is read)."""
+    item_text: ItemText = "page"
+    """Where an item's text comes from: its page (a sample is read), the index's own title
+    and summary (no page is read), or the item itself (a post: no page to read)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,7 +176,7 @@ def judge_check(check: SourceCheck, *, now: datetime) -> CheckVerdict:
     if status is None or not 200 <= status < 300:
         return CheckVerdict(name=ERROR, reason=f"the index answered {answer(check)}")
     if check.items == 0:
-        if check.html:
+        if check.html and check.kind in SCRIPT_PAGE_KINDS:
             return CheckVerdict(
                 name=JAVASCRIPT_ONLY,
                 reason="an HTML page with no items: built by JavaScript, or its links "
@@ -185,11 +193,17 @@ def judge_check(check: SourceCheck, *, now: datetime) -> CheckVerdict:
                 reason=f"the newest item is {_span(age)} old "
                 f"(expected one every {_span(check.stale_after)})",
             )
+    if check.item_text == "post":
+        return CheckVerdict(name=OK, reason=f"{check.items} items, each with its own text")
+    if check.item_text == "feed":
+        return CheckVerdict(
+            name=FEED_TEXT_ONLY,
+            reason="pages are never read for this source: alerts rest on the index's title "
+            "and summary",
+        )
     sample = check.sample
     if sample is None:
-        if check.sample_expected:
-            return CheckVerdict(name=ERROR, reason="the sample page was not read in time")
-        return CheckVerdict(name=OK, reason=f"{check.items} items, each with its own text")
+        return CheckVerdict(name=ERROR, reason="the sample page was not read in time")
     if sample.problem is not None and not sample.transient:
         return CheckVerdict(
             name=FEED_TEXT_ONLY,

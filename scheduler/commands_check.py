@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from crawler.source_check import CheckVerdict, Sample, SourceCheck, answer, judge_check
+from crawler.source_check import (
+    DNS_FAILED,
+    CheckVerdict,
+    Sample,
+    SourceCheck,
+    answer,
+    judge_check,
+)
 from kurilwatch.config import Settings
 from kurilwatch.errors import ConfigError
 from kurilwatch.model import Source
@@ -124,7 +131,7 @@ async def check_source(poller: Any, settings: Settings, source: Source) -> Sourc
 
     def keep(entries: Sequence[FeedEntry]) -> int:
         listed.extend(entries)
-        return len(entries)
+        return 0  # nothing is stored, so nothing is new: an index with pages is read once
 
     timeout = settings.crawl.timeout
     report = await poller.poll(source, keep, since=EVERY_ITEM, timeout=timeout)
@@ -289,4 +296,6 @@ def _table(rows: Sequence[tuple[SourceCheck, CheckVerdict]]) -> list[str]:
     ]
     lines.append("")
     lines.extend(f"{c.name}: {v.name}: {v.reason}" for c, v in rows if v.name != "ok")
+    if len(rows) > 1 and all(c.failure == DNS_FAILED for c, _ in rows):
+        lines.append("No source's host name resolved: is this machine offline, or without DNS?")
     return lines

@@ -71,8 +71,11 @@ def seen(**changes: object) -> SourceCheck:
             "HTTP 503",
         ),
         (seen(sample=None), "error", "not read in time"),
-        # items that carry their own text need no page
-        (seen(sample=None, sample_expected=False), "ok", "own text"),
+        # items that carry their own text need no page; a source whose pages are never
+        # read rests on the feed's text
+        (seen(sample=None, item_text="post"), "ok", "own text"),
+        (seen(sample=None, item_text="feed"), "feed text only", "never read"),
+        (seen(sample=None, item_text="feed", newest=NOW - timedelta(days=9)), "stale", ""),
         # robots.txt's rules come first: the index was never asked
         (
             seen(status=None, robots="disallowed", robots_allows=False, items=0, sample=None),
@@ -115,6 +118,18 @@ def seen(**changes: object) -> SourceCheck:
             "HTML page",
         ),
         (seen(html=True, kind="listing", items=0, newest=None, sample=None), "JavaScript only", ""),
+        (
+            seen(
+                kind="telegram",
+                html=True,
+                items=0,
+                newest=None,
+                sample=None,
+                unreadable="the channel is not public",
+            ),
+            "error",
+            "not public",
+        ),
         (
             seen(items=0, newest=None, sample=None, unreadable="not XML: empty document"),
             "error",
