@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from crawler.source_check import (
 )
 from kurilwatch.config import Settings
 from kurilwatch.errors import ConfigError
-from kurilwatch.model import Source
+from kurilwatch.model import FeedEntry, Source
 from scheduler.context import CliContext, guarded
 
 EVERY_ITEM = datetime(1, 1, 1, tzinfo=UTC)
@@ -125,7 +126,6 @@ async def _check_all(settings: Settings, sources: Sequence[Source]) -> list[Sour
 async def check_source(poller: Any, settings: Settings, source: Source) -> SourceCheck:
     """Read `source`'s index once through `poller`, then its newest item's page."""
     from crawler.source_check import stale_after
-    from kurilwatch.model import FeedEntry
 
     listed: list[FeedEntry] = []
 
@@ -160,7 +160,7 @@ async def check_source(poller: Any, settings: Settings, source: Source) -> Sourc
     )
 
 
-async def _sample(poller: Any, source: Source, item: Any, timeout: float) -> Sample | None:
+async def _sample(poller: Any, source: Source, item: FeedEntry, timeout: float) -> Sample | None:
     """Read one item's page as the crawl reads every entry's, and say what it gave."""
     from crawler.pages import PageOutcome, Transient, Unusable
     from kurilwatch.model import Article, Entry
@@ -171,18 +171,9 @@ async def _sample(poller: Any, source: Source, item: Any, timeout: float) -> Sam
         outcomes.append(outcome)
         return type(outcome).__name__
 
+    listed = {f.name: getattr(item, f.name) for f in fields(FeedEntry)}
     entry = Entry(
-        id=0,
-        source=source.name,
-        url=item.url,
-        status="pending",
-        first_seen_at=datetime.now(UTC),
-        guid=item.guid,
-        title=item.title,
-        summary=item.summary,
-        published_at=item.published_at,
-        language=item.language,
-        outlet=item.outlet,
+        id=0, source=source.name, status="pending", first_seen_at=datetime.now(UTC), **listed
     )
     await poller.fetch_pages([entry], judge, sources={source.name: source}, timeout=timeout)
     if not outcomes:
