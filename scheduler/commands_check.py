@@ -213,7 +213,6 @@ def _robots(
     """robots.txt's word on `url` as the crawl left it in its cache: (words, allows, cause)."""
     from crawler.robots import AllowAll, DisallowAll
     from crawler.settings import DEFAULT_USER_AGENT
-    from crawler.source_check import plain_failure
 
     if not settings.crawl.obey_robots:
         return "not asked (crawl.obey_robots: false)", None, None
@@ -223,7 +222,7 @@ def _robots(
         return "unknown", None, None
     if isinstance(verdict, DisallowAll):
         if verdict.cause is not None:
-            return f"unreachable ({plain_failure(verdict.cause)})", None, verdict.cause
+            return "unreachable", None, verdict.cause  # the answer says why
         return f"{verdict.reason}: the host is off limits", None, None
     if isinstance(verdict, AllowAll):
         return "allowed (no robots.txt)", True, None
