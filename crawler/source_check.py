@@ -131,6 +131,20 @@ def stale_after(source: Source) -> float:
     return source.expect_every_seconds or STALE_AFTER
 
 
+def item_text(source: Source) -> ItemText:
+    """Where the crawl takes `source`'s items' text from: a Telegram post is its own text,
+    `fetch: never` leaves the index's title and summary, and otherwise each item's page.
+
+    `kind: telegram` and `fetch: never` come from their own branches of issue 15; until both
+    are merged, what this source model lacks reads as the default.
+    """
+    if source.kind == "telegram":
+        return "post"
+    if not getattr(source, "fetch_pages", True):
+        return "feed"
+    return "page"
+
+
 def answer(check: SourceCheck) -> str:
     """What the index answered: `HTTP 200`, the failure in plain words, or `not asked`."""
     if check.status is not None:

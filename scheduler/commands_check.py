@@ -125,7 +125,7 @@ async def _check_all(settings: Settings, sources: Sequence[Source]) -> list[Sour
 
 async def check_source(poller: Any, settings: Settings, source: Source) -> SourceCheck:
     """Read `source`'s index once through `poller`, then its newest item's page."""
-    from crawler.source_check import stale_after
+    from crawler.source_check import item_text, stale_after
 
     listed: list[FeedEntry] = []
 
@@ -135,13 +135,14 @@ async def check_source(poller: Any, settings: Settings, source: Source) -> Sourc
 
     timeout = settings.crawl.timeout
     report = await poller.poll(source, keep, since=EVERY_ITEM, timeout=timeout)
-    robots, allows, robots_failure = _robots(poller, settings, source.url)
+    robots, allows, robots_failure = _robots(poller, settings, source)
     words = None if report.status is not None else _failure_words(report, robots, robots_failure)
     dated = [e for e in listed if e.published_at is not None]
     newest = max(dated, key=lambda e: e.published_at or EVERY_ITEM) if dated else None
     sample_entry = newest or (listed[0] if listed else None)
+    text = item_text(source)
     sample = None
-    if sample_entry is not None and allows is not False and words is None:
+    if text == "page" and sample_entry is not None and allows is not False and words is None:
         sample = await _sample(poller, source, sample_entry, timeout)
     return SourceCheck(
         name=source.name,
@@ -157,6 +158,7 @@ async def check_source(poller: Any, settings: Settings, source: Source) -> Sourc
         items=len(listed),
         newest=newest.published_at if newest is not None else None,
         sample=sample,
+        item_text=text,
     )
 
 
@@ -208,14 +210,18 @@ def _failure_words(report: Any, robots: str, robots_failure: BaseException | Non
 
 
 def _robots(
-    poller: Any, settings: Settings, url: str
+    poller: Any, settings: Settings, source: Source
 ) -> tuple[str, bool | None, BaseException | None]:
-    """robots.txt's word on `url` as the crawl left it in its cache: (words, allows, cause)."""
+    """robots.txt's word on `source`'s index as the crawl left it in its cache: (words,
+    allows, cause)."""
     from crawler.robots import AllowAll, DisallowAll
     from crawler.settings import DEFAULT_USER_AGENT
 
     if not settings.crawl.obey_robots:
         return "not asked (crawl.obey_robots: false)", None, None
+    if not getattr(source, "obey_robots", True):  # `robots: ignore`
+        return "not asked (robots: ignore)", None, None
+    url = source.url
     parts = urlsplit(url)
     verdict = poller.robots.get(f"{parts.scheme}://{parts.netloc}")
     if verdict is None:

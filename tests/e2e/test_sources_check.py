@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from kurilwatch.config import SourceConfig
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
 from tests.support.stories import story_by_key
@@ -157,3 +159,73 @@ def test_a_bad_configuration_is_exit_2(kw_without_database: Kurilwatch) -> None:
     done = kw.run("sources", "check")
     assert done.returncode == 2
     assert "sources[0].url" in done.stderr
+
+
+@pytest.mark.skipif(
+    "fetch" not in SourceConfig.model_fields, reason="fetch: / robots: are not merged yet"
+)
+def test_fetch_never_and_robots_ignore(kw_without_database: Kurilwatch) -> None:
+    kw = kw_without_database
+    with NewsSite(name="Aggregator") as aggregator, NewsSite(name="Closed Wire") as closed:
+        listed = aggregator.add_story(story_by_key("nemuro-rally"))
+        page = closed.add_story(story_by_key("kunashir-bastion"))
+        closed.robots = "User-agent: *\nDisallow: /\n"
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "aggregator", "url": aggregator.feed_url, "fetch": "never"},
+                    {"name": "entitled", "url": closed.feed_url, "robots": "ignore"},
+                ]
+            }
+        )
+        done = kw.run("sources", "check", "--json")
+        assert done.returncode == 0, done.stderr
+        rows = _by_name(json.loads(done.stdout))
+        assert aggregator.hits(urlsplit(listed).path) == 0  # fetch: never: no page is read
+        assert closed.hits("/robots.txt") == 0
+        assert closed.hits(urlsplit(page).path) == 1
+
+    assert rows["aggregator"]["verdict"] == "feed text only"
+    assert rows["aggregator"]["items"] == 1 and rows["aggregator"]["sample_url"] is None
+    assert "never read" in rows["aggregator"]["reason"]
+    assert rows["entitled"]["verdict"] == "ok"
+    assert rows["entitled"]["robots"] == "not asked (robots: ignore)"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tests.support.telegram") is None,
+    reason="kind: telegram is not merged yet",
+)
+def test_a_telegram_channel_is_read_one_page_and_judged_on_its_posts(
+    kw_without_database: Kurilwatch,
+) -> None:
+    from tests.support.telegram import Post, TelegramPreview
+
+    kw = kw_without_database
+    now = datetime.now(UTC)
+    posts = [
+        Post(id=n, text=f"Exercise on Iturup, day {n}", published=now - timedelta(hours=30 - n))
+        for n in range(1, 26)
+    ]
+    with TelegramPreview(page_size=10) as tme:
+        tme.add_channel("fleet", "Pacific Fleet", posts)
+        tme.add_channel("closed", "Closed")
+        tme.hide("closed")
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "fleet", "kind": "telegram", "url": tme.preview_url("fleet")},
+                    {"name": "closed", "kind": "telegram", "url": tme.preview_url("closed")},
+                ]
+            }
+        )
+        done = kw.run("sources", "check", "--json")
+        assert done.returncode == 0, done.stderr
+        rows = _by_name(json.loads(done.stdout))
+        assert len(tme.page_requests("fleet")) == 1  # no paging back: nothing is stored
+
+    fleet = rows["fleet"]
+    assert (fleet["verdict"], fleet["items"], fleet["sample_url"]) == ("ok", 10, None)
+    assert datetime.fromisoformat(fleet["newest"]) > now - timedelta(hours=6)
+    assert rows["closed"]["verdict"] == "error"
+    assert "not public" in rows["closed"]["reason"]

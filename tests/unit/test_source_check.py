@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from crawler.source_check import (
     Sample,
     SourceCheck,
     answer,
+    item_text,
     judge_check,
     plain_failure,
     stale_after,
@@ -34,7 +36,7 @@ PAGE = "https://news.example.org/2026/12/02/kuril-drills"
 
 def seen(**changes: object) -> SourceCheck:
     """A healthy feed's check, with `changes`."""
-    fields: dict[str, object] = {
+    values: dict[str, object] = {
         "name": "wire",
         "kind": "feed",
         "url": "https://news.example.org/rss.xml",
@@ -45,8 +47,8 @@ def seen(**changes: object) -> SourceCheck:
         "newest": FRESH,
         "sample": Sample(url=PAGE, chars=2400),
     }
-    fields.update(changes)
-    return SourceCheck(**fields)  # type: ignore[arg-type]
+    values.update(changes)
+    return SourceCheck(**values)
 
 
 @pytest.mark.parametrize(
@@ -212,3 +214,21 @@ _TLSFailure.__module__ = "OpenSSL.SSL"
 )
 def test_plain_failure(error: BaseException, words: str) -> None:
     assert words in plain_failure(error)
+
+
+def test_item_text_is_the_page_unless_the_source_says_otherwise() -> None:
+    feed = Source(name="s", kind="feed", url="https://a.example/rss", every_seconds=300)
+    assert item_text(feed) == "page"
+    channel = Source(name="s", kind="telegram", url="https://t.me/s/a", every_seconds=300)
+    assert item_text(channel) == "post"
+
+
+@pytest.mark.skipif(
+    "fetch_pages" not in {f.name for f in fields(Source)},
+    reason="fetch: never (Source.fetch_pages) is not merged yet",
+)
+def test_fetch_never_leaves_the_feed_text() -> None:
+    never = Source(
+        name="s", kind="feed", url="https://a.example/rss", every_seconds=300, fetch_pages=False
+    )
+    assert item_text(never) == "feed"
