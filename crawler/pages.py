@@ -2,10 +2,11 @@
 
 Pure: no network, no database. A page fetch ends in one of three outcomes: the extracted
 `Article` (from HTML or a PDF), `Unusable` (the page will not give an article: 401/403/451,
-gone, a consent wall, a JavaScript shell, a PDF without text or past a cap, too little text), or `Transient` (timeout, connection error,
-5xx, 429; worth another try, not before the server's Retry-After). When the page is unusable,
-or the retries run out, the entry is judged on `feed_text_article`: the index's own title and
-summary, markup-free, with a trailing " - Publisher" moved from the title to the outlet.
+gone, a consent wall, a JavaScript shell, a PDF without text or past a cap, too little
+text), or `Transient` (timeout, connection error, 5xx, 429; worth another try, not before
+the server's Retry-After). When the page is unusable, or the retries run out, the entry is
+judged on `feed_text_article`: the index's own title and summary, markup-free, with a
+trailing " - Publisher" moved from the title to the outlet.
 """
 
 from __future__ import annotations

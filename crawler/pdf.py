@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from kurilwatch.errors import ExtractionError
 
@@ -106,7 +107,7 @@ def read_pdf(
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError
 
-    caps = {
+    caps: dict[str, Any] = {
         "maximum_declared_stream_length": max_inflated,
         "array_based_stream_maximum_output_length": max_inflated,
         "zlib_maximum_output_length": max_inflated,

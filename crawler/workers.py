@@ -2,9 +2,9 @@
 
 trafilatura is pure Python over lxml and holds the GIL for most of its ~16 ms a page, so a
 thread keeps it off the event loop but not off the core the loop runs on. `Extractor` runs
-`extract_page` (HTML through trafilatura, PDF through pypdf) in a small process pool instead (one worker per core by default,
-`crawl.extract_workers`; 0 runs it in a thread), so a poll that finds many new pages uses
-every core while the loop keeps fetching.
+`extract_page` (HTML through trafilatura, PDF through pypdf) in a small process pool instead
+(one worker per core by default, `crawl.extract_workers`; 0 runs it in a thread), so a poll
+that finds many new pages uses every core while the loop keeps fetching.
 
 The pool is for bursts. Workers take about a second to start (a fresh interpreter importing
 trafilatura), which a story's time to alert should not pay: while no pool runs, a page is

@@ -13,9 +13,17 @@ import zlib
 from collections.abc import Sequence
 from datetime import datetime
 
-__all__ = ["pdf_bomb", "pdf_many_pages", "pdf_many_streams", "pdf_text_string", "render_pdf"]
+__all__ = [
+    "pdf_bomb",
+    "pdf_many_pages",
+    "pdf_many_streams",
+    "pdf_text_string",
+    "pdf_with_image",
+    "render_pdf",
+]
 
 _MB = 1 << 20
+_FORM = b" /Type /XObject /Subtype /Form /BBox [0 0 1 1]"
 _ASCII = ("".join(chr(c) for c in range(32, 127)),)
 """What the bombs and long files may show: printable ASCII."""
 
@@ -53,14 +61,7 @@ def pdf_bomb(
     under `[/ASCIIHexDecode /FlateDecode]`, so that it is not zlib data as it stands.
     """
     head = _page_content(lines)
-    chunk = b" " * _MB
-    first = head + chunk[len(head) :]
-    deflate = zlib.compressobj(9)
-    start = deflate.compress(first) + deflate.flush(zlib.Z_SYNC_FLUSH)
-    repeat = deflate.compress(chunk) + deflate.flush(zlib.Z_SYNC_FLUSH)
-    end = deflate.flush()[:-4]
-    adler = _adler_of(first, chunk, inflated_mb - 1)
-    stream = start + repeat * (inflated_mb - 1) + end + adler.to_bytes(4, "big")
+    stream = _repeat_deflate(head + b" " * (_MB - len(head)), inflated_mb, b" " * _MB)
     if hex_wrapped:
         return _assemble([stream.hex().encode() + b">"], compressed=True, hex_wrapped=True)
     return _assemble([stream], compressed=True)
@@ -68,9 +69,27 @@ def pdf_bomb(
 
 def pdf_many_streams(count: int, inflated_kb: int, *, lines: Sequence[str] = ("Many",)) -> bytes:
     """A one-page PDF with `count` form XObjects, each inflating to `inflated_kb` KiB."""
-    forms = [zlib.compress(b" " * (inflated_kb * 1024), 9) for _ in range(count)]
+    form = zlib.compress(b" " * (inflated_kb * 1024), 9)
     content = _page_content(lines) + b"".join(b"/X%d Do\n" % i for i in range(count))
-    return _assemble([zlib.compress(content)], compressed=True, forms=forms)
+    return _assemble([zlib.compress(content)], compressed=True, xobjects=[(_FORM, form)] * count)
+
+
+def pdf_with_image(lines: Sequence[str], inflated_mb: int) -> bytes:
+    """A one-page PDF showing `lines` and an image whose pixels inflate to `inflated_mb` MiB."""
+    side = 1024
+    rows = inflated_mb  # one mebibyte of 8-bit grey per 1024 rows
+    image = (
+        b" /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+        b" /BitsPerComponent 8" % (side, side * rows)
+    )
+    data = _repeat_deflate(b"\0" * _MB, rows)
+    content = _page_content(lines) + b"q 100 0 0 100 50 50 cm /X0 Do Q\n"
+    return _assemble(
+        [zlib.compress(content)],
+        compressed=True,
+        xobjects=[(image, data)],
+        to_unicode=_to_unicode([_page_content(lines)]),
+    )
 
 
 def pdf_many_pages(count: int, *, lines: Sequence[str] = ("Page",)) -> bytes:
@@ -90,6 +109,19 @@ def _page_content(lines: Sequence[str]) -> bytes:
         parts.append(b"<" + line.encode("utf-16-be").hex().upper().encode() + b"> Tj T*")
     parts.append(b"ET\n")
     return b"\n".join(parts)
+
+
+def _repeat_deflate(first: bytes, count: int, chunk: bytes | None = None) -> bytes:
+    """zlib data for `first` then `count - 1` copies of `chunk` (default `first`), built from
+    one compressed copy: after a sync flush, a chunk of one repeated byte compresses to the
+    same blocks each time. The Adler-32 trailer is computed for the whole."""
+    chunk = first if chunk is None else chunk
+    deflate = zlib.compressobj(9)
+    start = deflate.compress(first) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    repeat = deflate.compress(chunk) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    end = deflate.flush()[:-4]
+    adler = _adler_of(first, chunk, count - 1)
+    return start + repeat * (count - 1) + end + adler.to_bytes(4, "big")
 
 
 def _adler_of(first: bytes, chunk: bytes, repeats: int) -> int:
@@ -135,7 +167,7 @@ def _assemble(
     created: datetime | None = None,
     compress: bool = True,
     compressed: bool = False,
-    forms: Sequence[bytes] = (),
+    xobjects: Sequence[tuple[bytes, bytes]] = (),
     hex_wrapped: bool = False,
     to_unicode: bytes | None = None,
 ) -> bytes:
@@ -166,13 +198,13 @@ def _assemble(
         b"<< /Type /Font /Subtype /Type0 /BaseFont /KWSans /Encoding /Identity-H"
         b" /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (cid_font, to_unicode_ref)
     )
-    xobjects = b""
-    if forms:
+    resources = b""
+    if xobjects:
         refs = []
-        for index, data in enumerate(forms):
-            ref = add(stream(data, b" /Type /XObject /Subtype /Form /BBox [0 0 1 1]", flate=True))
+        for index, (entries, data) in enumerate(xobjects):
+            ref = add(stream(data, entries, flate=True))
             refs.append(b"/X%d %d 0 R" % (index, ref))
-        xobjects = b" /XObject << " + b" ".join(refs) + b" >>"
+        resources = b" /XObject << " + b" ".join(refs) + b" >>"
     kids = []
     for content in contents:
         flate = compressed or compress
@@ -182,7 +214,7 @@ def _assemble(
             add(
                 b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842]"
                 b" /Resources << /Font << /F1 %d 0 R >>%s >> /Contents %d 0 R >>"
-                % (tree, font, xobjects, body)
+                % (tree, font, resources, body)
             )
         )
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % tree
