@@ -11,17 +11,18 @@ streams that add up. Every cap stops the work where it is reached:
 - `MAX_INFLATED_BYTES` across all the document's streams except images (which text
   extraction never decodes): `read_pdf` first inflates each FlateDecode stream into nothing,
   counting, and refuses the document once the count passes the cap, so a bomb costs the time
-  to inflate that many bytes and a constant amount of memory. pypdf's own per-stream limits
-  (every filter, and the decoding work per stream) are set to the same cap for what the count
-  cannot see (LZW, run-length, chained filters);
+  to inflate that many bytes and a constant amount of memory;
+- `MAX_STREAM_BYTES` for any one stream as pypdf decodes it (its own limits, for every filter
+  and the decoding work), for what the count cannot see (LZW, run-length, chained filters): a
+  page that passes it ends the reading there, and the document is refused if it is the first;
 - at most `MAX_PAGE_TREE` pages in the document (by its declared `/Count`, and pypdf refuses
   larger page trees whatever they declare), of which the first `MAX_PAGES` are read;
 - at most `MAX_TEXT_CHARS` characters of text: reading stops at the page that reaches it;
 - at most `MAX_SECONDS` of reading: no page is begun after that (one page's work is bounded
   by the stream caps, not by the clock).
 
-pypdf is imported on the first PDF only: it takes about half a second to import, which a
-daemon that never meets a PDF should not pay.
+pypdf is imported on the first PDF only, so that a daemon that never meets a PDF does not pay
+for its slow import.
 """
 
 from __future__ import annotations
@@ -42,7 +43,23 @@ MAX_PAGES = 30
 MAX_TEXT_CHARS = 200_000
 """Characters of text kept; reading stops at the page that reaches it."""
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
-"""Bytes that all the document's non-image streams may inflate to, together."""
+"""Bytes that all the document's non-image FlateDecode streams may inflate to, together."""
+MAX_STREAM_BYTES = 16 * 1024 * 1024
+"""Bytes one stream may decode to in pypdf, whatever its filters (a page of text is a few
+hundred kilobytes; pypdf holds up to twice this while it decodes)."""
+_STREAM_CAPS = (
+    "maximum_declared_stream_length",
+    "array_based_stream_maximum_output_length",
+    "zlib_maximum_output_length",
+    "lzw_maximum_output_length",
+    "run_length_maximum_output_length",
+    "brotli_maximum_output_length",
+    "jbig2_maximum_output_length",
+    "image_maximum_buffer_size",
+    "stream_decoding_work_maximum_length",
+    "xfa_decoding_work_maximum_length",
+)
+"""pypdf's per-stream limits (`pypdf.Configuration`), all set to `MAX_STREAM_BYTES`."""
 MAX_PAGE_TREE = 2_000
 """Pages a document may have at all: pypdf reads every page object (~1 ms each) before the
 first page's text, so a file of many thousand pages is refused rather than listed."""
@@ -92,6 +109,7 @@ def read_pdf(
     max_pages: int = MAX_PAGES,
     max_chars: int = MAX_TEXT_CHARS,
     max_inflated: int = MAX_INFLATED_BYTES,
+    max_stream: int = MAX_STREAM_BYTES,
     max_page_tree: int = MAX_PAGE_TREE,
     max_seconds: float = MAX_SECONDS,
     clock: Callable[[], float] = time.monotonic,
@@ -100,7 +118,8 @@ def read_pdf(
 
     Raises:
         ExtractionError: the file inflates past `max_inflated` bytes, has more than
-            `max_page_tree` pages, is encrypted with a password, or cannot be read.
+            `max_page_tree` pages, is encrypted with a password, cannot be read, or its first
+            page passes a per-stream cap.
     """
     if inflated_size(body, limit=max_inflated) > max_inflated:
         raise ExtractionError(f"the PDF inflates past {max_inflated} bytes")
@@ -108,16 +127,7 @@ def read_pdf(
     from pypdf.errors import LimitReachedError
 
     caps: dict[str, Any] = {
-        "maximum_declared_stream_length": max_inflated,
-        "array_based_stream_maximum_output_length": max_inflated,
-        "zlib_maximum_output_length": max_inflated,
-        "lzw_maximum_output_length": max_inflated,
-        "run_length_maximum_output_length": max_inflated,
-        "brotli_maximum_output_length": max_inflated,
-        "jbig2_maximum_output_length": max_inflated,
-        "image_maximum_buffer_size": max_inflated,
-        "stream_decoding_work_maximum_length": max_inflated,
-        "xfa_decoding_work_maximum_length": max_inflated,
+        **dict.fromkeys(_STREAM_CAPS, max_stream),
         "page_tree_maximum_entries": max_page_tree,
         "jbig2dec_binary": None,  # never run an outside program on a fetched file
     }
@@ -133,13 +143,15 @@ def read_pdf(
             pages = len(reader.pages)
             parts: list[str] = []
             size = 0
-            read = 0
             for page in reader.pages[:max_pages]:
-                part = _tidy(page.extract_text() or "")
-                read += 1
-                if part:
-                    parts.append(part)
-                    size += len(part) + 2
+                try:
+                    part = _tidy(page.extract_text() or "")
+                except LimitReachedError:
+                    if not parts:
+                        raise
+                    break  # a later page passes a cap: the text so far is the article
+                parts.append(part)
+                size += len(part) + 2
                 if size >= max_chars or clock() > deadline:
                     break
             info = reader.metadata
@@ -151,10 +163,10 @@ def read_pdf(
         raise ExtractionError(f"the PDF passes a reading cap: {str(exc)[:120]}") from exc
     except Exception as exc:  # pypdf raises many kinds (and builtins) on hostile files
         raise ExtractionError(f"the PDF could not be read: {type(exc).__name__}") from exc
-    text = "\n\n".join(parts)[:max_chars]
+    text = "\n\n".join(part for part in parts if part)[:max_chars]
     if title is None or _FILE_TITLE.match(title):
         title = next((line.strip() for line in text.splitlines() if line.strip()), None)
-    return PdfText(text=text, title=title, created=created, pages=pages, pages_read=read)
+    return PdfText(text=text, title=title, created=created, pages=pages, pages_read=len(parts))
 
 
 def inflated_size(body: bytes, *, limit: int) -> int:

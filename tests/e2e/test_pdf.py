@@ -67,9 +67,7 @@ def test_a_listing_of_pdfs_alerts_from_their_text_and_refuses_the_bomb(kw: Kuril
         done = kw.run("run", "--once")
         assert done.returncode == 0, done.stderr
 
-        alerted = {
-            p["story"]["url"].rsplit("/", 1)[1]: p for p in (r.json() for r in rx.received)
-        }
+        alerted = {p["story"]["url"].rsplit("/", 1)[1]: p for p in (r.json() for r in rx.received)}
         events = {r.key for r in RELEASES if r.events}
         assert set(alerted) == {paths[key].rsplit("/", 1)[1] for key in events}
         for release in RELEASES:

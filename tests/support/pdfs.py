@@ -50,9 +50,15 @@ def render_pdf(
 
 
 def pdf_bomb(
-    inflated_mb: int = 400, *, lines: Sequence[str] = ("Bomb",), hex_wrapped: bool = False
+    inflated_mb: int = 400,
+    *,
+    lines: Sequence[str] = ("Bomb",),
+    hex_wrapped: bool = False,
+    pages_before: Sequence[Sequence[str]] = (),
 ) -> bytes:
-    """A one-page PDF whose content stream inflates to `inflated_mb` MiB (of spaces).
+    """A PDF whose last page's content stream inflates to `inflated_mb` MiB (of spaces).
+
+    `pages_before` are ordinary pages (their lines) before the bomb's.
 
     The stream opens with `lines` shown as text, then only spaces; it is a few hundred
     kilobytes: after the first mebibyte every further one compresses to the same ~1 KB of
@@ -62,9 +68,10 @@ def pdf_bomb(
     """
     head = _page_content(lines)
     stream = _repeat_deflate(head + b" " * (_MB - len(head)), inflated_mb, b" " * _MB)
+    before = [zlib.compress(_page_content(page)) for page in pages_before]
     if hex_wrapped:
-        return _assemble([stream.hex().encode() + b">"], compressed=True, hex_wrapped=True)
-    return _assemble([stream], compressed=True)
+        stream = stream.hex().encode() + b">"
+    return _assemble([*before, stream], compressed=True, hex_wrapped=hex_wrapped)
 
 
 def pdf_many_streams(count: int, inflated_kb: int, *, lines: Sequence[str] = ("Many",)) -> bytes:
@@ -171,7 +178,8 @@ def _assemble(
     hex_wrapped: bool = False,
     to_unicode: bytes | None = None,
 ) -> bytes:
-    """Objects, cross-reference table and trailer around the pages' content streams."""
+    """Objects, cross-reference table and trailer around the pages' content streams
+    (`hex_wrapped`: the last one is in hex, under `[/ASCIIHexDecode /FlateDecode]`)."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -209,7 +217,8 @@ def _assemble(
     for content in contents:
         flate = compressed or compress
         data = content if compressed or not compress else zlib.compress(content, 9)
-        body = add(stream(data, flate=flate, hexed=hex_wrapped))
+        last = len(kids) == len(contents) - 1
+        body = add(stream(data, flate=flate, hexed=hex_wrapped and last))
         kids.append(
             add(
                 b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842]"

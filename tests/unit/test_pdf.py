@@ -11,7 +11,14 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from crawler.extract import extract_page, extract_pdf
-from crawler.pdf import MAX_INFLATED_BYTES, PdfText, inflated_size, is_pdf, read_pdf
+from crawler.pdf import (
+    MAX_INFLATED_BYTES,
+    MAX_STREAM_BYTES,
+    PdfText,
+    inflated_size,
+    is_pdf,
+    read_pdf,
+)
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import FeedEntry
 from tests.support.pdfs import (
@@ -195,9 +202,16 @@ def test_many_medium_streams_count_together() -> None:
 def test_a_bomb_the_count_cannot_see_stops_at_pypdfs_own_cap() -> None:
     bomb = pdf_bomb(400, hex_wrapped=True)  # hex first: not zlib data as it stands
     assert inflated_size(bomb, limit=MAX_INFLATED_BYTES) < 64 * 1024  # the font map only
-    refused, peak = _peak(lambda: read_pdf(bomb, max_inflated=8 * MB))
+    refused, peak = _peak(lambda: read_pdf(bomb))
     assert isinstance(refused, ExtractionError) and "reading cap" in str(refused)
-    assert peak < 64 * MB  # stopped near the 8 MiB cap, far from 400 MiB
+    assert peak < 3 * MAX_STREAM_BYTES  # stopped near the 16 MiB cap, far from 400 MiB
+
+
+def test_a_later_page_past_a_cap_ends_the_reading_there() -> None:
+    first = ["Russian frigates exercised near Kunashiri Island, the ministry said."]
+    bomb = pdf_bomb(400, hex_wrapped=True, pages_before=[first])
+    got = read_pdf(bomb)
+    assert got.text == first[0] and (got.pages, got.pages_read) == (2, 1)
 
 
 def test_images_are_neither_counted_nor_decoded() -> None:
