@@ -155,7 +155,7 @@ def read_pdf(
                 if size >= max_chars or clock() > deadline:
                     break
             info = reader.metadata
-            title = _clean(str(info.title)) if info is not None and info.title else None
+            title = " ".join(str(info.title).split()) or None if info and info.title else None
             created = _created(info)
     except ExtractionError:
         raise
@@ -221,10 +221,6 @@ def _tidy(text: str) -> str:
     """Runs of spaces made one, lines stripped, runs of blank lines made one."""
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _clean(value: str | None) -> str | None:
-    return re.sub(r"\s+", " ", value).strip() or None if value else None
 
 
 def _created(info: object) -> datetime | None:
