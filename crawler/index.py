@@ -13,10 +13,15 @@ A Google News block gives title, date and language; otherwise `<lastmod>` is the
 hreflang alternates, images and videos are ignored. A `loc` that holds an unresolved entity
 reference is dropped rather than guessed at.
 
-Listings (`parse_listing`): with a CSS selector, the links it picks; without one, the same-site
-links (same registrable domain) whose path looks like an article's: a date, a slug of three
-words or more, or a numeric id of five digits or more; never navigation, tag, author, paging,
-account, legal or feed pages, media files, or links inside page-level nav, header and footer.
+Listings (`parse_listing`): with a CSS selector, the links it picks, except media files other
+than PDF (a thumbnail's link inside a picked element is not an article); without one, the
+same-site links (same registrable domain) whose path looks like an article's: a date, a slug of
+three words or more, or a numeric id of five digits or more; never navigation, tag, author,
+paging, account, legal or feed pages, media files, or links inside page-level nav, header and
+footer. A PDF link is taken without a selector only when its path holds a date
+(`/press/2026/p20260312_01.pdf`): press-release lists file their PDFs by date, while the
+undated PDFs of ordinary pages are forms, brochures and reports. A listing of undated release
+PDFs needs a `links:` selector.
 """
 
 from __future__ import annotations
@@ -198,6 +203,7 @@ def parse_listing(body: bytes, url: str, *, links: str | None = None) -> tuple[F
     page = Selector(text=text or "<html></html>", type="html", base_url=url)
     base = get_base_url(text, url) or url
     own = canonical_url(url)
+    picked = xpath is not None
     if xpath is None:
         site = _site(url)
         anchors = page.xpath(_LINK_XPATH)
@@ -213,6 +219,8 @@ def parse_listing(body: bytes, url: str, *, links: str | None = None) -> tuple[F
         if link is None or link == own:
             continue
         if site is not None and (_site(link) != site or not _looks_like_article(link)):
+            continue
+        if picked and _extension(link) in MEDIA_EXTENSIONS and _extension(link) != ".pdf":
             continue
         title = _collapse(" ".join(anchor.xpath(_TEXT_XPATH).getall()))
         title = title or _collapse(anchor.attrib.get("title"))
@@ -359,6 +367,11 @@ def _site(url: str) -> str:
     return parts.top_domain_under_public_suffix or ".".join(host.split(".")[-2:])
 
 
+def _extension(url: str) -> str:
+    """The lower-cased extension of the last segment of `url`'s path ("" when none)."""
+    return posixpath.splitext(urlsplit(url).path.lower().rstrip("/"))[1]
+
+
 def _looks_like_article(url: str) -> bool:
     """Whether a same-site URL's path is an article's rather than navigation or a file."""
     path = urlsplit(url).path.lower()
@@ -366,13 +379,15 @@ def _looks_like_article(url: str) -> bool:
     if not segments:
         return False
     stem, extension = posixpath.splitext(segments[-1])
-    if extension in MEDIA_EXTENSIONS:
+    if extension in MEDIA_EXTENSIONS and extension != ".pdf":
         return False
     if stem in ("index", "default") and len(segments) > 1:
         stem = segments[-2]
     if stem in NAV_WORDS or any(segment in NAV_WORDS for segment in segments[:-1]):
         return False
     date = _URL_DATE.search(path)
+    if extension == ".pdf":
+        return date is not None  # a dated release; undated PDFs are forms and brochures
     dated = date is not None and date.end() < len(path.rstrip("/"))  # not a day archive
     words = [word for word in re.split(r"[-_.+]+", stem) if word]
     if not dated and words and words[0] in NAV_WORDS and len(words) <= 3:

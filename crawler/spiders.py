@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 
 from crawler.feeds import parse_feed
 from crawler.index import parse_listing, parse_sitemap
-from crawler.pages import PageOutcome, Transient, Unusable, not_a_page
+from crawler.pages import PageOutcome, Transient, Unusable
 from crawler.robots import RobotsCache, RobotsForbidden
 from crawler.safety import AddressForbidden, forbid_entity_declarations
 from crawler.workers import Extractor
@@ -315,16 +315,16 @@ class PollSpider(scrapy.Spider):
         batch: PageBatch = response.meta[POLL]
         try:
             outcome: PageOutcome
-            problem = not_a_page(response.body, _header(response, b"Content-Type"))
-            if problem is not None:
-                outcome = Unusable(problem)
-            else:
-                try:
-                    outcome = await self.extract(
-                        response.body, entry.url, source=entry.source, entry=entry.feed_entry()
-                    )
-                except ExtractionError as exc:
-                    outcome = Unusable(str(exc))
+            try:
+                outcome = await self.extract(
+                    response.body,
+                    entry.url,
+                    source=entry.source,
+                    entry=entry.feed_entry(),
+                    content_type=_header(response, b"Content-Type"),
+                )
+            except ExtractionError as exc:
+                outcome = Unusable(str(exc))
             await self._judge(batch, entry, outcome)
         finally:
             batch.end()
