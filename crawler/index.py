@@ -1,25 +1,26 @@
 """Pure parsing of index documents: which article URLs a sitemap or a listing page names.
 
-Takes bytes and the URL they came from, never a Scrapy response, and returns `FeedEntry`
-values (RSS and Atom feeds are `crawler.extract.parse_feed`'s business). No network, no files.
+Takes bytes and the URL they came from, never a Scrapy response, and returns `FeedEntry` values
+(RSS and Atom feeds are `crawler.extract.parse_feed`'s business). No network, no files.
 
 Sitemaps (`parse_sitemap`): a `<urlset>` gives entries, a `<sitemapindex>` child sitemaps, and
 a text sitemap (sitemaps.org: UTF-8, one absolute URL a line, nothing else) undated entries;
 gzip bodies are recognised by their magic bytes and inflated up to a size cap. How many entries
-were left out for being older than `since` is counted, so a poll can say why it kept none. The XML parser
-is configured as Scrapy's `Sitemap` configures it (recovering, entities never resolved, no
-network, no huge trees); we do not stand on that class because it flattens `<news:news>` away.
-A document that declares DTD entities (billion laughs, XXE) is refused outright: no sitemap
-needs them, and libxml2's recovery from them can truncate the document mid-URL.
-A Google News block gives title, date and language; otherwise `<lastmod>` is the date;
+were left out for being older than `since` is counted, so a poll can say why it kept none. The
+XML parser is configured as Scrapy's `Sitemap` configures it (recovering, entities never
+resolved, no network, no huge trees); we do not stand on that class because it flattens
+`<news:news>` away. A document that declares DTD entities (billion laughs, XXE) is refused
+outright: no sitemap needs them, and libxml2's recovery from them can truncate the document
+mid-URL. A Google News block gives title, date and language; otherwise `<lastmod>` is the date;
 hreflang alternates, images and videos are ignored. A `loc` that holds an unresolved entity
 reference is dropped rather than guessed at.
 
 Listings (`parse_listing`): the page's own charset (BOM, `<meta charset>`) wins, then the
-Content-Type header's, then UTF-8; with a CSS selector, the links it picks; without one, the same-site
-links (same registrable domain) whose path looks like an article's: a date, a slug of three
-words or more, or a numeric id of five digits or more; never navigation, tag, author, paging,
-account, legal or feed pages, media files, or links inside page-level nav, header and footer.
+Content-Type header's, then UTF-8. With a CSS selector, the links it picks; without one, the
+same-site links (same registrable domain) whose path looks like an article's: a date, a slug of
+three words or more, or a numeric id of five digits or more; never navigation, tag, author,
+paging, account, legal or feed pages, media files, or links inside page-level nav, header and
+footer.
 """
 
 from __future__ import annotations
