@@ -25,24 +25,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DontCloseSpider,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
+from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 
+from crawler.failures import network_failure
 from crawler.feeds import parse_feed
 from crawler.index import SitemapPage, parse_listing, parse_sitemap
 from crawler.pages import PageOutcome, Transient, Unusable, not_a_page
@@ -487,30 +478,17 @@ def _permanent(failure: Failure) -> bool:
 
 
 def _describe(failure: Failure) -> str:
-    """Why a request failed: the HTTP status, an expected network failure in our own words,
-    or the exception's name and message."""
+    """Why a request failed: the HTTP status, an expected failure in our own words (a network
+    failure, robots.txt), or the exception's name and message."""
     status = _status(failure)
     if status is not None:
         return f"HTTP {status}"
     error = failure.value
     request = getattr(failure, "request", None)
-    host = _host_port(request.url) if request is not None else "the server"
-    if isinstance(error, CannotResolveHostError):
-        return f"DNS lookup failed: no address for {host}"
-    if isinstance(error, DownloadConnectionRefusedError):
-        return f"connection refused by {host}"
-    if isinstance(error, DownloadTimeoutError):
-        return f"no answer from {host} in time"
-    if isinstance(error, ResponseDataLossError | ConnectionLost | ConnectionDone):
-        return f"{host} closed the connection before the answer was complete"
+    words = network_failure(error, request.url if request is not None else None)
+    if words is not None:
+        return words
+    if isinstance(error, RobotsForbidden):
+        return str(error)[:300]
     kind = type(error).__name__
     return f"{kind}: {failure.getErrorMessage()}"[:300]
-
-
-def _host_port(url: str) -> str:
-    """`host` or `host:port` of `url` (never its user info)."""
-    try:
-        parts = urlsplit(url)
-        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
-    except ValueError:
-        return "the server"
