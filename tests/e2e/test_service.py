@@ -182,7 +182,7 @@ def test_status_summarizes_sources_channels_and_dead_alerts(kw: Kurilwatch) -> N
         assert kw.run("run", "--once").returncode == 0
     done = kw.run("status")
     assert done.returncode == 0, done.stderr
-    assert "local" in done.stdout and "down" in done.stdout and "ConnectionRefused" in done.stdout
+    assert "local" in done.stdout and "down" in done.stdout and "connection refused" in done.stdout
     assert "UNHEALTHY: HTTP 410" in done.stdout
     assert "Dead alerts: 1" in done.stdout
 
