@@ -33,32 +33,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-)
+from scrapy.exceptions import DownloadCancelledError, DownloadFailedError, IgnoreRequest
 from twisted.internet import error as tx
 
+from crawler.failures import network_failure
 from kurilwatch.model import Source
 
 ItemText = Literal["page", "feed", "post"]
 
-_FAILURE_WORDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
-    ((CannotResolveHostError, tx.DNSLookupError), "DNS lookup failed"),
-    ((DownloadConnectionRefusedError, tx.ConnectionRefusedError), "connection refused"),
-    ((DownloadTimeoutError, tx.TimeoutError, TimeoutError), "timeout"),
-    ((tx.NoRouteError,), "no route to host"),
-)
-"""Download errors (Scrapy's and the Twisted ones they wrap) and their plain words."""
-
 STALE_AFTER = 7 * 86400.0
 """Seconds without a new item after which a source with no `expect_every` is stale."""
 
-DNS_FAILED = _FAILURE_WORDS[0][1]
+DNS_FAILED = "DNS lookup failed"
+"""How `crawler.failures.network_failure` begins a host that does not resolve."""
 SCRIPT_PAGE_KINDS = frozenset({"feed", "sitemap", "listing"})
 """Kinds for which an HTML answer listing nothing is a page built by script (a Telegram
 preview is HTML by nature: one that lists nothing says why itself)."""
@@ -154,20 +141,24 @@ def answer(check: SourceCheck) -> str:
     return check.failure or "no answer"
 
 
-def plain_failure(error: BaseException) -> str:
-    """A failed download in plain words: DNS lookup failed, connection refused, timeout,
-    TLS error, connection closed, larger than crawl.max_size; else the error as it reads."""
+def plain_failure(error: BaseException, url: str) -> str:
+    """A failed download of `url` in plain words: `crawler.failures.network_failure`'s (DNS
+    lookup failed, connection refused, no answer in time, connection closed), else TLS error,
+    no route to host, larger than crawl.max_size, or the error as it reads."""
     chain = list(_causes(error))
-    for kinds, words in _FAILURE_WORDS:
-        if any(isinstance(e, kinds) for e in chain):
+    for cause in chain:
+        words = network_failure(cause, url)
+        if words is not None:
             return words
     if any(type(e).__module__.startswith(("OpenSSL", "ssl")) for e in chain):
         return "TLS error"
+    if any(isinstance(e, tx.NoRouteError) for e in chain):
+        return "no route to host"
     if any(isinstance(e, DownloadCancelledError) for e in chain) or (
         isinstance(error, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(error)
     ):
         return "larger than crawl.max_size"
-    if any(isinstance(e, DownloadFailedError | tx.ConnectionLost) for e in chain):
+    if any(isinstance(e, DownloadFailedError) for e in chain):
         return "the connection closed before the answer"
     return f"{type(error).__name__}: {error}"[:300]
 
@@ -179,7 +170,7 @@ def judge_check(check: SourceCheck, *, now: datetime) -> CheckVerdict:
             name=BLOCKED_BY_ROBOTS, reason=f"robots.txt forbids {check.url} to our user agent"
         )
     status = check.status
-    if check.failure == DNS_FAILED:
+    if check.failure is not None and check.failure.startswith(DNS_FAILED):
         return CheckVerdict(name=GONE, reason="the host name does not resolve")
     if status in GONE_STATUSES:
         return CheckVerdict(name=GONE, reason=f"the index answered HTTP {status}")

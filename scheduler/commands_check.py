@@ -136,7 +136,11 @@ async def check_source(poller: Any, settings: Settings, source: Source) -> Sourc
     timeout = settings.crawl.timeout
     report = await poller.poll(source, keep, since=EVERY_ITEM, timeout=timeout)
     robots, allows, robots_failure = _robots(poller, settings, source)
-    words = None if report.status is not None else _failure_words(report, robots, robots_failure)
+    words = (
+        None
+        if report.status is not None
+        else _failure_words(report, source.url, robots, robots_failure)
+    )
     dated = [e for e in listed if e.published_at is not None]
     newest = max(dated, key=lambda e: e.published_at or EVERY_ITEM) if dated else None
     sample_entry = newest or (listed[0] if listed else None)
@@ -189,7 +193,9 @@ async def _sample(poller: Any, source: Source, item: FeedEntry, timeout: float) 
     return Sample(url=item.url, problem=outcome.reason, transient=True)
 
 
-def _failure_words(report: Any, robots: str, robots_failure: BaseException | None) -> str | None:
+def _failure_words(
+    report: Any, url: str, robots: str, robots_failure: BaseException | None
+) -> str | None:
     """Why the index was not read, in plain words; None when robots.txt's rules forbid it.
 
     An index not asked because robots.txt did not answer failed for robots.txt's reason (a
@@ -201,11 +207,11 @@ def _failure_words(report: Any, robots: str, robots_failure: BaseException | Non
     if report.error is None:
         return None
     if robots_failure is not None:
-        return plain_failure(robots_failure)
+        return plain_failure(robots_failure, url)
     if isinstance(report.failure, RobotsForbidden):
         return None if report.failure.permanent else f"not asked: {robots}"
     if report.failure is not None:
-        return plain_failure(report.failure)
+        return plain_failure(report.failure, url)
     return str(report.error)  # the poll timed out, or the crawl stopped
 
 
@@ -292,6 +298,6 @@ def _table(rows: Sequence[tuple[SourceCheck, CheckVerdict]]) -> list[str]:
     ]
     lines.append("")
     lines.extend(f"{c.name}: {v.name}: {v.reason}" for c, v in rows if v.name != "ok")
-    if len(rows) > 1 and all(c.failure == DNS_FAILED for c, _ in rows):
+    if len(rows) > 1 and all((c.failure or "").startswith(DNS_FAILED) for c, _ in rows):
         lines.append("No source's host name resolved: is this machine offline, or without DNS?")
     return lines

@@ -113,8 +113,8 @@ def test_each_kind_of_trouble_gets_its_verdict(kw_without_database: Kurilwatch) 
     assert rows["paywalled"]["items"] == 1
     assert "30d old" in rows["quiet"]["reason"]
     assert "every 1h" in rows["hourly"]["reason"]
-    assert rows["refused"]["answer"] == "connection refused"
-    assert rows["refused"]["reason"] == "connection refused"
+    assert rows["refused"]["answer"].startswith("connection refused by 127.0.0.1:")
+    assert rows["refused"]["reason"] == rows["refused"]["answer"]
     assert rows["script"]["answer"] == "HTTP 200" and rows["script"]["items"] == 0
     # each index once, the sample page once, and nothing of a site robots.txt closes
     assert healthy.hits("/rss.xml") == 2  # one per run: --json, then the table
@@ -127,7 +127,7 @@ def test_each_kind_of_trouble_gets_its_verdict(kw_without_database: Kurilwatch) 
         row = next(line for line in lines[1:] if line.startswith(name + " "))
         assert row.endswith(verdict)
     assert "paywalled: feed text only: the sample page will not give the article" in table.stdout
-    assert "refused: error: connection refused" in table.stdout
+    assert "refused: error: connection refused by 127.0.0.1:" in table.stdout
 
 
 def test_names_pick_sources_and_unknown_names_are_refused(kw_without_database: Kurilwatch) -> None:

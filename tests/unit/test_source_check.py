@@ -13,7 +13,6 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     IgnoreRequest,
 )
-from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseNeverReceived
 
@@ -89,7 +88,12 @@ def seen(**changes: object) -> SourceCheck:
         (seen(status=404, items=0, sample=None), "gone", "HTTP 404"),
         (seen(status=410, items=0, sample=None), "gone", "HTTP 410"),
         (
-            seen(status=None, failure="DNS lookup failed", robots="unknown", items=0),
+            seen(
+                status=None,
+                failure="DNS lookup failed: no address for a.example",
+                robots="unreachable",
+                items=0,
+            ),
             "gone",
             "does not resolve",
         ),
@@ -160,7 +164,7 @@ def test_verdict(check: SourceCheck, verdict: str, reason_has: str) -> None:
 
 def test_answer_is_the_status_or_the_failure() -> None:
     assert answer(seen()) == "HTTP 200"
-    assert answer(seen(status=None, failure="DNS lookup failed")) == "DNS lookup failed"
+    assert answer(seen(status=None, failure="timeout")) == "timeout"
     assert answer(seen(status=None)) == "no answer"
     assert answer(seen(status=None, robots_allows=False)) == "not asked"
 
@@ -193,10 +197,9 @@ _TLSFailure.__module__ = "OpenSSL.SSL"
 @pytest.mark.parametrize(
     ("error", "words"),
     [
-        (CannotResolveHostError("no.such.host"), "DNS lookup failed"),
-        (DNSLookupError("no.such.host"), "DNS lookup failed"),
-        (DownloadConnectionRefusedError("127.0.0.1:9"), "connection refused"),
-        (DownloadTimeoutError("took longer than 30.0 seconds"), "timeout"),
+        (CannotResolveHostError("no.such.host"), "DNS lookup failed: no address for a.example"),
+        (DownloadConnectionRefusedError("127.0.0.1:9"), "connection refused by a.example"),
+        (DownloadTimeoutError("took longer than 30.0 seconds"), "no answer from a.example"),
         (
             _wrapped(
                 DownloadFailedError("handshake"),
@@ -213,7 +216,7 @@ _TLSFailure.__module__ = "OpenSSL.SSL"
     ],
 )
 def test_plain_failure(error: BaseException, words: str) -> None:
-    assert words in plain_failure(error)
+    assert words in plain_failure(error, "https://a.example/rss.xml")
 
 
 def test_item_text_is_the_page_unless_the_source_says_otherwise() -> None:
