@@ -171,7 +171,7 @@ def judge_check(check: SourceCheck, *, now: datetime) -> CheckVerdict:
         )
     status = check.status
     if check.failure is not None and check.failure.startswith(DNS_FAILED):
-        return CheckVerdict(name=GONE, reason="the host name does not resolve")
+        return CheckVerdict(name=GONE, reason=check.failure)  # names the host
     if status in GONE_STATUSES:
         return CheckVerdict(name=GONE, reason=f"the index answered HTTP {status}")
     if status in FORBIDDEN_STATUSES:

@@ -288,7 +288,7 @@ def _table(rows: Sequence[tuple[SourceCheck, CheckVerdict]]) -> list[str]:
         "  ".join(
             [
                 *(
-                    cell[:w].rjust(w) if i == 3 else cell[:w].ljust(w)
+                    _fit(cell, w).rjust(w) if i == 3 else _fit(cell, w).ljust(w)
                     for i, (cell, w) in enumerate(zip(row, widths, strict=False))
                 ),
                 row[-1],
@@ -301,3 +301,8 @@ def _table(rows: Sequence[tuple[SourceCheck, CheckVerdict]]) -> list[str]:
     if len(rows) > 1 and all((c.failure or "").startswith(DNS_FAILED) for c, _ in rows):
         lines.append("No source's host name resolved: is this machine offline, or without DNS?")
     return lines
+
+
+def _fit(cell: str, width: int) -> str:
+    """`cell`, cut to `width` characters with an ellipsis when longer."""
+    return cell if len(cell) <= width else cell[: width - 1] + "…"

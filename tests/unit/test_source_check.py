@@ -95,7 +95,7 @@ def seen(**changes: object) -> SourceCheck:
                 items=0,
             ),
             "gone",
-            "does not resolve",
+            "no address for a.example",
         ),
         (
             seen(status=None, failure="connection refused", robots_allows=None, items=0),
