@@ -66,8 +66,8 @@ class Entry:
     """One entry an index yielded, kept until its page is judged (`storage.entries`).
 
     `status`: pending (not tried yet), retrying (a transient failure, `last_error`; tried
-    again at `next_attempt_at`), done (judged on its page, or on a post's own text), feed (judged on the index's own
-    title and summary, `reason` says why the page was not used).
+    again at `next_attempt_at`), done (judged on its page, or on a post's own text), feed
+    (judged on the index's own title and summary, `reason` says why the page was not used).
     """
 
     id: int

@@ -145,7 +145,9 @@ def _render_post(name: str, title: str, post: Post) -> str:
         )
     if post.text:
         lines = "<br/>".join(_inline(line) for line in post.text.split("\n"))
-        parts.append(f'<div class="tgme_widget_message_text js-message_text" dir="auto">{lines}</div>')
+        parts.append(
+            f'<div class="tgme_widget_message_text js-message_text" dir="auto">{lines}</div>'
+        )
     if post.link_preview is not None:
         head, description = post.link_preview
         parts.append(
@@ -244,3 +246,115 @@ class TelegramPreview(LocalServer):
         if len(segments) == 1 and segments[0] != "robots.txt":
             return Canned(200, render_no_channel(segments[0]), {"Content-Type": _HTML})
         return Canned(404, b"not found", {"Content-Type": "text/plain"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelText:
+    """An invented post of a news channel and the events it reports.
+
+    Attributes:
+        key: A short stable name.
+        text: The post's text (a caption when `photo`).
+        events: The events it reports; empty for on-topic news without one and for noise.
+        photo: Posted as a photo with `text` as its caption.
+        link_preview: (title, description) of a link preview shown under it.
+    """
+
+    key: str
+    text: str
+    events: frozenset[str] = frozenset()
+    photo: bool = False
+    link_preview: tuple[str, str] | None = None
+
+    def shown(self) -> str:
+        """The text a reader sees: the post's, then its link preview's title and description."""
+        return "\n\n".join([self.text, *(self.link_preview or ())])
+
+
+_EXERCISE = frozenset({"exercise"})
+_PROTEST = frozenset({"protest"})
+_BOTH = frozenset({"protest", "exercise"})
+
+DESK_POSTS: tuple[ChannelText, ...] = (
+    ChannelText(
+        key="ru-bastion-drill",
+        events=_EXERCISE,
+        photo=True,
+        text="На острове Итуруп расчёты береговых ракетных комплексов «Бастион» Тихоокеанского "
+        "флота провели учения по отражению атаки условного противника.\nВ учениях задействовано "
+        "более 300 военнослужащих и около 40 единиц техники.",
+    ),
+    ChannelText(
+        key="ru-kunashir-landing",
+        events=_EXERCISE,
+        text="Морские пехотинцы ТОФ отработали высадку десанта на необорудованное побережье "
+        "острова Кунашир. Учение прошло в рамках плановой боевой подготовки на Курилах.",
+    ),
+    ChannelText(
+        key="en-air-defence",
+        events=_EXERCISE,
+        text="Pacific Fleet air defence crews on Iturup in the Kuril Islands held live-fire "
+        "drills this week, repelling a simulated air raid with Tor-M2 systems.",
+    ),
+    ChannelText(
+        key="ja-kunashiri-drill",
+        events=_EXERCISE,
+        text="ロシア軍が北方領土の国後島で軍事演習を実施しました。兵士約500人が参加し、"
+        "砲撃訓練を行ったということです。",
+    ),
+    ChannelText(
+        key="en-diplomatic-protest",
+        events=_BOTH,
+        text="Japan lodged a protest with Moscow through diplomatic channels over Russian "
+        "military exercises on the disputed Kuril Islands, which Tokyo calls the Northern "
+        "Territories.",
+    ),
+    ChannelText(
+        key="ru-protest-rejected",
+        events=_BOTH,
+        text="МИД Японии заявил протест российской стороне в связи с проведением военных учений "
+        "на южных Курилах. Москва протест отклонила, назвав острова своей территорией.",
+    ),
+    ChannelText(
+        key="ja-nemuro-march",
+        events=_PROTEST,
+        text="北方領土の返還を求める住民大会が根室市で開かれ、元島民らおよそ300人が"
+        "市内をデモ行進しました。",
+    ),
+    ChannelText(
+        key="en-nemuro-rally-link",
+        events=_PROTEST,
+        text="From our partners:",
+        link_preview=(
+            "Former islanders march in Nemuro",
+            "Hundreds of former island residents marched in Nemuro on Sunday demanding that "
+            "Russia return the Northern Territories.",
+        ),
+    ),
+    ChannelText(
+        key="ru-blizzard",
+        text="На Курилах ожидается сильный ветер и метель, в Южно-Курильске закрыты школы.",
+    ),
+    ChannelText(
+        key="en-quake",
+        text="A magnitude 5.8 earthquake struck off the Kuril Islands early on Tuesday. No "
+        "damage or tsunami threat was reported.",
+    ),
+    ChannelText(
+        key="ru-saury-quota",
+        text="Рыбаки Курильского района выполнили квоту по добыче сайры досрочно.",
+    ),
+    ChannelText(
+        key="en-band-concert",
+        text="Navy band concert in Vladivostok this Saturday, admission free.",
+    ),
+)
+"""A news channel's posts about the islands, in three languages, half of them events."""
+
+PROTEST_POST = ChannelText(
+    key="en-shikotan-protest",
+    events=_PROTEST,
+    text="Tokyo protested to Moscow on Friday after Russia opened a new border post on "
+    "Shikotan, one of the Southern Kurils that Japan claims.",
+)
+"""A post that reports a protest, posted between two polls."""

@@ -71,8 +71,12 @@ def test_captions_and_link_previews_are_text_replies_media_and_service_are_not()
         Post(id=2, photo=True, published=NOW),  # media only: nothing to judge
         Post(id=3, service=True, published=NOW),
         Post(id=4, text="Our answer", reply_to="The quoted earlier post", published=NOW),
-        Post(id=5, text="Read more:", link_preview=("Rally in Nemuro", "Hundreds marched."),
-             published=NOW),  # fmt: skip
+        Post(
+            id=5,
+            text="Read more:",
+            link_preview=("Rally in Nemuro", "Hundreds marched."),
+            published=NOW,
+        ),
     )
     texts = {p.url.rsplit("/", 1)[1]: p.summary for p in found.posts}
     assert texts == {
@@ -129,7 +133,7 @@ def test_preview_urls(url: str, expected: str) -> None:
 )
 def test_urls_that_name_no_channel(url: str) -> None:
     assert channel_name(url) is None
-    with pytest.raises(ValueError, match="t.me/s/NAME"):
+    with pytest.raises(ValueError, match=r"t\.me/s/NAME"):
         preview_url(url)
 
 
@@ -219,7 +223,9 @@ def test_config_takes_a_channel_link_as_its_preview(tmp_path: Path) -> None:
     [source] = load_config(path, {}).sources
     assert source.url == "https://t.me/s/kuril_desk"
     assert source.to_source().kind == "telegram" and source.to_source().max_pages is None
-    path = _config(tmp_path, "    kind: telegram\n    url: https://t.me/s/x_y_z1\n    max_pages: 2\n")
+    path = _config(
+        tmp_path, "    kind: telegram\n    url: https://t.me/s/x_y_z1\n    max_pages: 2\n"
+    )
     assert load_config(path, {}).sources[0].to_source().max_pages == 2
 
 
