@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.render import console_text, slack_preview, webhook_body
 from crawler.telegram import (
     TITLE_MAX,
     ChannelPage,
@@ -25,7 +26,7 @@ from crawler.telegram import (
 )
 from kurilwatch.config import load_config
 from kurilwatch.errors import ConfigError, ExtractionError
-from kurilwatch.model import Entry, FeedEntry
+from kurilwatch.model import Alert, Entry, FeedEntry, Notice, Story
 from tests.support.telegram import Post, render_channel_page, render_no_channel
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -246,3 +247,27 @@ def test_config_takes_a_channel_link_as_its_preview(tmp_path: Path) -> None:
 def test_config_errors(tmp_path: Path, source: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace("]", r"\]")):
         load_config(_config(tmp_path, source), {})
+
+
+def test_an_alert_on_a_post_names_its_channel_and_no_feed_note() -> None:
+    story = Story(
+        id=1,
+        title="Учения на Итурупе",
+        url="https://t.me/kuril_desk/5",
+        language="ru",
+        published_at=NOW,
+        first_seen_at=NOW,
+        urls=("https://t.me/kuril_desk/5",),
+        text_source="post",
+        outlet="Kuril Desk",
+    )
+    alert = Alert(
+        id="a1", channel="ops", story_id=1, events=("exercise",), rules=("exercise",),
+        evidence=(), created_at=NOW,
+    )  # fmt: skip
+    notice = Notice(alert=alert, story=story)
+    preview = slack_preview(notice)
+    assert "Kuril Desk ·" in preview and "t.me ·" not in preview
+    assert "feed" not in preview + console_text(notice)
+    body = webhook_body(notice)
+    assert body["story"]["text_source"] == "post" and body["stories"][0]["outlet"] == "Kuril Desk"
