@@ -80,9 +80,7 @@ def test_posts_become_stories_alert_once_and_a_second_poll_reads_one_page(kw: Ku
         assert landing["story"]["url"] == "https://t.me/kuril_desk/1"  # from the older page
 
         # a new post: the first page now holds posts seen before, so no older page is read
-        tg.add_post(
-            "kuril_desk", _post(len(items) + 1, PROTEST_POST, now - timedelta(minutes=5))
-        )
+        tg.add_post("kuril_desk", _post(len(items) + 1, PROTEST_POST, now - timedelta(minutes=5)))
         second = kw.run("run", "--once")
         assert second.returncode == 0, second.stderr
         assert tg.page_requests("kuril_desk")[2:] == ["/s/kuril_desk"]
