@@ -25,6 +25,8 @@ from scrapy.http import Request, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.failures import network_failure
+
 log = logging.getLogger(__name__)
 
 ROBOTS_TTL = 3600.0
@@ -130,10 +132,13 @@ class RobotsMiddleware:
             return
         verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}", request)
         if not verdict.allowed(request.url, self.user_agent):
-            outage = isinstance(verdict, DisallowAll)
-            reason = verdict.reason if isinstance(verdict, DisallowAll) else "disallowed"
             self.crawler.stats.inc_value("robotstxt/forbidden")
-            raise RobotsForbidden(f"forbidden by robots.txt ({reason})", permanent=not outage)
+            if isinstance(verdict, DisallowAll):  # the host is down: say so, not "forbidden"
+                raise RobotsForbidden(
+                    f"{verdict.reason} (nothing is fetched from the host until it answers)",
+                    permanent=False,
+                )
+            raise RobotsForbidden("forbidden by robots.txt (disallowed)", permanent=True)
 
     async def _verdict(self, origin: str, request: Request) -> Verdict:
         cache = getattr(self.crawler.spider, "robots_cache", None) or self._local
@@ -163,8 +168,9 @@ class RobotsMiddleware:
         try:
             response: Response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow
-            log.warning("robots.unreachable", extra={"origin": origin, "error": type(exc).__name__})
-            return DisallowAll(f"robots.txt unreachable: {type(exc).__name__}")
+            reason = network_failure(exc, request.url) or type(exc).__name__
+            log.warning("robots.unreachable", extra={"origin": origin, "error": reason})
+            return DisallowAll(f"robots.txt unreachable: {reason}")
         verdict = verdict_for(response.status, response.body)
         if isinstance(verdict, DisallowAll):
             log.warning("robots.server_error", extra={"origin": origin, "status": response.status})
