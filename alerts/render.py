@@ -134,6 +134,8 @@ def slack_message(notice: Notice) -> dict[str, Any]:
     outlets = sorted({urlsplit(u).hostname or u for u in story.urls}) or [
         urlsplit(story.url).hostname or story.url
     ]
+    if story.text_source == "post" and story.outlet:  # a channel's post: name the channel
+        outlets = [story.outlet]
     link = f"<{_escape_url(story.url)}|{_escape(_clip(story.title, 300))}>"
     quote = "\n".join(f"> {_escape(s)}" for s in _sentences(alert))
     rules = ", ".join(alert.rules)

@@ -6,7 +6,8 @@ per-host politeness (AutoThrottle, per-domain concurrency, per-host `delay:`/`co
 is shared by every source on a host. A poll sends a conditional GET for the index document
 (If-None-Match / If-Modified-Since from the last poll); a 304, or a body whose SHA-256 did not
 change, ends it. Otherwise the index is parsed off the event loop (a feed, a sitemap and the
-child sitemaps of a sitemap index, or an HTML listing) and its entries are handed to the
+child sitemaps of a sitemap index, an HTML listing, or a Telegram channel's preview, read page
+by older page while `crawler.telegram.page_back` says so) and its entries are handed to the
 poll's `keep` callable, which makes them durable entries (`storage.entries`) and says how many
 were new. Reading the pages is separate work: `PageBatch` fetches the pages of claimed
 entries, extracts each off the loop (in the extraction process pool) and hands every outcome
@@ -39,6 +40,7 @@ from crawler.index import SitemapPage, parse_listing, parse_sitemap
 from crawler.pages import PageOutcome, Transient, Unusable
 from crawler.robots import RobotsCache, RobotsForbidden
 from crawler.safety import AddressForbidden, forbid_entity_declarations
+from crawler.telegram import DEFAULT_MAX_PAGES, page_back, page_url, parse_channel
 from crawler.workers import Extractor
 from kurilwatch.backoff import retry_after
 from kurilwatch.errors import ExtractionError
@@ -65,7 +67,8 @@ class PollReport:
     entries: int = 0
     new_urls: int = 0
     parts_failed: int = 0
-    """Child sitemaps that could not be read: the index must be read whole again."""
+    """Child sitemaps, or older pages of a channel's preview, that could not be read: the
+    index must be read whole again."""
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
@@ -93,6 +96,8 @@ def parse_index(
     Raises:
         ExtractionError: the document is not of the expected kind.
     """
+    if source.kind == "telegram":  # the newest page only: paging back is the spider's
+        return SitemapPage(entries=parse_channel(body, source.url).posts)
     if source.kind != "listing":
         forbid_entity_declarations(body)
     if source.kind == "sitemap":
@@ -257,6 +262,10 @@ class PollSpider(scrapy.Spider):
             if digest == poll.source.body_sha256:
                 poll.report.not_modified = True
                 return
+            if poll.source.kind == "telegram":
+                async for request in self._read_channel(poll, response.body, pages=1):
+                    yield request
+                return
             try:
                 page = await asyncio.to_thread(
                     parse_index,
@@ -300,10 +309,53 @@ class PollSpider(scrapy.Spider):
         return
         yield
 
-    async def _keep(self, poll: Poll, entries: Sequence[FeedEntry]) -> None:
+    async def parse_channel_page(self, response: Response, pages: int) -> AsyncIterator[Any]:
+        """An older page of a Telegram channel's preview (the `pages`-th read this poll)."""
+        poll: Poll = response.meta[POLL]
+        try:
+            async for request in self._read_channel(poll, response.body, pages=pages):
+                yield request
+        finally:
+            poll.end()
+
+    async def _read_channel(self, poll: Poll, body: bytes, *, pages: int) -> AsyncIterator[Any]:
+        """Keep one preview page's posts, then ask for the older page if `page_back` says so."""
+        try:
+            page = await asyncio.to_thread(parse_channel, body, poll.source.url)
+        except ExtractionError as exc:
+            if pages == 1:
+                poll.report.error = str(exc)
+                return
+            log.warning(
+                "telegram.page_unreadable",
+                extra={"source": poll.source.name, "page": pages, "reason": str(exc)},
+            )
+            poll.report.parts_failed += 1
+            return
+        new = await self._keep(poll, page.posts)
+        more = page_back(
+            page,
+            new=new,
+            pages_read=pages,
+            max_pages=poll.source.max_pages or DEFAULT_MAX_PAGES,
+            since=poll.since,
+        )
+        if more and page.before is not None and not poll.closed:
+            yield self._request(
+                poll,
+                page_url(poll.source.url, page.before),
+                self.parse_channel_page,
+                self.channel_page_failed,
+                cb_kwargs={"pages": pages + 1},
+            )
+
+    async def _keep(self, poll: Poll, entries: Sequence[FeedEntry]) -> int:
         poll.report.entries += len(entries)
-        if entries and not poll.closed:
-            poll.report.new_urls += await asyncio.to_thread(poll.keep, entries)
+        if not entries or poll.closed:
+            return 0
+        new = await asyncio.to_thread(poll.keep, entries)
+        poll.report.new_urls += new
+        return new
 
     def fetch_pages(self, batch: PageBatch) -> None:
         """Start reading the pages of `batch.entries`; each outcome goes to `batch.judge`."""
@@ -377,6 +429,18 @@ class PollSpider(scrapy.Spider):
             poll.report.parts_failed += 1
             log.warning(
                 "sitemap.fetch_failed",
+                extra={"source": poll.source.name, "reason": _describe(failure)},
+            )
+        finally:
+            poll.end()
+
+    async def channel_page_failed(self, failure: Failure) -> None:
+        """An older page of a channel's preview failed: what it holds is not read."""
+        poll: Poll = failure.request.meta[POLL]  # type: ignore[attr-defined]
+        try:
+            poll.report.parts_failed += 1
+            log.warning(
+                "telegram.page_failed",
                 extra={"source": poll.source.name, "reason": _describe(failure)},
             )
         finally:

@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -72,8 +73,10 @@ class SourceConfig(_Strict):
     """One news source.
 
     `kind` is `feed` (RSS, Atom, JSON Feed), `sitemap` (sitemaps, indexes, Google News
-    sitemaps) or `listing` (an HTML section or search page; `links:` is an optional CSS
-    selector for its article links). A feed `url` may hold `{query}`, filled from `query:`.
+    sitemaps), `listing` (an HTML section or search page; `links:` is an optional CSS
+    selector for its article links) or `telegram` (a public channel's web preview,
+    `https://t.me/s/NAME`; `https://t.me/NAME` is taken as it; `max_pages:` bounds how far
+    back a poll reads). A feed `url` may hold `{query}`, filled from `query:`.
     `expect_every:` reports the source as stale when it yields nothing new for that long.
     `delay:` and `concurrency:` ask for more care with the source's host than the adaptive
     default (AutoThrottle): at least `delay` between requests to the host, at most
@@ -81,7 +84,7 @@ class SourceConfig(_Strict):
     """
 
     name: str = Field(pattern=_NAME)
-    kind: Literal["feed", "sitemap", "listing"] = "feed"
+    kind: Literal["feed", "sitemap", "listing", "telegram"] = "feed"
     url: str
     every: Duration = 300.0
     query: str | None = None
@@ -89,6 +92,7 @@ class SourceConfig(_Strict):
     expect_every: Duration | None = None
     delay: Duration | None = None
     concurrency: int | None = Field(default=None, ge=1, le=16)
+    max_pages: int | None = Field(default=None, ge=1, le=50)
 
     @field_validator("links")
     @classmethod
@@ -105,9 +109,13 @@ class SourceConfig(_Strict):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("expected an http:// or https:// URL")
+        if info.data.get("kind") == "telegram":
+            from crawler.telegram import preview_url
+
+            return preview_url(value)
         return value
 
     @model_validator(mode="after")
@@ -116,6 +124,8 @@ class SourceConfig(_Strict):
             raise ValueError("links: is only for kind: listing")
         if "{query}" in self.url and not self.query:
             raise ValueError("url contains {query} but the source has no query:")
+        if self.max_pages is not None and self.kind != "telegram":
+            raise ValueError("max_pages: is only for kind: telegram")
         return self
 
     def to_source(self) -> Source:
@@ -130,6 +140,7 @@ class SourceConfig(_Strict):
             every_seconds=self.every,
             links=self.links,
             expect_every_seconds=self.expect_every,
+            max_pages=self.max_pages,
         )
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-SourceKind = Literal["feed", "sitemap", "listing"]
+SourceKind = Literal["feed", "sitemap", "listing", "telegram"]
+TextSource = Literal["page", "feed", "post"]
 ChannelKind = Literal["slack", "webhook", "apprise", "console"]
 AlertStatus = Literal["pending", "delivered", "dead"]
 NoticeKind = Literal["alert", "update", "also_reported"]
@@ -36,6 +37,8 @@ class Source:
     every_seconds: float
     links: str | None = None
     expect_every_seconds: float | None = None
+    max_pages: int | None = None
+    """For `telegram`: preview pages a poll reads back at most (None: the default)."""
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
@@ -63,8 +66,8 @@ class Entry:
     """One entry an index yielded, kept until its page is judged (`storage.entries`).
 
     `status`: pending (not tried yet), retrying (a transient failure, `last_error`; tried
-    again at `next_attempt_at`), done (judged on its page), feed (judged on the index's own
-    title and summary, `reason` says why the page was not used).
+    again at `next_attempt_at`), done (judged on its page, or on a post's own text), feed
+    (judged on the index's own title and summary, `reason` says why the page was not used).
     """
 
     id: int
@@ -115,8 +118,9 @@ class Article:
     outlet: str | None = None
     canonical_url: str | None = None
     """What the page itself declares as its canonical URL (rel=canonical, og:url), if any."""
-    text_source: Literal["page", "feed"] = "page"
-    """Judged on the page's text, or on the index's own title and summary."""
+    text_source: TextSource = "page"
+    """Judged on the page's text, on the index's own title and summary, or on a post's
+    text, which is the whole article (a Telegram channel's post)."""
     text_reason: str | None = None
     """Why the page's text was not used, when `text_source` is feed."""
 
@@ -156,8 +160,9 @@ class Story:
     published_at: datetime | None
     first_seen_at: datetime
     urls: tuple[str, ...] = field(default_factory=tuple)
-    text_source: Literal["page", "feed"] = "page"
-    """"feed" while every copy was judged on a feed's own title and summary only."""
+    text_source: TextSource = "page"
+    """"feed" while every copy was judged on a feed's own title and summary only; "post"
+    when no copy's page was read but one was a post (its text is the whole article)."""
     text_reason: str | None = None
     """Why the first copy's page was not used, when `text_source` is feed."""
     outlet: str | None = None

@@ -8,7 +8,8 @@ and records the outcome as the source's health (a broken source is recorded and 
 carry on); the index's validators are stored after every index read whole, and a source whose
 row was pruned is recreated from the configuration. Taking the lease loads the source's
 validators in the same statement, and recording the outcome gives the lease back in the same
-statement. Then the source's due entries are read at once (`work_entries`), which the daemon
+statement. Then the source's due entries are read at once (`work_entries`; a Telegram post is
+judged on its own text, no page fetched), which the daemon
 also runs every `ENTRY_SECONDS` for entries due again after a transient failure, under leases
 other replicas respect. `renew_claims` keeps the run's claim on its sources. `drain_channel`
 claims one channel's due outbox rows one at a time under a lease and sends them in order
@@ -34,10 +35,11 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from alerts.delivery import Delivered, Reject, Retry, next_attempt, send
-from crawler.pages import PageOutcome, Transient
+from crawler.pages import PageOutcome, Transient, Unusable
 from crawler.pipeline import Ingestor
 from crawler.poller import Poller
 from crawler.spiders import PollReport
+from crawler.telegram import post_article
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.errors import SourceNotFound
 from kurilwatch.model import Entry, Notice, Source
@@ -270,8 +272,16 @@ async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str
                 rt.metrics.articles.labels(entry.source, verdict).inc()
             return verdict
 
-        batch = await rt.poller.fetch_pages(claimed, judge, sources=sources, timeout=timeout)
+        pages = []
         for entry in claimed:
+            source_of = sources.get(entry.source)
+            if source_of is None or source_of.kind != "telegram":
+                pages.append(entry)
+                continue
+            told = post_article(entry) or Unusable("the post has no text")
+            outcomes[await judge(entry, told)] += 1
+        batch = await rt.poller.fetch_pages(pages, judge, sources=sources, timeout=timeout)
+        for entry in pages:
             if entry.id not in batch.judged:
                 batch.judged.add(entry.id)
                 late = Transient(batch.error or "the page was not read in time")

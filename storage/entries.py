@@ -115,14 +115,14 @@ def finish_entry(
     story_id: int | None = None,
     canonical_url: str | None = None,
 ) -> bool:
-    """Record that `owner` judged the entry (on its `page` or its `feed` text); False if the
-    lease was lost to another owner (nothing changed). `canonical_url` is what the page
-    declared itself to be."""
+    """Record that `owner` judged the entry (on its `page`, its `feed` text, or a `post`'s
+    text, which is the whole article: done); False if the lease was lost to another owner
+    (nothing changed). `canonical_url` is what the page declared itself to be."""
     return _settle(
         engine,
         entry_id,
         owner,
-        status="done" if judged_on == "page" else "feed",
+        status="done" if judged_on in ("page", "post") else "feed",
         judged_on=judged_on,
         verdict=verdict,
         reason=reason,

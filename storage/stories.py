@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.errors import StoryNotFound
-from kurilwatch.model import Story
+from kurilwatch.model import Story, TextSource
 from storage.tables import articles, stories
 
 
@@ -40,13 +40,14 @@ def get_story(conn: Connection, story_id: int) -> Story:
     )
 
 
-def text_source(
-    copies: Sequence[tuple[str, str | None]],
-) -> tuple[Literal["page", "feed"], str | None]:
+def text_source(copies: Sequence[tuple[str, str | None]]) -> tuple[TextSource, str | None]:
     """What a story was judged on, from its copies' (text_source, text_reason), first first:
-    its page if any copy's page was read, else the feed, with the first copy's reason."""
+    its page if any copy's page was read, else a post if any copy was one (its text is the
+    whole article), else the feed, with the first copy's reason."""
     if not copies or any(source == "page" for source, _ in copies):
         return "page", None
+    if any(source == "post" for source, _ in copies):
+        return "post", None
     return "feed", copies[0][1]
 
 
