@@ -246,10 +246,14 @@ class _Or:
         return idx.keep(key, sorted({s for c in self.live(idx) for s in _spans_of(c, idx)}))
 
     def mask(self, idx: TextIndex, size: int) -> int:
+        key = ("mask", id(self), size)
+        done: int | None = idx.memo(key)
+        if done is not None:
+            return done
         mask = 0
         for c in self.live(idx):
             mask |= c.mask(idx, size)
-        return mask
+        return idx.keep(key, mask)
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         for c in self.live(idx):
@@ -276,12 +280,16 @@ class _And:
     def mask(self, idx: TextIndex, size: int) -> int:
         if _absent(self, idx):
             return 0
+        key = ("mask", id(self), size)
+        done: int | None = idx.memo(key)
+        if done is not None:
+            return done
         mask = idx.all_windows(size)
         for c in self.children:
             mask &= c.mask(idx, size)
             if not mask:
                 break
-        return mask
+        return idx.keep(key, mask)
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         for c in self.children:
