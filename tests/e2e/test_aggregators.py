@@ -185,8 +185,11 @@ def test_robots_ignore_lets_a_source_past_its_own_hosts_robots_txt(kw: Kurilwatc
         assert all(site.hits(urlsplit(p.url).path) == 1 for p in site.postings)
         [logged] = _logged(ignored.stderr, "robots.ignored")
         assert logged["source"] == "kushiro" and logged["level"] == "warning"
-        assert rx.received
+        alerted = {r.json()["story"]["title"] for r in rx.received}
     assert {e["status"] for e in kw.json("entries", "list")} == {"done"}
+    by_title = {s.title: s.key for s in ALL}
+    on_page = _rules_test(kw, {s.key: (s.title, s.text, s.language) for s in ALL})
+    assert alerted and {by_title[t] for t in alerted} == on_page
 
 
 def test_robots_ignore_does_not_reach_the_hosts_an_aggregator_links_to(
