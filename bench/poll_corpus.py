@@ -205,7 +205,9 @@ def _content_type(path: Path) -> str:
     }.get(path.suffix, "application/xml")
 
 
-def build_docs(files: list[tuple[Path, str]], pages_origin: str) -> list[Doc]:
+def build_docs(
+    files: list[tuple[Path, str]], pages_origin: str, corpora: Path = CORPORA
+) -> list[Doc]:
     """The served form of every file: body rewritten, headers chosen, ETag computed."""
     docs = []
     for index, (path, kind) in enumerate(files):
@@ -218,7 +220,7 @@ def build_docs(files: list[tuple[Path, str]], pages_origin: str) -> list[Doc]:
                 headers[key] = rewrite_urls(value, pages_origin)
         body = rewrite_body(raw, pages_origin)
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        rel = path.relative_to(CORPORA).as_posix()
+        rel = path.relative_to(corpora).as_posix()
         docs.append(
             Doc(
                 index=index,
@@ -398,7 +400,7 @@ def main() -> int:
     built: list[Doc] = []
 
     def docs_for(pages_port: int) -> list[Doc]:
-        built.extend(build_docs(files, f"http://127.0.0.1:{pages_port}"))
+        built.extend(build_docs(files, f"http://127.0.0.1:{pages_port}", args.corpora))
         return built
 
     with servers(docs_for, counts) as (feed_port, pages_port):

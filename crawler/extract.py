@@ -1,7 +1,9 @@
 """Pure parsing: article bytes into an `Article` (and, re-exported, feed bytes into entries).
 
 Takes bytes and a URL, never a Scrapy response, so the same code runs in tests, in a worker
-thread or process, and in `rules test`. Articles go through trafilatura (htmldate for the
+thread or process, and in `rules test`. `extract_page` sends a PDF (by Content-Type or
+signature) to `extract_pdf` (`crawler.pdf`, pypdf, capped) and anything else to
+`extract_article`. HTML articles go through trafilatura (htmldate for the
 date); feeds through `crawler.feeds`. Decides the article's title, text, language and date
 (the feed's own date wins over the page's; the page's full metadata, with htmldate's date
 search, is read only when the feed gives no date), the outlet that published it (og:site_name,
@@ -27,10 +29,18 @@ from trafilatura.metadata import examine_meta, extract_title
 from crawler.canonical import canonical_url
 from crawler.feeds import FeedUnreadable, parse_feed
 from crawler.pages import guess_language
+from crawler.pdf import is_pdf, read_pdf
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import Article, FeedEntry
 
-__all__ = ["FeedUnreadable", "extract_article", "guess_language", "parse_feed"]
+__all__ = [
+    "FeedUnreadable",
+    "extract_article",
+    "extract_page",
+    "extract_pdf",
+    "guess_language",
+    "parse_feed",
+]
 
 MIN_TEXT_CHARS = 80
 CONSENT_MAX_CHARS = 1500
@@ -50,6 +60,52 @@ EXTRACTION_OPTIONS: dict[str, Any] = {
     "favor_recall": False,
     "include_comments": False,
 }
+
+
+def extract_page(
+    body: bytes,
+    url: str,
+    *,
+    source: str,
+    content_type: str | None = None,
+    entry: FeedEntry | None = None,
+) -> Article:
+    """The article in a fetched page: `extract_pdf` for a PDF, else `extract_article`.
+
+    Raises:
+        ExtractionError: the page (or PDF) holds no article text, or a PDF passes a cap.
+    """
+    if is_pdf(body, content_type):
+        return extract_pdf(body, url, source=source, entry=entry)
+    return extract_article(body, url, source=source, entry=entry)
+
+
+def extract_pdf(body: bytes, url: str, *, source: str, entry: FeedEntry | None = None) -> Article:
+    """The article in a PDF file: its text, title, date and language (`crawler.pdf` caps).
+
+    The title is the document's metadata title, else its first line of text. The date is the
+    document's creation date when it has one (set when the file is written, unlike a page's
+    date, which htmldate guesses), else the feed entry's. The outlet is the host: a PDF names
+    no site.
+
+    Raises:
+        ExtractionError: the file cannot be read, passes a cap, or holds too little text
+            (a scan without a text layer).
+    """
+    pdf = read_pdf(body)
+    if len(pdf.text) < MIN_TEXT_CHARS:
+        raise ExtractionError(f"the PDF has no text layer ({len(pdf.text)} characters)")
+    title = pdf.title or pdf.text[:80]
+    return Article(
+        url=canonical_url(url),
+        source=source,
+        title=title,
+        text=pdf.text,
+        language=guess_language(f"{title}\n{pdf.text}"),
+        published_at=pdf.created or (entry.published_at if entry else None),
+        guid=entry.guid if entry else None,
+        outlet=_host(url),
+    )
 
 
 def extract_article(

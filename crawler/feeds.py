@@ -5,6 +5,12 @@ Atom 0.3/1.0 go through feedparser (with the response headers, so encodings and 
 links resolve against the feed URL); JSON Feed 1.0/1.1, which feedparser 6 does not read,
 is parsed here with `json`. Touches nothing: no network, no files.
 
+Real servers' slips are forgiven where the intent is plain: whitespace before the XML
+declaration is dropped (XML forbids it, and feedparser would call the feed broken); a UTF-16
+document without a byte-order mark is recognised by the NUL bytes of its `<?xml` when the
+Content-Type names no charset (feedparser would read it as US-ASCII under `text/xml`); a JSON
+Feed whose `version` says `1`, `1.0` or `1.1` instead of the jsonfeed.org URL is read.
+
 What comes out is safe to show: titles and summaries are plain text (markup, scripts and
 `javascript:` URLs removed, whitespace collapsed), and every entry links to an absolute
 http(s) URL in canonical form; items without one are dropped. A document that is not a
@@ -31,6 +37,13 @@ from kurilwatch.errors import ExtractionError
 from kurilwatch.model import FeedEntry
 
 JSON_FEED_VERSION = "jsonfeed.org/version/"
+_BARE_JSON_FEED_VERSION = re.compile(r"1(?:\.[01])?")
+_UTF16_XML = {
+    "<\x00?\x00x\x00m\x00l\x00".encode("latin-1"): "utf-16le",
+    "\x00<\x00?\x00x\x00m\x00l".encode("latin-1"): "utf-16be",
+}
+_XML_SPACE = b" \t\r\n"
+_UTF8_BOM = b"\xef\xbb\xbf"
 _SKIPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
 _BLOCK_ELEMENTS = frozenset({"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4"})
 _TAG_LIKE = re.compile(r"</?[A-Za-z!?][^<>]*>")
@@ -91,6 +104,12 @@ def plain_text(value: Any) -> str | None:
     return text or None
 
 
+def bomless_utf16(body: bytes) -> str | None:
+    """`utf-16le` or `utf-16be` for a document that opens with `<?xml` in UTF-16 without a
+    byte-order mark (the NUL bytes tell which), else None."""
+    return _UTF16_XML.get(body[:10])
+
+
 def _looks_like_json(body: bytes, content_type: str) -> bool:
     """JSON by its first character, or by its Content-Type unless it starts like XML."""
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -100,6 +119,7 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
 
 
 def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[FeedEntry]:
+    body, headers = _forgiven(body, headers)
     parsed = feedparser.parse(body, response_headers={"content-location": url, **headers})
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not parsed.entries:
@@ -144,6 +164,22 @@ def _publisher(base: str, item: Any) -> tuple[str | None, str | None]:
     return name, where
 
 
+def _forgiven(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The body without whitespace before its first `<` (a UTF-8 BOM kept), and the headers
+    naming UTF-16 when the body is BOM-less UTF-16 and the Content-Type names no charset."""
+    bom = _UTF8_BOM if body.startswith(_UTF8_BOM) else b""
+    rest = body[len(bom) :]
+    stripped = rest.lstrip(_XML_SPACE)
+    if stripped[:1] == b"<" and len(stripped) < len(rest):
+        body = bom + stripped
+    codec = bomless_utf16(body)
+    content_type = headers.get("content-type", "")
+    if codec is not None and "charset=" not in content_type.lower():
+        media = content_type.split(";", 1)[0].strip() or "application/xml"
+        headers = {**headers, "content-type": f"{media}; charset={codec}"}
+    return body, headers
+
+
 def _xml_links(item: Any) -> list[tuple[Any, bool]]:
     """Candidate article links of a feedparser entry, best first, and whether each may be
     relative (an id, or a link feedparser took from the guid, counts only when absolute)."""
@@ -162,7 +198,7 @@ def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise FeedUnreadable(f"not a feed: invalid JSON ({type(exc).__name__})") from exc
-    if not isinstance(doc, dict) or JSON_FEED_VERSION not in str(doc.get("version", "")):
+    if not isinstance(doc, dict) or not _json_feed_version(doc.get("version")):
         raise FeedUnreadable("not a feed: JSON without a JSON Feed version")
     items = doc.get("items")
     if not isinstance(items, list):
@@ -191,6 +227,14 @@ def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
             )
         )
     return entries
+
+
+def _json_feed_version(value: Any) -> bool:
+    """Whether `value` names JSON Feed 1.x: the jsonfeed.org URL, or `1`, `1.0`, `1.1`."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    text = str(value).strip().lower()
+    return JSON_FEED_VERSION in text or _BARE_JSON_FEED_VERSION.fullmatch(text) is not None
 
 
 def _first_web_url(base: str, candidates: Iterable[tuple[Any, bool]]) -> str | None:

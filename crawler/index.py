@@ -1,22 +1,30 @@
 """Pure parsing of index documents: which article URLs a sitemap or a listing page names.
 
-Takes bytes and the URL they came from, never a Scrapy response, and returns `FeedEntry`
-values (RSS and Atom feeds are `crawler.extract.parse_feed`'s business). No network, no files.
+Takes bytes and the URL they came from, never a Scrapy response, and returns `FeedEntry` values
+(RSS and Atom feeds are `crawler.extract.parse_feed`'s business). No network, no files.
 
-Sitemaps (`parse_sitemap`): a `<urlset>` gives entries, a `<sitemapindex>` child sitemaps;
-gzip bodies are recognised by their magic bytes and inflated up to a size cap. The XML parser
-is configured as Scrapy's `Sitemap` configures it (recovering, entities never resolved, no
-network, no huge trees); we do not stand on that class because it flattens `<news:news>` away.
-A document that declares DTD entities (billion laughs, XXE) is refused outright: no sitemap
-needs them, and libxml2's recovery from them can truncate the document mid-URL.
-A Google News block gives title, date and language; otherwise `<lastmod>` is the date;
+Sitemaps (`parse_sitemap`): a `<urlset>` gives entries, a `<sitemapindex>` child sitemaps, and
+a text sitemap (sitemaps.org: UTF-8, one absolute URL a line, nothing else) undated entries;
+gzip bodies are recognised by their magic bytes and inflated up to a size cap. How many entries
+were left out for being older than `since` is counted, so a poll can say why it kept none. The
+XML parser is configured as Scrapy's `Sitemap` configures it (recovering, entities never
+resolved, no network, no huge trees); we do not stand on that class because it flattens
+`<news:news>` away. A document that declares DTD entities (billion laughs, XXE) is refused
+outright: no sitemap needs them, and libxml2's recovery from them can truncate the document
+mid-URL. A Google News block gives title, date and language; otherwise `<lastmod>` is the date;
 hreflang alternates, images and videos are ignored. A `loc` that holds an unresolved entity
 reference is dropped rather than guessed at.
 
-Listings (`parse_listing`): with a CSS selector, the links it picks; without one, the same-site
-links (same registrable domain) whose path looks like an article's: a date, a slug of three
-words or more, or a numeric id of five digits or more; never navigation, tag, author, paging,
-account, legal or feed pages, media files, or links inside page-level nav, header and footer.
+Listings (`parse_listing`): the page's own charset (BOM, `<meta charset>`) wins, then the
+Content-Type header's, then UTF-8. With a CSS selector, the links it picks, except media files
+other than PDF (a thumbnail's link inside a picked element is not an article); without one,
+the same-site links (same registrable domain) whose path looks like an article's: a date, a
+slug of three words or more, or a numeric id of five digits or more; never navigation, tag,
+author, paging, account, legal or feed pages, media files, or links inside page-level nav,
+header and footer. A PDF link is taken without a selector only when its path holds a date
+(`/press/2026/p20260312_01.pdf`): press-release lists file their PDFs by date, while the
+undated PDFs of ordinary pages are forms, brochures and reports. A listing of undated release
+PDFs needs a `links:` selector.
 """
 
 from __future__ import annotations
@@ -36,11 +44,11 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from scrapy.utils.gz import gunzip
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode
 from w3lib.html import get_base_url
 
 from crawler.canonical import canonical_url
-from crawler.feeds import FeedUnreadable
+from crawler.feeds import FeedUnreadable, bomless_utf16
 from kurilwatch.model import FeedEntry
 
 MAX_SITEMAP_SIZE = 10 * 1024 * 1024
@@ -112,6 +120,8 @@ class SitemapPage:
 
     entries: tuple[FeedEntry, ...] = ()
     sitemaps: tuple[str, ...] = ()
+    too_old: int = 0
+    """Entries and child sitemaps left out because they are dated before `since`."""
 
 
 def parse_sitemap(
@@ -128,10 +138,14 @@ def parse_sitemap(
 
     Raises:
         SitemapUnreadable: the body is corrupt gzip, inflates past `max_size`, is not XML,
-            declares DTD entities, or its root is neither `<urlset>` nor `<sitemapindex>`.
+            declares DTD entities, or its root is neither `<urlset>` nor `<sitemapindex>`
+            (and it is not a text sitemap either).
     """
     if body[:2] == _GZIP_MAGIC:
         body = _gunzip(body, max_size)
+    listed = _text_sitemap(body, url)
+    if listed is not None:
+        return listed
     root = _xml_root(body)
     kind = etree.QName(root).localname
     if kind not in ("urlset", "sitemapindex"):
@@ -140,6 +154,7 @@ def parse_sitemap(
         since = since.replace(tzinfo=UTC)
     entries: dict[str, FeedEntry] = {}
     sitemaps: dict[str, None] = {}
+    too_old = 0
     for item in root:
         name = _localname(item)
         if name not in ("url", "sitemap"):
@@ -153,6 +168,7 @@ def parse_sitemap(
             _text(fields.get("lastmod"))
         )
         if since is not None and dated is not None and dated[0] + dated[1] <= since:
+            too_old += 1
             continue
         if name == "sitemap":
             sitemaps.setdefault(loc)
@@ -164,7 +180,28 @@ def parse_sitemap(
                 published_at=dated[0] if dated else None,
                 language=_language(_text(publication.get("language"))),
             )
-    return SitemapPage(entries=tuple(entries.values()), sitemaps=tuple(sitemaps))
+    return SitemapPage(entries=tuple(entries.values()), sitemaps=tuple(sitemaps), too_old=too_old)
+
+
+def _text_sitemap(body: bytes, url: str) -> SitemapPage | None:
+    """The entries of a text sitemap, or None when `body` is not one (not UTF-8, empty, or
+    a line that is not an absolute http(s) URL: an error page is no sitemap)."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = [line.strip() for line in text.splitlines()]
+    entries: dict[str, FeedEntry] = {}
+    for line in lines:
+        if not line:
+            continue
+        if not line.lower().startswith(("http://", "https://")) or any(c.isspace() for c in line):
+            return None
+        loc = _absolute(line, url)
+        if loc is None:
+            return None
+        entries.setdefault(loc, FeedEntry(url=loc))
+    return SitemapPage(entries=tuple(entries.values())) if entries else None
 
 
 def check_selector(css: str) -> None:
@@ -177,14 +214,18 @@ def check_selector(css: str) -> None:
     _css_xpath(css)
 
 
-def parse_listing(body: bytes, url: str, *, links: str | None = None) -> tuple[FeedEntry, ...]:
+def parse_listing(
+    body: bytes, url: str, *, links: str | None = None, content_type: str | None = None
+) -> tuple[FeedEntry, ...]:
     """The article links of an HTML section or search-results page, in page order.
 
     Args:
-        body: the page as fetched; its encoding comes from a BOM or `<meta charset>`.
+        body: the page as fetched; its encoding comes from a BOM or `<meta charset>`, else
+            from `content_type`'s charset, else UTF-8.
         url: where it came from; hrefs resolve against it (or its `<base href>`).
         links: a CSS selector for the article links, or for elements holding them (their
             `a[href]` are used). Without it, same-site links that look like articles are taken.
+        content_type: the response's Content-Type header, if any.
 
     Returns:
         One entry per canonical http(s) URL, titled by its first non-empty link text, dated
@@ -194,10 +235,14 @@ def parse_listing(body: bytes, url: str, *, links: str | None = None) -> tuple[F
         ListingSelectorError: `links` is not a usable CSS selector.
     """
     xpath = _css_xpath(links) if links is not None else None
-    _, text = html_to_unicode(None, body)
+    # The page's own declaration first: it travels with the bytes, where a server's default
+    # charset is often set for the whole site.
+    header = None if html_body_declared_encoding(body) else content_type
+    _, text = html_to_unicode(header, body)
     page = Selector(text=text or "<html></html>", type="html", base_url=url)
     base = get_base_url(text, url) or url
     own = canonical_url(url)
+    picked = xpath is not None
     if xpath is None:
         site = _site(url)
         anchors = page.xpath(_LINK_XPATH)
@@ -213,6 +258,8 @@ def parse_listing(body: bytes, url: str, *, links: str | None = None) -> tuple[F
         if link is None or link == own:
             continue
         if site is not None and (_site(link) != site or not _looks_like_article(link)):
+            continue
+        if picked and _extension(link) in MEDIA_EXTENSIONS and _extension(link) != ".pdf":
             continue
         title = _collapse(" ".join(anchor.xpath(_TEXT_XPATH).getall()))
         title = title or _collapse(anchor.attrib.get("title"))
@@ -258,7 +305,7 @@ def _xml_root(body: bytes) -> etree._Element:
 
 def _escape_ampersands(body: bytes) -> bytes:
     """`&` that starts no entity or character reference escaped, so `?a=1&b=2` survives."""
-    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: the byte pattern would garble it
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or bomless_utf16(body):  # the bytes would garble
         return body
     return _BARE_AMPERSAND.sub(b"&amp;", body)
 
@@ -359,6 +406,11 @@ def _site(url: str) -> str:
     return parts.top_domain_under_public_suffix or ".".join(host.split(".")[-2:])
 
 
+def _extension(url: str) -> str:
+    """The lower-cased extension of the last segment of `url`'s path ("" when none)."""
+    return posixpath.splitext(urlsplit(url).path.lower().rstrip("/"))[1]
+
+
 def _looks_like_article(url: str) -> bool:
     """Whether a same-site URL's path is an article's rather than navigation or a file."""
     path = urlsplit(url).path.lower()
@@ -366,13 +418,15 @@ def _looks_like_article(url: str) -> bool:
     if not segments:
         return False
     stem, extension = posixpath.splitext(segments[-1])
-    if extension in MEDIA_EXTENSIONS:
+    if extension in MEDIA_EXTENSIONS and extension != ".pdf":
         return False
     if stem in ("index", "default") and len(segments) > 1:
         stem = segments[-2]
     if stem in NAV_WORDS or any(segment in NAV_WORDS for segment in segments[:-1]):
         return False
     date = _URL_DATE.search(path)
+    if extension == ".pdf":
+        return date is not None  # a dated release; undated PDFs are forms and brochures
     dated = date is not None and date.end() < len(path.rstrip("/"))  # not a day archive
     words = [word for word in re.split(r"[-_.+]+", stem) if word]
     if not dated and words and words[0] in NAV_WORDS and len(words) <= 3:

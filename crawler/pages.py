@@ -1,11 +1,12 @@
 """What reading an entry's page gave, and the entry's own text when the page gives nothing.
 
 Pure: no network, no database. A page fetch ends in one of three outcomes: the extracted
-`Article`, `Unusable` (the page will not give an article: 401/403/451, gone, a consent wall,
-a JavaScript shell, a PDF, too little text), or `Transient` (timeout, connection error,
-5xx, 429; worth another try, not before the server's Retry-After). When the page is unusable,
-or the retries run out, the entry is judged on `feed_text_article`: the index's own title and
-summary, markup-free, with a trailing " - Publisher" moved from the title to the outlet.
+`Article` (from HTML or a PDF), `Unusable` (the page will not give an article: 401/403/451,
+gone, a consent wall, a JavaScript shell, a PDF without text or past a cap, too little
+text), or `Transient` (timeout, connection error, 5xx, 429; worth another try, not before
+the server's Retry-After). When the page is unusable, or the retries run out, the entry is
+judged on `feed_text_article`: the index's own title and summary, markup-free, with a
+trailing " - Publisher" moved from the title to the outlet.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from kurilwatch.model import Article, Entry
 
 _KANA_OR_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_PDF_TYPES = ("application/pdf", "application/x-pdf")
 _TRAILING_PUBLISHER = re.compile(r"^(?P<title>.+\S)\s+[-–—|]\s+(?P<outlet>[^-–—|.!?:]{2,60})$")
 _MAX_PUBLISHER_WORDS = 6
 
@@ -48,14 +48,6 @@ def guess_language(text: str) -> str:
     if len(_CYRILLIC.findall(sample)) > 40:
         return "ru"
     return "en"
-
-
-def not_a_page(body: bytes, content_type: str | None) -> str | None:
-    """Why a fetched body is not an HTML page to extract (a PDF), or None."""
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind in _PDF_TYPES or body[:5] == b"%PDF-":
-        return "the page is a PDF"
-    return None
 
 
 def split_publisher(title: str, outlet: str | None = None) -> tuple[str, str | None]:

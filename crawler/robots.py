@@ -32,6 +32,7 @@ from scrapy.http import Request, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.failures import network_failure
 from kurilwatch.model import Source
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class DisallowAll:
     """robots.txt unreachable or 5xx: nothing on the host may be fetched."""
 
     reason: str
+    cause: BaseException | None = field(default=None, compare=False)
+    """The download error, when robots.txt was unreachable."""
 
     def allowed(self, url: str, user_agent: str) -> bool:
         return False
@@ -142,10 +145,13 @@ class RobotsMiddleware:
             return
         verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}", request)
         if not verdict.allowed(request.url, self.user_agent):
-            outage = isinstance(verdict, DisallowAll)
-            reason = verdict.reason if isinstance(verdict, DisallowAll) else "disallowed"
             self.crawler.stats.inc_value("robotstxt/forbidden")
-            raise RobotsForbidden(f"forbidden by robots.txt ({reason})", permanent=not outage)
+            if isinstance(verdict, DisallowAll):  # the host is down: say so, not "forbidden"
+                raise RobotsForbidden(
+                    f"{verdict.reason} (nothing is fetched from the host until it answers)",
+                    permanent=False,
+                )
+            raise RobotsForbidden("forbidden by robots.txt (disallowed)", permanent=True)
 
     def _ignored_for(self, source: Any, host: str | None) -> bool:
         """Whether `source` says `robots: ignore` and `host` is its own; logs the first."""
@@ -186,8 +192,9 @@ class RobotsMiddleware:
         try:
             response: Response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow
-            log.warning("robots.unreachable", extra={"origin": origin, "error": type(exc).__name__})
-            return DisallowAll(f"robots.txt unreachable: {type(exc).__name__}")
+            reason = network_failure(exc, request.url) or type(exc).__name__
+            log.warning("robots.unreachable", extra={"origin": origin, "error": reason})
+            return DisallowAll(f"robots.txt unreachable: {reason}", cause=exc)
         verdict = verdict_for(response.status, response.body)
         if isinstance(verdict, DisallowAll):
             log.warning("robots.server_error", extra={"origin": origin, "status": response.status})

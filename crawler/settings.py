@@ -95,6 +95,9 @@ def scrapy_settings(
         "DOWNLOAD_MAXSIZE": crawl.max_size,
         "DOWNLOAD_WARNSIZE": min(crawl.max_size, 4 * 1024 * 1024),
         "RETRY_TIMES": 1,
+        # A failed poll is logged by us, in our words, at warning (`source.polled`); Scrapy's
+        # own "Gave up retrying … DNS lookup failed" at error would repeat it as noise.
+        "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,

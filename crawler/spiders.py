@@ -33,9 +33,10 @@ from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.failures import network_failure
 from crawler.feeds import parse_feed
-from crawler.index import parse_listing, parse_sitemap
-from crawler.pages import PageOutcome, Transient, Unusable, not_a_page
+from crawler.index import SitemapPage, parse_listing, parse_sitemap
+from crawler.pages import PageOutcome, Transient, Unusable
 from crawler.robots import RobotsCache, RobotsForbidden
 from crawler.safety import AddressForbidden, forbid_entity_declarations
 from crawler.workers import Extractor
@@ -68,12 +69,26 @@ class PollReport:
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
+    status: int | None = None
+    """The index's HTTP status, when it answered."""
+    content_type: str | None = None
+    failure: BaseException | None = None
+    """What stopped the index request, when it failed (`sources check` words it)."""
+    too_old: int = 0
+    """Sitemap entries and child sitemaps left out for being older than `alert_max_age`."""
+
+    @property
+    def note(self) -> str | None:
+        """Why an index that was read and listed things gave no entry, if that is why."""
+        if self.error is None and not self.not_modified and not self.entries and self.too_old:
+            return f"all {self.too_old} entries older than alert_max_age"
+        return None
 
 
 def parse_index(
     source: Source, body: bytes, url: str, headers: Mapping[str, str], *, since: datetime
-) -> tuple[list[FeedEntry], list[str]]:
-    """Entries and child sitemaps of an index document of `source.kind`. Pure.
+) -> SitemapPage:
+    """Entries (and, of a sitemap index, child sitemaps) of an index of `source.kind`. Pure.
 
     Raises:
         ExtractionError: the document is not of the expected kind.
@@ -81,11 +96,13 @@ def parse_index(
     if source.kind != "listing":
         forbid_entity_declarations(body)
     if source.kind == "sitemap":
-        page = parse_sitemap(body, url, since=since)
-        return list(page.entries), list(page.sitemaps)
+        return parse_sitemap(body, url, since=since)
     if source.kind == "listing":
-        return list(parse_listing(body, url, links=source.links)), []
-    return parse_feed(body, url, headers), []
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        return SitemapPage(
+            entries=parse_listing(body, url, links=source.links, content_type=content_type)
+        )
+    return SitemapPage(entries=tuple(parse_feed(body, url, headers)))
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -228,6 +245,8 @@ class PollSpider(scrapy.Spider):
         """Decide from the index document which article pages to fetch."""
         poll: Poll = response.meta[POLL]
         try:
+            poll.report.status = response.status
+            poll.report.content_type = _header(response, b"Content-Type")
             if response.status == 304:
                 poll.report.not_modified = True
                 return
@@ -239,7 +258,7 @@ class PollSpider(scrapy.Spider):
                 poll.report.not_modified = True
                 return
             try:
-                entries, children = await asyncio.to_thread(
+                page = await asyncio.to_thread(
                     parse_index,
                     poll.source,
                     response.body,
@@ -250,8 +269,9 @@ class PollSpider(scrapy.Spider):
             except ExtractionError as exc:
                 poll.report.error = str(exc)
                 return
-            await self._keep(poll, entries)
-            for child in children[:MAX_CHILD_SITEMAPS]:
+            poll.report.too_old += page.too_old
+            await self._keep(poll, page.entries)
+            for child in page.sitemaps[:MAX_CHILD_SITEMAPS]:
                 if not poll.closed:
                     yield self._request(poll, child, self.parse_child_sitemap, self.child_failed)
         finally:
@@ -273,6 +293,7 @@ class PollSpider(scrapy.Spider):
                 )
                 poll.report.parts_failed += 1
                 return
+            poll.report.too_old += page.too_old
             await self._keep(poll, page.entries)
         finally:
             poll.end()
@@ -308,16 +329,16 @@ class PollSpider(scrapy.Spider):
         batch: PageBatch = response.meta[POLL]
         try:
             outcome: PageOutcome
-            problem = not_a_page(response.body, _header(response, b"Content-Type"))
-            if problem is not None:
-                outcome = Unusable(problem)
-            else:
-                try:
-                    outcome = await self.extract(
-                        response.body, entry.url, source=entry.source, entry=entry.feed_entry()
-                    )
-                except ExtractionError as exc:
-                    outcome = Unusable(str(exc))
+            try:
+                outcome = await self.extract(
+                    response.body,
+                    entry.url,
+                    source=entry.source,
+                    entry=entry.feed_entry(),
+                    content_type=_header(response, b"Content-Type"),
+                )
+            except ExtractionError as exc:
+                outcome = Unusable(str(exc))
             await self._judge(batch, entry, outcome)
         finally:
             batch.end()
@@ -344,6 +365,8 @@ class PollSpider(scrapy.Spider):
         poll: Poll = failure.request.meta[POLL]  # type: ignore[attr-defined]
         try:
             poll.report.error = _describe(failure)
+            poll.report.status = _status(failure)
+            poll.report.failure = failure.value
         finally:
             poll.end()
 
@@ -464,8 +487,17 @@ def _permanent(failure: Failure) -> bool:
 
 
 def _describe(failure: Failure) -> str:
+    """Why a request failed: the HTTP status, an expected failure in our own words (a network
+    failure, robots.txt), or the exception's name and message."""
     status = _status(failure)
     if status is not None:
         return f"HTTP {status}"
-    kind = type(failure.value).__name__
+    error = failure.value
+    request = getattr(failure, "request", None)
+    words = network_failure(error, request.url if request is not None else None)
+    if words is not None:
+        return words
+    if isinstance(error, RobotsForbidden):
+        return str(error)[:300]
+    kind = type(error).__name__
     return f"{kind}: {failure.getErrorMessage()}"[:300]

@@ -2,9 +2,9 @@
 
 trafilatura is pure Python over lxml and holds the GIL for most of its ~16 ms a page, so a
 thread keeps it off the event loop but not off the core the loop runs on. `Extractor` runs
-`extract_article` in a small process pool instead (one worker per core by default,
-`crawl.extract_workers`; 0 runs it in a thread), so a poll that finds many new pages uses
-every core while the loop keeps fetching.
+`extract_page` (HTML through trafilatura, PDF through pypdf) in a small process pool instead
+(one worker per core by default, `crawl.extract_workers`; 0 runs it in a thread), so a poll
+that finds many new pages uses every core while the loop keeps fetching.
 
 The pool is for bursts. Workers take about a second to start (a fresh interpreter importing
 trafilatura), which a story's time to alert should not pay: while no pool runs, a page is
@@ -48,16 +48,19 @@ def _ready() -> bool:
     return True
 
 
-def _extract(body: bytes, url: str, source: str, entry: FeedEntry | None) -> Article:
+def _extract(
+    body: bytes, url: str, source: str, entry: FeedEntry | None, content_type: str | None
+) -> Article:
     # Imported here, in the thread or worker process that runs it: the first page's import of
-    # trafilatura (~0.3 s) must not happen on the event loop.
-    from crawler.extract import extract_article
+    # trafilatura (~0.3 s), or pypdf's on the first PDF (~0.5 s), must not happen on the loop.
+    from crawler.extract import extract_page
 
-    return extract_article(body, url, source=source, entry=entry)
+    return extract_page(body, url, source=source, content_type=content_type, entry=entry)
 
 
 class Extractor:
-    """`await extractor(body, url, source=…, entry=…)` → `Article`, in a worker process."""
+    """`await extractor(body, url, source=…, entry=…, content_type=…)` → `Article`, in a worker
+    process."""
 
     def __init__(
         self,
@@ -77,10 +80,16 @@ class Extractor:
         self._idle_timer: asyncio.TimerHandle | None = None
 
     async def __call__(
-        self, body: bytes, url: str, *, source: str, entry: FeedEntry | None = None
+        self,
+        body: bytes,
+        url: str,
+        *,
+        source: str,
+        entry: FeedEntry | None = None,
+        content_type: str | None = None,
     ) -> Article:
-        """The article in `body` (raises `ExtractionError` as `extract_article` does)."""
-        call = partial(_extract, body, url, source, entry)
+        """The article in `body`, HTML or PDF (raises `ExtractionError` as `extract_page` does)."""
+        call = partial(_extract, body, url, source, entry, content_type)
         if self.workers <= 0 or self._pool is None or not self._ready:
             return await asyncio.to_thread(call)  # no workers, or still booting
         loop = asyncio.get_running_loop()

@@ -19,6 +19,7 @@ import click
 from kurilwatch import __version__
 from kurilwatch.config import Settings, load_config
 from kurilwatch.errors import ConfigError
+from scheduler.commands_check import sources_check
 from scheduler.commands_entries import entries
 from scheduler.commands_labels import label, labels
 from scheduler.commands_rules import rules
@@ -102,6 +103,7 @@ main.add_command(rules)
 main.add_command(stories)
 main.add_command(alerts)
 main.add_command(sources)
+sources.add_command(sources_check)
 main.add_command(entries)
 main.add_command(status)
 main.add_command(label)

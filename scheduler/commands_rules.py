@@ -201,10 +201,10 @@ def rules_backtest(obj: CliContext, since: str) -> None:
 
 
 def _fetch_article(url: str, user_agent: str | None, max_size: int) -> Any:
-    """Fetch one page with httpx (redirects followed, size capped) and extract it."""
+    """Fetch one page with httpx (redirects followed, size capped) and extract it (HTML or PDF)."""
     import httpx
 
-    from crawler.extract import extract_article
+    from crawler.extract import extract_page
     from crawler.settings import DEFAULT_USER_AGENT
 
     headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
@@ -220,9 +220,10 @@ def _fetch_article(url: str, user_agent: str | None, max_size: int) -> Any:
                 if len(body) > max_size:
                     raise ConfigError(f"{url}: larger than crawl.max_size ({max_size} bytes)")
             final = str(response.url)
+            content_type = response.headers.get("Content-Type")
     except httpx.HTTPError as exc:
         raise ConfigError(f"{url}: could not be fetched: {type(exc).__name__}: {exc}") from None
     try:
-        return extract_article(body, final, source="rules-test")
+        return extract_page(body, final, source="rules-test", content_type=content_type)
     except ExtractionError as exc:
         raise ConfigError(f"{url}: {exc}") from None

@@ -228,10 +228,14 @@ def sources_prune(obj: CliContext, dry_run: bool) -> None:
 
 
 def _source_state(row: dict[str, Any]) -> str:
-    """One source's state in a table: not configured, its last error, stale, or ok."""
+    """One source's state in a table: not configured, its last error, stale, or ok; then the
+    last poll's note, if any."""
     if row["not_configured_since"]:
         return f"not configured since {row['not_configured_since'][:19]}"
-    return str(row["last_error"] or ("stale" if row["stale"] else "ok"))
+    if row["last_error"]:
+        return str(row["last_error"])
+    state = "stale" if row["stale"] else "ok"
+    return f"{state} ({row['last_note']})" if row.get("last_note") else state
 
 
 @click.command()

@@ -221,12 +221,15 @@ async def _poll(rt: Runtime, source: Source) -> PollReport:
         log.exception("source.crawl_crashed", extra={"source": source.name})
         report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
     await _record(rt, source, report)
-    log.info(
+    # a failed poll (an unreachable host, an HTTP error, no feed) is expected, and worth a look
+    log.log(
+        logging.INFO if report.error is None else logging.WARNING,
         "source.polled",
         extra={
             "source": source.name,
             "ok": report.error is None,
             "error": report.error,
+            "note": report.note,
             "not_modified": report.not_modified,
             "entries": report.entries,
             "new": report.new_urls,
@@ -318,6 +321,8 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
         body_sha256=report.body_sha256,
         keep_validators=report.not_modified or report.parts_failed > 0,
         new_items=report.new_urls,
+        note=report.note,
+        keep_note=report.not_modified,
     )
     now = rt.clock()
     health = await asyncio.to_thread(

@@ -85,6 +85,9 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
         "pymorphy3",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # pypdf warns of every irregularity of a malformed file it reads anyway; what became of
+    # the PDF is the entry's own reason, logged in our words.
+    logging.getLogger("pypdf").setLevel(max(logging.ERROR, root.level))
 
 
 def worker_logging() -> Callable[[], None]:

@@ -42,6 +42,10 @@ class PollRecord:
     """True when the validators must not move (not modified, or articles left to fetch)."""
     new_items: int = 0
     """Entries never seen before that this poll found."""
+    note: str | None = None
+    """Why an ok poll kept nothing, for a person to read (None: nothing to say)."""
+    keep_note: bool = False
+    """True when the index was not read again (not modified): the last note stands."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +198,7 @@ def record_poll(
             p_etag=record.etag,
             p_last_modified=record.last_modified,
             p_body_sha256=record.body_sha256,
+            p_note=record.note,
         )
     else:
         params["p_error"] = record.error
@@ -203,6 +208,7 @@ def record_poll(
         new_items=record.ok and bool(record.new_items),
         items=record.ok and record.items is not None,
         validators=record.ok and not record.keep_validators,
+        note=record.ok and not record.keep_note,
     )
     with _autocommit(engine) as conn:
         row = conn.execute(stmt, params).one()
@@ -268,6 +274,7 @@ def list_sources(
             "last_error_at": _iso(r["last_error_at"]),
             "consecutive_failures": r["consecutive_failures"],
             "last_items": r["last_items"],
+            "last_note": r["last_note"],
             "last_new_at": _iso(r["last_new_at"]),
             "articles_stored": r["articles_stored"],
             "expect_every_seconds": r["expect_every_seconds"],
@@ -384,7 +391,7 @@ _LEASE_WAITING = _lease_statement(_FREE.with_for_update())
 
 @functools.cache
 def _record_statement(
-    *, ok: bool, release: bool, new_items: bool, items: bool, validators: bool
+    *, ok: bool, release: bool, new_items: bool, items: bool, validators: bool, note: bool
 ) -> sa.Update:
     """The UPDATE storing a poll's outcome, for one shape of outcome (a few shapes exist)."""
     now: Any = sa.bindparam("p_now")
@@ -399,6 +406,8 @@ def _record_statement(
             values["last_new_at"] = now
         if items:
             values["last_items"] = sa.bindparam("p_items")
+        if note:
+            values["last_note"] = sa.bindparam("p_note")
         if validators:
             values.update(
                 etag=sa.bindparam("p_etag"),

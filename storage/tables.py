@@ -65,6 +65,7 @@ sources = Table(
     Column("last_error_at", TIMESTAMP),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
     Column("last_items", Integer),
+    Column("last_note", Text),
     Column("articles_stored", Integer, nullable=False, server_default="0"),
     Column("last_new_at", TIMESTAMP),
     Column("expect_every_seconds", Float),

@@ -8,7 +8,8 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,18 @@ class Kurilwatch:
         done = self.run(*args, "--json")
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
+
+
+def until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    """Wait until `condition()` holds; fail after `timeout` seconds.
+
+    For waiting on a daemon: a loaded two-core machine can be many times slower than an idle
+    one, so tests wait for what they need to see rather than sleep a guessed time.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
-import time
+from pathlib import Path
 
-from tests.e2e.conftest import Kurilwatch, fast_delivery
+from tests.e2e.conftest import Kurilwatch, fast_delivery, until
 from tests.support.newssite import NewsSite
 from tests.support.receiver import WebhookReceiver
 from tests.support.stories import story_by_key
@@ -81,7 +81,14 @@ def test_backtest_shows_what_a_rule_change_would_do(kw: Kurilwatch) -> None:
     )
 
 
-def test_daemon_reloads_rules_and_keeps_them_when_the_new_ones_are_broken(kw: Kurilwatch) -> None:
+def test_daemon_reloads_rules_and_keeps_them_when_the_new_ones_are_broken(
+    kw: Kurilwatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "daemon.log"
+
+    def logged(event: str) -> int:
+        return log.read_text(encoding="utf-8").count(f'"event": "{event}"')
+
     with NewsSite() as site, WebhookReceiver() as rx:
         site.add_story(story_by_key("kuril-earthquake"))
         config = {
@@ -90,21 +97,22 @@ def test_daemon_reloads_rules_and_keeps_them_when_the_new_ones_are_broken(kw: Ku
             "delivery": fast_delivery(),
         }
         kw.write_config(config)
-        proc = kw.popen("run")
+        proc = kw.popen_logged("run", log=log)
         try:
-            time.sleep(3)
+            until(lambda: logged("article.stored") >= 1)
             assert rx.received == []  # an earthquake is no alert under the default rules
             kw.write_config({**config, "rules": [QUAKE_RULE]})
-            time.sleep(3)  # the file is checked every 2 s
+            until(lambda: logged("rules.reloaded") >= 1)  # the file is checked every 2 s
             site.add_story(story_by_key("kuril-earthquake"), slug="aftershock")
-            [alert] = rx.wait_for(1, timeout=30)
+            [alert] = rx.wait_for(1, timeout=60)
             assert alert.json()["events"] == ["earthquake"]
             kw.write_config({**config, "rules": [{"name": "bad", "event": "x", "query": "(a AND"}]})
             proc.send_signal(signal.SIGHUP)
-            time.sleep(3)
+            until(lambda: logged("rules.reload_failed") >= 1)
         finally:
             proc.send_signal(signal.SIGTERM)
-            _, stderr = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
+        stderr = log.read_text(encoding="utf-8")
         assert proc.returncode == 0, stderr
         events = [json.loads(x) for x in stderr.splitlines() if x.startswith("{")]
         assert [e["event"] for e in events].count("rules.reloaded") == 1

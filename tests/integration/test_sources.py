@@ -233,3 +233,20 @@ def test_a_run_works_only_the_entries_of_the_sources_it_configures(engine: Engin
     assert claim_entries(engine, owner="a", lease_seconds=60, limit=10, sources=["ours"]) == []
     theirs = claim_entries(engine, owner="b", lease_seconds=60, limit=10, sources=["theirs"])
     assert [e.source for e in theirs] == ["theirs"]
+
+
+def test_a_poll_note_stands_until_the_index_is_read_again(engine: Engine) -> None:
+    sync_sources(engine, [_source("old")], now=NOW, claim_seconds=CLAIM)
+    note = "all 3 entries older than alert_max_age"
+    record_poll(engine, "old", PollRecord(ok=True, items=0, note=note), now=NOW)
+    assert _by_name(engine, NOW)["old"]["last_note"] == note
+    # not modified: the index was not read, so what was said of it still holds
+    record_poll(engine, "old", PollRecord(ok=True, items=0, keep_note=True), now=NOW)
+    assert _by_name(engine, NOW)["old"]["last_note"] == note
+    # a failure says nothing of the index: the note stays beside the error
+    record_poll(engine, "old", PollRecord(ok=False, error="HTTP 503"), now=NOW)
+    row = _by_name(engine, NOW)["old"]
+    assert (row["last_error"], row["last_note"]) == ("HTTP 503", note)
+    record_poll(engine, "old", PollRecord(ok=True, items=2, new_items=2), now=NOW)
+    row = _by_name(engine, NOW)["old"]
+    assert (row["last_error"], row["last_note"]) == (None, None)

@@ -393,3 +393,42 @@ def test_bad_selector(css: str, reason: str) -> None:
     assert isinstance(caught.value, ValueError)
     with pytest.raises(ListingSelectorError):
         parse_listing(LISTING, LISTING_URL, links=css)
+
+
+PRESS_LISTING = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Press releases</title></head><body><main>
+<ul class="releases">
+  <li><a href="/js/pdf/2026/p20260312_01.pdf">Russian Navy ships near Kunashiri</a>
+      <a href="/js/img/p20260312_01.jpg">map</a></li>
+  <li><a href="/js/pdf/2026/p20260311_01.pdf">Russian Navy ships in the Soya Strait</a></li>
+  <li><a href="/js/pdf/release-0042.pdf">Undated release</a></li>
+</ul>
+<p><a href="/js/pdf/recruiting-brochure-spring.pdf">Recruiting brochure</a>
+<a href="/js/pdf/2026/annual-report.pdf">Annual report</a></p>
+</main></body></html>"""
+PRESS_URL = "https://www.example-mod.test/js/press/"
+
+
+def test_a_listing_without_selector_keeps_only_dated_pdfs() -> None:
+    entries = parse_listing(PRESS_LISTING, PRESS_URL)
+    assert [(e.url, e.title, e.published_at) for e in entries] == [
+        (
+            "https://www.example-mod.test/js/pdf/2026/p20260312_01.pdf",
+            "Russian Navy ships near Kunashiri",
+            utc(2026, 3, 12),
+        ),
+        (
+            "https://www.example-mod.test/js/pdf/2026/p20260311_01.pdf",
+            "Russian Navy ships in the Soya Strait",
+            utc(2026, 3, 11),
+        ),
+    ]
+
+
+def test_a_selector_keeps_the_pdfs_it_picks_and_drops_other_media() -> None:
+    entries = parse_listing(PRESS_LISTING, PRESS_URL, links="ul.releases li")
+    assert [e.url.rsplit("/", 1)[1] for e in entries] == [
+        "p20260312_01.pdf",
+        "p20260311_01.pdf",
+        "release-0042.pdf",  # undated, but picked: the user said these are the articles
+    ]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crawler.extract import extract_article
-from crawler.pages import feed_text_article, guess_language, not_a_page, split_publisher
+from crawler.pages import feed_text_article, guess_language, split_publisher
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import Entry
 
@@ -104,12 +104,6 @@ def test_guess_language_by_script() -> None:
         guess_language("Подразделения Восточного военного округа провели учения на Итурупе") == "ru"
     )
     assert guess_language("Japan protests drills") == "en"
-
-
-def test_a_pdf_is_not_a_page() -> None:
-    assert not_a_page(b"%PDF-1.7 ...", "application/octet-stream") == "the page is a PDF"
-    assert not_a_page(b"...", "application/pdf; charset=binary") == "the page is a PDF"
-    assert not_a_page(b"<html></html>", "text/html") is None
 
 
 CONSENT = (

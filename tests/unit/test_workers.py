@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import extract_article
+from crawler.extract import extract_article, extract_page
 from crawler.workers import BURST_PAGES, Extractor
 from kurilwatch.errors import ExtractionError
+from tests.support.releases import release_by_key, release_pdf
 from tests.unit.test_extract import PAGE_URL, page
 
 
@@ -36,6 +37,23 @@ def test_a_worker_extracts_what_the_process_would() -> None:
         finally:
             extractor.close()
         assert got == extract_article(page(), PAGE_URL, source="wire")
+
+    asyncio.run(run())
+
+
+def test_a_worker_extracts_a_pdf_by_its_content_type() -> None:
+    release = release_by_key("ja-js-frigates-kunashiri")
+    body = release_pdf(release)
+    url = "https://www.example-mod.test/press/20260312-frigates"
+
+    async def run() -> None:
+        extractor = await _started(Extractor(1))
+        try:
+            got = await extractor(body, url, source="js", content_type="application/pdf")
+        finally:
+            extractor.close()
+        assert got == extract_page(body, url, source="js", content_type="application/pdf")
+        assert (got.title, got.language) == (release.title, "ja")
 
     asyncio.run(run())
 

@@ -1,8 +1,8 @@
 """outlet_url: the publisher's address an aggregator's item names (RSS <source url>)
 
-Revision ID: 0012_outlet_url
-Revises: 0011_labels
-Create Date: 2026-12-06 09:00:00.000000
+Revision ID: 0013_outlet_url
+Revises: 0012_source_note
+Create Date: 2026-12-09 09:00:00.000000
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_outlet_url"
-down_revision = "0011_labels"
+revision = "0013_outlet_url"
+down_revision = "0012_source_note"
 branch_labels = None
 depends_on = None
 
