@@ -169,6 +169,7 @@ def extract_article(
         published_at=published,
         guid=entry.guid if entry else None,
         outlet=declared.site_name or _clean(data.get("sitename")) or _host(url),
+        outlet_url=entry.outlet_url if entry else None,
         canonical_url=declared.canonical,
     )
 

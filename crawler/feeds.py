@@ -134,6 +134,7 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[Feed
         if link is None:
             continue
         detail = item.get("title_detail") or item.get("summary_detail") or {}
+        outlet, outlet_url = _publisher(url, item)
         entries.append(
             FeedEntry(
                 url=link,
@@ -144,9 +145,23 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[Feed
                     item.get("published_parsed") or item.get("updated_parsed")
                 ),
                 language=_language(detail.get("language")) or feed_language,
+                outlet=outlet,
+                outlet_url=outlet_url,
             )
         )
     return entries
+
+
+def _publisher(base: str, item: Any) -> tuple[str | None, str | None]:
+    """Who published an item an aggregator lists, and where: RSS `<source url=…>Name`
+    (Google News; in Atom, the source feed's title and link), else Bing News'
+    `<News:Source>`."""
+    source = item.get("source")
+    if not isinstance(source, Mapping):
+        source = {}
+    name = plain_text(source.get("title")) or plain_text(item.get("news_source"))
+    where = _first_web_url(base, ((source.get("href") or source.get("link"), False),))
+    return name, where
 
 
 def _forgiven(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:

@@ -70,6 +70,25 @@ def split_publisher(title: str, outlet: str | None = None) -> tuple[str, str | N
     return title, None
 
 
+def repeats_headline(summary: str, full_title: str, title: str, outlet: str | None) -> bool:
+    """Whether a description only repeats the headline, with or without the publisher.
+
+    Some feeds do; Google News gives "Headline&nbsp;&nbsp;Publisher" for "Headline -
+    Publisher". Compared with whitespace collapsed and case folded.
+    """
+    said = _words(summary)
+    if not said:
+        return False
+    repeats = {_words(full_title), _words(title)}
+    if outlet:
+        repeats |= {_words(f"{title} {outlet}"), _words(f"{title} - {outlet}")}
+    return said in repeats
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def feed_text_article(entry: Entry, *, reason: str) -> Article | None:
     """The article as the index told it (title and summary), or None if it told nothing.
 
@@ -77,8 +96,8 @@ def feed_text_article(entry: Entry, *, reason: str) -> Article | None:
     """
     title, outlet = split_publisher(entry.title or "", entry.outlet)
     summary = (entry.summary or "").strip()
-    if summary == (entry.title or "").strip():
-        summary = ""  # some feeds repeat the headline as the description
+    if repeats_headline(summary, entry.title or "", title, outlet):
+        summary = ""
     if not title and not summary:
         return None
     return Article(
@@ -90,6 +109,7 @@ def feed_text_article(entry: Entry, *, reason: str) -> Article | None:
         published_at=entry.published_at,
         guid=entry.guid,
         outlet=outlet,
+        outlet_url=entry.outlet_url,
         text_source="feed",
         text_reason=reason,
     )

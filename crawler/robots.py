@@ -9,6 +9,12 @@ A verdict is cached per scheme and host for `ROBOTS_TTL` seconds (an hour; RFC 9
 to a day), an error verdict for `ROBOTS_ERROR_TTL` (five minutes), so a feed polled every few
 minutes does not cost a robots.txt fetch each time. The cache (`RobotsCache`) is handed to
 the spider by the poller, so it outlives a crawl (a test or a restarted crawl reuses it).
+
+A source configured with `robots: ignore` (`Source.obey_robots` false) is not held to
+robots.txt for its own requests to its own host: its index, child sitemaps and the pages of
+its entries on the host of its URL. Its requests to other hosts, and other sources' requests
+to its host, are. The first such request of each source in a crawl is logged
+(`robots.ignored`), so a run that uses it says so once.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from protego import Protego
 from scrapy.exceptions import IgnoreRequest
@@ -26,6 +33,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.failures import network_failure
+from kurilwatch.model import Source
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +127,7 @@ class RobotsMiddleware:
         self.user_agent = str(crawler.settings.get("USER_AGENT"))
         self.enabled = crawler.settings.getbool("KURILWATCH_OBEY_ROBOTS", True)
         self._local = RobotsCache()
+        self._ignoring: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RobotsMiddleware:
@@ -132,6 +141,8 @@ class RobotsMiddleware:
         parts = urlparse_cached(request)
         if parts.scheme not in ("http", "https"):
             return
+        if self._ignored_for(request.meta.get("kurilwatch_source"), parts.hostname):
+            return
         verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}", request)
         if not verdict.allowed(request.url, self.user_agent):
             self.crawler.stats.inc_value("robotstxt/forbidden")
@@ -141,6 +152,17 @@ class RobotsMiddleware:
                     permanent=False,
                 )
             raise RobotsForbidden("forbidden by robots.txt (disallowed)", permanent=True)
+
+    def _ignored_for(self, source: Any, host: str | None) -> bool:
+        """Whether `source` says `robots: ignore` and `host` is its own; logs the first."""
+        if not isinstance(source, Source) or source.obey_robots or not host:
+            return False
+        if host != urlsplit(source.url).hostname:
+            return False
+        if source.name not in self._ignoring:
+            self._ignoring.add(source.name)
+            log.warning("robots.ignored", extra={"source": source.name, "host": host})
+        return True
 
     async def _verdict(self, origin: str, request: Request) -> Verdict:
         cache = getattr(self.crawler.spider, "robots_cache", None) or self._local

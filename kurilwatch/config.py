@@ -81,6 +81,10 @@ class SourceConfig(_Strict):
     `delay:` and `concurrency:` ask for more care with the source's host than the adaptive
     default (AutoThrottle): at least `delay` between requests to the host, at most
     `concurrency` at once; they apply to every request to that host.
+    `fetch: never` judges entries on the index's own text without fetching their pages
+    (implied for news.google.com, whose item links lead to a JavaScript interstitial).
+    `robots: ignore` skips robots.txt for this source's requests to its own host (its index
+    and the pages it lists there), for a user entitled to it; other hosts are still asked.
     """
 
     name: str = Field(pattern=_NAME)
@@ -93,6 +97,8 @@ class SourceConfig(_Strict):
     delay: Duration | None = None
     concurrency: int | None = Field(default=None, ge=1, le=16)
     max_pages: int | None = Field(default=None, ge=1, le=50)
+    fetch: Literal["always", "never"] | None = None
+    robots: Literal["obey", "ignore"] = "obey"
 
     @field_validator("links")
     @classmethod
@@ -141,7 +147,21 @@ class SourceConfig(_Strict):
             links=self.links,
             expect_every_seconds=self.expect_every,
             max_pages=self.max_pages,
+            fetch_pages=(self.fetch or implied_fetch(url)) == "always",
+            obey_robots=self.robots == "obey",
         )
+
+
+FETCH_NEVER_HOSTS = frozenset({"news.google.com"})
+"""Hosts whose item links never lead to the article (Google News: a JavaScript interstitial)."""
+
+
+def implied_fetch(url: str) -> Literal["always", "never"]:
+    """What `fetch:` means when a source does not say: never for `FETCH_NEVER_HOSTS`."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return "never" if host in FETCH_NEVER_HOSTS else "always"
 
 
 class ChannelConfig(_Strict):

@@ -39,6 +39,10 @@ class Source:
     expect_every_seconds: float | None = None
     max_pages: int | None = None
     """For `telegram`: preview pages a poll reads back at most (None: the default)."""
+    fetch_pages: bool = True
+    """False: entries are judged on the index's own text, their pages never fetched."""
+    obey_robots: bool = True
+    """False: this source's requests to its own host do not consult robots.txt."""
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
@@ -56,6 +60,8 @@ class FeedEntry:
     language: str | None = None
     outlet: str | None = None
     """Who published it, where the index says so (an RSS item's <source>, news:name)."""
+    outlet_url: str | None = None
+    """The publisher's address, where the index gives it (an RSS item's <source url>)."""
 
 
 EntryStatus = Literal["pending", "retrying", "done", "feed"]
@@ -81,6 +87,7 @@ class Entry:
     published_at: datetime | None = None
     language: str | None = None
     outlet: str | None = None
+    outlet_url: str | None = None
     attempts: int = 0
     next_attempt_at: datetime | None = None
     leased_by: str | None = None
@@ -101,6 +108,7 @@ class Entry:
             published_at=self.published_at,
             language=self.language,
             outlet=self.outlet,
+            outlet_url=self.outlet_url,
         )
 
 
@@ -116,6 +124,8 @@ class Article:
     published_at: datetime | None = None
     guid: str | None = None
     outlet: str | None = None
+    outlet_url: str | None = None
+    """The publisher's address as the index gave it (an RSS item's <source url>)."""
     canonical_url: str | None = None
     """What the page itself declares as its canonical URL (rel=canonical, og:url), if any."""
     text_source: TextSource = "page"

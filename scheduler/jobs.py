@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 SLACK_MIN_INTERVAL = 1.0
 ENTRY_SECONDS = 2.0
 """How often a daemon looks for entries due again."""
+FETCH_NEVER = "fetch: never"
+"""Why an entry of a `fetch: never` source is judged on its feed text."""
 ENTRY_BATCH = 64
 """Entries claimed at once; a source with more new entries is read in several batches."""
 
@@ -243,8 +245,9 @@ async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str
     """Read the pages of the due entries (of `source`, or of any source this run configures),
     batch by batch, and judge each; return how many ended in each outcome.
 
-    An entry whose outcome was not handed over before the batch's deadline counts as a
-    transient failure. Entries due again at once are left for the next call.
+    An entry of a source that does not fetch pages (`fetch: never`) is judged on its feed
+    text at once. An entry whose outcome was not handed over before the batch's deadline
+    counts as a transient failure. Entries due again at once are left for the next call.
     """
     outcomes: Counter[str] = Counter()
     timeout = rt.settings.crawl.timeout
@@ -272,27 +275,35 @@ async def work_entries(rt: Runtime, *, source: str | None = None) -> Counter[str
                 rt.metrics.articles.labels(entry.source, verdict).inc()
             return verdict
 
-        pages = []
+        fetched: list[Entry] = []
         for entry in claimed:
             source_of = sources.get(entry.source)
-            if source_of is None or source_of.kind != "telegram":
-                pages.append(entry)
-                continue
-            told = post_article(entry) or Unusable("the post has no text")
-            outcomes[await judge(entry, told)] += 1
-        batch = await rt.poller.fetch_pages(pages, judge, sources=sources, timeout=timeout)
-        for entry in pages:
-            if entry.id not in batch.judged:
-                batch.judged.add(entry.id)
-                late = Transient(batch.error or "the page was not read in time")
-                outcomes[await judge(entry, late)] += 1
-        outcomes.update(batch.outcomes)
+            if source_of is not None and source_of.kind == "telegram":
+                told = post_article(entry) or Unusable("the post has no text")
+                outcomes[await judge(entry, told)] += 1
+            elif _fetches_pages(sources, entry.source):
+                fetched.append(entry)
+            else:  # fetch: never: the index's own text is all there is
+                outcomes[await judge(entry, Unusable(FETCH_NEVER))] += 1
+        if fetched:
+            batch = await rt.poller.fetch_pages(fetched, judge, sources=sources, timeout=timeout)
+            for entry in fetched:
+                if entry.id not in batch.judged:
+                    batch.judged.add(entry.id)
+                    late = Transient(batch.error or "the page was not read in time")
+                    outcomes[await judge(entry, late)] += 1
+            outcomes.update(batch.outcomes)
         if len(fresh) < len(claimed) or len(claimed) < ENTRY_BATCH:
             break
     if outcomes:
         _count_outcomes(rt, outcomes)
         log.info("entries.judged", extra={"source": source, "outcomes": dict(outcomes)})
     return outcomes
+
+
+def _fetches_pages(sources: dict[str, Source], name: str) -> bool:
+    source = sources.get(name)
+    return source is None or source.fetch_pages
 
 
 def _count_outcomes(rt: Runtime, outcomes: Counter[str]) -> None:

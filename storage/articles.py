@@ -137,6 +137,7 @@ def _ingest(
             text=article.text,
             language=article.language,
             outlet=article.outlet,
+            outlet_url=article.outlet_url,
             published_at=article.published_at,
             fetched_at=now,
             content_hash=digest,

@@ -43,6 +43,7 @@ def add_entries(engine: Engine, source: str, found: Sequence[FeedEntry]) -> int:
             "published_at": e.published_at,
             "language": e.language,
             "outlet": e.outlet,
+            "outlet_url": e.outlet_url,
         }
         for e in found
     }
@@ -239,6 +240,7 @@ def _entry(row: Any) -> Entry:
         published_at=row.published_at,
         language=row.language,
         outlet=row.outlet,
+        outlet_url=row.outlet_url,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at if row.status in OPEN else None,
         leased_by=row.leased_by,
