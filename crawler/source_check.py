@@ -127,7 +127,7 @@ def item_text(source: Source) -> ItemText:
     """
     if source.kind == "telegram":
         return "post"
-    if not getattr(source, "fetch_pages", True):
+    if not source.fetch_pages:
         return "feed"
     return "page"
 

@@ -225,7 +225,7 @@ def _robots(
 
     if not settings.crawl.obey_robots:
         return "not asked (crawl.obey_robots: false)", None, None
-    if not getattr(source, "obey_robots", True):  # `robots: ignore`
+    if not source.obey_robots:  # `robots: ignore`
         return "not asked (robots: ignore)", None, None
     url = source.url
     parts = urlsplit(url)

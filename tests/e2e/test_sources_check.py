@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -13,7 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kurilwatch.config import SourceConfig
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
 from tests.support.stories import story_by_key
@@ -161,9 +159,6 @@ def test_a_bad_configuration_is_exit_2(kw_without_database: Kurilwatch) -> None:
     assert "sources[0].url" in done.stderr
 
 
-@pytest.mark.skipif(
-    "fetch" not in SourceConfig.model_fields, reason="fetch: / robots: are not merged yet"
-)
 def test_fetch_never_and_robots_ignore(kw_without_database: Kurilwatch) -> None:
     kw = kw_without_database
     with NewsSite(name="Aggregator") as aggregator, NewsSite(name="Closed Wire") as closed:
@@ -192,10 +187,6 @@ def test_fetch_never_and_robots_ignore(kw_without_database: Kurilwatch) -> None:
     assert rows["entitled"]["robots"] == "not asked (robots: ignore)"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("tests.support.telegram") is None,
-    reason="kind: telegram is not merged yet",
-)
 def test_a_telegram_channel_is_read_one_page_and_judged_on_its_posts(
     kw_without_database: Kurilwatch,
 ) -> None:

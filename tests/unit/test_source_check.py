@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -226,10 +225,6 @@ def test_item_text_is_the_page_unless_the_source_says_otherwise() -> None:
     assert item_text(channel) == "post"
 
 
-@pytest.mark.skipif(
-    "fetch_pages" not in {f.name for f in fields(Source)},
-    reason="fetch: never (Source.fetch_pages) is not merged yet",
-)
 def test_fetch_never_leaves_the_feed_text() -> None:
     never = Source(
         name="s", kind="feed", url="https://a.example/rss", every_seconds=300, fetch_pages=False
