@@ -125,7 +125,7 @@ class _Tally:
             delivered = conn.execute(
                 sa.select(sa.func.count()).where(alerts.c.status == "delivered")
             ).scalar_one()
-            judged = dict(
+            judged: dict[str, int] = dict(
                 conn.execute(
                     sa.select(entries.c.status, sa.func.count())
                     .where(entries.c.status.in_(("done", "feed")))
