@@ -34,7 +34,8 @@ from sqlalchemy.engine import Connection, Engine
 from storage.tables import alerts, articles, entries, pruned, stories
 
 Kind = Literal["article_text", "stories", "alerts", "payloads", "entries"]
-KINDS: tuple[Kind, ...] = ("article_text", "stories", "alerts", "payloads", "entries")
+KINDS: tuple[Kind, ...] = ("stories", "alerts", "payloads", "article_text", "entries")
+"""In the order a run prunes them: whole stories first, so no text is emptied only to go."""
 FINISHED_ALERTS = ("delivered", "dead")
 OPEN_ENTRIES = ("pending", "retrying")
 
@@ -58,14 +59,9 @@ def prune_kind(
 
     The run is recorded (`last_run_at` = `now`) even when nothing was pruned.
     """
-    step = _STEPS[kind]
     done: dict[str, int] = {kind: 0}
     while True:
-        with engine.begin() as conn:
-            counts = step(conn, cutoff, batch)
-            for name, count in counts.items():
-                if count:
-                    _record(conn, name, count, now=now, cutoff=cutoff)
+        counts = prune_batch(engine, kind, cutoff=cutoff, limit=batch, now=now)
         for name, count in counts.items():
             done[name] = done.get(name, 0) + count
         if counts.get(kind, 0) < batch:
@@ -74,6 +70,19 @@ def prune_kind(
         with engine.begin() as conn:
             _record(conn, kind, 0, now=now, cutoff=cutoff)
     return done
+
+
+def prune_batch(
+    engine: Engine, kind: Kind, *, cutoff: datetime, limit: int, now: datetime
+) -> dict[str, int]:
+    """One transaction: prune at most `limit` rows of `kind` older than `cutoff` (stories: at
+    most `limit` stories, with their copies and alerts), record the counts, return them."""
+    with engine.begin() as conn:
+        counts = _STEPS[kind](conn, cutoff, limit)
+        for name, count in counts.items():
+            if count:
+                _record(conn, name, count, now=now, cutoff=cutoff)
+    return counts
 
 
 def record_pruned(
