@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -131,15 +131,22 @@ def _record(conn: Connection, kind: str, count: int, *, now: datetime, cutoff: d
     )
 
 
-def _article_text(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
-    doomed = (
-        sa.select(articles.c.id)
-        .where(articles.c.text != "", articles.c.fetched_at < cutoff)
-        .order_by(articles.c.fetched_at)
+def _oldest(table: sa.Table, when: sa.Column[Any], *where: Any, limit: int) -> Any:
+    """The ids of at most `limit` rows of `table` matching `where`, oldest by `when` first,
+    locked for this transaction (rows another holds are skipped)."""
+    return (
+        sa.select(table.c.id)
+        .where(*where)
+        .order_by(when)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+
+
+def _article_text(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
+    when = articles.c.fetched_at
+    doomed = _oldest(articles, when, articles.c.text != "", when < cutoff, limit=limit)
     result = conn.execute(sa.update(articles).where(articles.c.id.in_(doomed)).values(text=""))
     return {"article_text": int(result.rowcount or 0)}
 
@@ -155,21 +162,16 @@ def _stories(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
         .where(articles.c.story_id == stories.c.id, articles.c.fetched_at >= cutoff)
         .exists()
     )
-    ids = (
-        conn.execute(
-            sa.select(stories.c.id)
-            .where(
-                stories.c.first_seen_at < cutoff,
-                sa.not_(fresh_copy),
-                stories.c.id.not_in(held.scalar_subquery()),
-            )
-            .order_by(stories.c.first_seen_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
+    when = stories.c.first_seen_at
+    doomed = _oldest(
+        stories,
+        when,
+        when < cutoff,
+        sa.not_(fresh_copy),
+        stories.c.id.not_in(held.scalar_subquery()),
+        limit=limit,
     )
+    ids = conn.execute(sa.select(stories.c.id).where(stories.c.id.in_(doomed))).scalars().all()
     if not ids:
         return {"stories": 0}
     gone_alerts = conn.execute(sa.delete(alerts).where(alerts.c.story_id.in_(ids)))
@@ -183,27 +185,15 @@ def _stories(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
 
 
 def _alerts(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
-    doomed = (
-        sa.select(alerts.c.id)
-        .where(alerts.c.status.in_(FINISHED_ALERTS), alerts.c.created_at < cutoff)
-        .order_by(alerts.c.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    when = alerts.c.created_at
+    doomed = _oldest(alerts, when, alerts.c.status.in_(FINISHED_ALERTS), when < cutoff, limit=limit)
     result = conn.execute(sa.delete(alerts).where(alerts.c.id.in_(doomed)))
     return {"alerts": int(result.rowcount or 0)}
 
 
 def _payloads(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
-    doomed = (
-        sa.select(alerts.c.id)
-        .where(alerts.c.payload.is_not(None), alerts.c.delivered_at < cutoff)
-        .order_by(alerts.c.delivered_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    when = alerts.c.delivered_at
+    doomed = _oldest(alerts, when, alerts.c.payload.is_not(None), when < cutoff, limit=limit)
     result = conn.execute(
         sa.update(alerts).where(alerts.c.id.in_(doomed)).values(payload=sa.null())
     )
@@ -211,14 +201,9 @@ def _payloads(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
 
 
 def _entries(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
-    doomed = (
-        sa.select(entries.c.id)
-        .where(entries.c.status.not_in(OPEN_ENTRIES), entries.c.updated_at < cutoff)
-        .order_by(entries.c.updated_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    when = entries.c.updated_at
+    open_work = entries.c.status.in_(OPEN_ENTRIES)
+    doomed = _oldest(entries, when, sa.not_(open_work), when < cutoff, limit=limit)
     result = conn.execute(sa.delete(entries).where(entries.c.id.in_(doomed)))
     return {"entries": int(result.rowcount or 0)}
 
