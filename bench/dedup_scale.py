@@ -470,6 +470,18 @@ def load_step(
     return seconds
 
 
+def reused(engine: Engine, sizes: Sequence[int], seed: int) -> Store:
+    """What an earlier run of the one size in `sizes` loaded and kept (`--reuse`)."""
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(articles)).scalar_one()
+        stories = conn.execute(sa.text("SELECT max(id) FROM stories")).scalar_one()
+    if len(sizes) != 1 or count != sizes[0]:
+        raise SystemExit(f"--reuse: the database holds {count} articles, not --sizes {sizes}")
+    story_count = len(_story_sizes(np.random.default_rng([seed, 0]), count))
+    families = max(1, round(story_count * TEMPLATE_SHARE / FAMILY_SIZE))
+    return Store(articles=count, stories=stories, families=[families], steps=1, load_seconds=[0.0])
+
+
 def _vacuum(conninfo: str) -> None:
     log("load: VACUUM ANALYZE")
     with psycopg.connect(conninfo, autocommit=True) as pg:
@@ -1110,16 +1122,23 @@ def main() -> None:
     parser.add_argument("--code", metavar="DIR", help="import the measured code from DIR")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     parser.add_argument(
+        "--reuse",
+        metavar="NAME",
+        help="measure a database an earlier run of one size kept (--keep), upgraded to this"
+        " code's schema, instead of loading one",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="measure the largest size N times (new probes)"
     )
     args = parser.parse_args()
     if CODE is not None and not os.path.isfile(os.path.join(CODE, "storage", "assign.py")):
         parser.error(f"--code {args.code}: not a kurilwatch checkout")
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    name = f"kw_bench_scale_{os.getpid()}"
+    name = args.reuse or f"kw_bench_scale_{os.getpid()}"
     admin = sa.create_engine(database_url(ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    if not args.reuse:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(ADMIN).set(database=name)
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     engine = sa.create_engine(database_url(conninfo))
@@ -1128,7 +1147,7 @@ def main() -> None:
     try:
         upgrade_schema(engine)
         now = datetime.now(UTC)
-        store = Store()
+        store = reused(engine, sizes, args.seed) if args.reuse else Store()
         results: list[Result] = []
         for size in sizes:
 
