@@ -8,11 +8,12 @@ same transaction, so the record is exactly what was removed, whatever stops the 
 
 The kinds (`KINDS`), each never touching a row still needed:
 - `article_text`: the text of copies fetched before the cutoff is set to ''; the row, URL,
-  canonical URL, GUID, title and fingerprints stay, so the copy is still a duplicate.
+  canonical URL, GUID, title and fingerprints stay, so the copy is still a duplicate. Copies
+  of a story the desk labelled keep their text (`labels export` writes it).
 - `stories`: a story first seen before the cutoff, none of whose copies was fetched since,
-  is removed with its copies, its alerts and its labels, unless an alert of it, or of a story
-  grouped under it, is pending. Its removed copies are counted as `articles`, its alerts
-  under `alerts`.
+  is removed with its copies and its alerts, unless an alert of it, or of a story grouped
+  under it, is pending, or the desk labelled it. Its removed copies are counted as
+  `articles`, its alerts under `alerts`.
 - `alerts`: delivered and dead alerts created before the cutoff (pending ones never).
 - `payloads`: the JSON that delivered alerts sent, delivered before the cutoff.
 - `entries`: judged entries last changed before the cutoff (open ones never).
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
-from storage.tables import alerts, articles, entries, pruned, stories
+from storage.tables import alerts, articles, entries, labels, pruned, stories
 
 Kind = Literal["article_text", "stories", "alerts", "payloads", "entries"]
 KINDS: tuple[Kind, ...] = ("stories", "alerts", "payloads", "article_text", "entries")
@@ -146,7 +147,10 @@ def _oldest(table: sa.Table, when: sa.Column[Any], *where: Any, limit: int) -> A
 
 def _article_text(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
     when = articles.c.fetched_at
-    doomed = _oldest(articles, when, articles.c.text != "", when < cutoff, limit=limit)
+    labelled = sa.select(labels.c.id).where(labels.c.story_id == articles.c.story_id).exists()
+    doomed = _oldest(
+        articles, when, articles.c.text != "", when < cutoff, sa.not_(labelled), limit=limit
+    )
     result = conn.execute(sa.update(articles).where(articles.c.id.in_(doomed)).values(text=""))
     return {"article_text": int(result.rowcount or 0)}
 
@@ -162,12 +166,14 @@ def _stories(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
         .where(articles.c.story_id == stories.c.id, articles.c.fetched_at >= cutoff)
         .exists()
     )
+    labelled = sa.select(labels.c.id).where(labels.c.story_id == stories.c.id).exists()
     when = stories.c.first_seen_at
     doomed = _oldest(
         stories,
         when,
         when < cutoff,
         sa.not_(fresh_copy),
+        sa.not_(labelled),
         stories.c.id.not_in(held.scalar_subquery()),
         limit=limit,
     )
@@ -176,7 +182,7 @@ def _stories(conn: Connection, cutoff: datetime, limit: int) -> dict[str, int]:
         return {"stories": 0}
     gone_alerts = conn.execute(sa.delete(alerts).where(alerts.c.story_id.in_(ids)))
     gone_articles = conn.execute(sa.delete(articles).where(articles.c.story_id.in_(ids)))
-    gone = conn.execute(sa.delete(stories).where(stories.c.id.in_(ids)))  # labels cascade
+    gone = conn.execute(sa.delete(stories).where(stories.c.id.in_(ids)))
     return {
         "stories": int(gone.rowcount or 0),
         "articles": int(gone_articles.rowcount or 0),
