@@ -5,15 +5,21 @@ delivered, for Slack only the body `ok`; transport errors, timeouts, 5xx and 429
 other 4xx and Slack's permanent error codes are rejected). `next_attempt` is the pure
 backoff of `kurilwatch.backoff` (full jitter, `Retry-After` honoured), dead after
 `give_up_after`. `send` is the edge: it posts with httpx under a total deadline that also
-covers a body trickling in slowly. Webhook URLs are secrets: no message here contains one.
+covers a body trickling in slowly; an Apprise attempt (whose `notify` blocks) runs in a
+process of its own (`alerts.apprise_worker`), killed at the deadline, never in a thread the
+daemon's other work shares. `attempt_lease` is how long a claimed alert stays with its
+worker: the longest an attempt can last, plus a margin, so no other worker claims an alert
+whose attempt still runs. Webhook URLs are secrets: no message here contains one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sys
+from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +77,21 @@ class Reject:
 
 
 Outcome = Delivered | Retry | Reject
+
+APPRISE_START_SECONDS = 20.0
+"""How long an Apprise sender process may take to start and load Apprise, before its
+deadline starts counting; it is killed when it takes longer."""
+LEASE_MARGIN = 15.0
+"""Added to the longest attempt in a lease: from the claim to the attempt's start (rendering,
+starting the sender) and from its end to the record, on a loaded machine."""
+
+
+def attempt_lease(kind: str, timeout: float) -> float:
+    """Seconds a claimed alert on a `kind` channel stays leased: the longest an attempt with
+    deadline `timeout` can last (an Apprise attempt also starts its process), plus
+    `LEASE_MARGIN`."""
+    start = APPRISE_START_SECONDS if kind == "apprise" else 0.0
+    return start + timeout + LEASE_MARGIN
 
 
 def classify(
@@ -161,21 +182,43 @@ def _signature(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str
 
 
 async def _send_apprise(url: str, notice: Notice, *, timeout: float) -> Outcome:
-    import apprise
+    """Send through Apprise in a process of its own, killed if it outlives its deadline."""
+    from alerts import apprise_worker as worker
 
     title, body = apprise_message(notice)
-
-    def notify() -> bool:
-        sender = apprise.Apprise()
-        if not sender.add(url):
-            raise ValueError("not an Apprise URL")
-        return bool(sender.notify(title=title, body=body))
-
+    job = json.dumps({"url": url, "title": title, "body": body}).encode("utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "alerts.apprise_worker", stdin=PIPE, stdout=PIPE, stderr=DEVNULL
+    )
+    assert proc.stdin is not None and proc.stdout is not None
     try:
-        async with asyncio.timeout(timeout):
-            ok = await asyncio.to_thread(notify)
-    except TimeoutError:
-        return Retry(f"no answer within {timeout:g}s")
-    except ValueError:
+        try:
+            proc.stdin.write(job)
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except ConnectionError:  # it died before reading its job
+            return Retry("the Apprise sender stopped before sending")
+        try:
+            async with asyncio.timeout(APPRISE_START_SECONDS):
+                ready = (await proc.stdout.readline()).decode().strip()
+        except TimeoutError:
+            return Retry(f"the Apprise sender did not start within {APPRISE_START_SECONDS:g}s")
+        if ready != worker.READY:
+            return Retry("the Apprise sender stopped before sending")
+        try:
+            async with asyncio.timeout(timeout):
+                answer = (await proc.stdout.readline()).decode().strip()
+        except TimeoutError:
+            return Retry(f"no answer within {timeout:g}s")
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # it has just exited by itself
+                proc.kill()
+        await proc.wait()
+    if answer == worker.NOT_APPRISE:
         return Reject("the channel url is not an Apprise URL")
-    return Delivered() if ok else Retry("apprise reported a failure")
+    if answer == worker.DELIVERED:
+        return Delivered()
+    if answer == worker.FAILED:
+        return Retry("apprise reported a failure")
+    return Retry("the Apprise sender stopped before answering")

@@ -217,18 +217,22 @@ class DeliveryConfig(_Strict):
 
     interval: Duration = 5.0
     timeout: Duration = 15.0
-    lease: Duration = 60.0
-    """How long a claimed alert stays with its worker; a dead worker's rows return after it."""
+    """One attempt's deadline; a claimed alert's lease is computed from it
+    (`alerts.delivery.attempt_lease`)."""
     retry_initial: Duration = 10.0
     retry_max: Duration = 3600.0
     give_up_after: Duration = 86400.0
     batch: int = Field(default=50, ge=1, le=1000)
 
-    @model_validator(mode="after")
-    def _lease_outlives_an_attempt(self) -> DeliveryConfig:
-        if self.lease <= self.timeout:
-            raise ValueError("lease must be longer than timeout (one attempt must fit in it)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lease(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "lease" in data:
+            raise ValueError(
+                "lease is no longer a setting: remove it (a claimed alert's lease is the "
+                "longest attempt, timeout plus a margin)"
+            )
+        return data
 
 
 class CrawlConfig(_Strict):

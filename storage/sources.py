@@ -6,9 +6,12 @@ names until `configured_until`, and renews the claim while it runs: `sync_source
 (by name; a changed URL or kind forgets the old validators), `renew_sources` after. Nothing
 here deletes a source another configuration may poll: a source whose claim has lapsed is
 "not configured since" that time, and only `prune_sources` (`kurilwatch sources prune`)
-removes it. `take_source` leases a source for one poll; `record_poll` stores what the poll
-found: new validators for conditional GET, success or the error, consecutive failures and
-items found.
+removes it. `take_source` leases a source for one poll to a worker id (`kurilwatch.worker`),
+for a time measured on the database's clock (`now()` in the statement), so a daemon whose
+own clock runs ahead never takes a source another still polls; `record_poll` stores what the
+poll found (new validators for conditional GET, success or the error, consecutive failures
+and items found) and gives the lease back, only while its owner still holds it: the record
+of a poll whose lease lapsed and was taken over changes nothing.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> li
     """
     unclaimed = sa.and_(
         sources.c.configured_until < now,
-        sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < now),
+        sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < sa.func.now()),
     )
     columns = (sources.c.name, sources.c.kind, sources.c.url, sources.c.configured_until)
     # a row locked by a writer (a claim being renewed, a poll being recorded) is in use: skip
@@ -185,13 +188,15 @@ def load_source(engine: Engine, configured: Source) -> Source:
 
 
 def record_poll(
-    engine: Engine, name: str, record: PollRecord, *, now: datetime, release: str | None = None
-) -> SourceHealth:
-    """Store the outcome of one poll of source `name`; return the source's health after it.
+    engine: Engine, name: str, record: PollRecord, *, owner: str, now: datetime
+) -> SourceHealth | None:
+    """Store the outcome of one poll of source `name` by `owner` and give its lease back, in
+    one statement; return the source's health after it.
 
-    With `release`, also give back the lease that daemon holds on it (one statement).
+    None, and nothing changed, when `owner` no longer holds the lease (it lapsed and another
+    daemon took the source, or gave it back): that daemon's poll is the one recorded.
     """
-    params: dict[str, Any] = {"p_name": name, "p_now": now, "p_owner": release}
+    params: dict[str, Any] = {"p_name": name, "p_now": now, "p_owner": owner}
     if record.ok:
         params.update(
             p_items=record.items,
@@ -204,14 +209,15 @@ def record_poll(
         params["p_error"] = record.error
     stmt = _record_statement(
         ok=record.ok,
-        release=release is not None,
         new_items=record.ok and bool(record.new_items),
         items=record.ok and record.items is not None,
         validators=record.ok and not record.keep_validators,
         note=record.ok and not record.keep_note,
     )
     with _autocommit(engine) as conn:
-        row = conn.execute(stmt, params).one()
+        row = conn.execute(stmt, params).one_or_none()
+    if row is None:
+        return None
     return SourceHealth(
         consecutive_failures=row.consecutive_failures,
         last_new_at=row.last_new_at,
@@ -293,14 +299,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def take_source(
-    engine: Engine, configured: Source, *, owner: str, now: datetime, seconds: float
-) -> Source | None:
-    """Take source `configured` for `seconds` and load its validators, in one statement.
+def take_source(engine: Engine, configured: Source, *, owner: str, seconds: float) -> Source | None:
+    """Take source `configured` for `seconds` (on the database's clock) and load its
+    validators, in one statement.
 
     None when another daemon holds it. Replicas on one database poll each source one at a
-    time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked, so
-    two daemons never crawl it at once, and a lease left by a daemon that died lapses by itself.
+    time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked
+    against the database's `now()`, so two daemons never crawl it at once whatever their
+    clocks say, and a lease left by a daemon that died lapses by itself.
     The taker's URL and kind go into the row: validators that another configuration left
     there for another URL under the same name are dropped, never sent to this one.
 
@@ -310,8 +316,7 @@ def take_source(
     params = {
         "p_name": configured.name,
         "p_owner": owner,
-        "p_now": now,
-        "p_until": now + timedelta(seconds=seconds),
+        "p_seconds": max(0.0, seconds),
         "p_url": configured.url,
         "p_kind": configured.kind,
     }
@@ -351,7 +356,7 @@ _FREE = (
         sources.c.name == sa.bindparam("p_name"),
         sa.or_(
             sources.c.leased_until.is_(None),
-            sources.c.leased_until < sa.bindparam("p_now"),
+            sources.c.leased_until < sa.func.now(),
             sources.c.leased_by == sa.bindparam("p_owner"),
         ),
     )
@@ -359,7 +364,7 @@ _FREE = (
 )
 _HOLDER = sa.select(
     sa.and_(
-        sources.c.leased_until >= sa.bindparam("p_now"),
+        sources.c.leased_until >= sa.func.now(),
         sources.c.leased_by != sa.bindparam("p_owner"),
     ).label("held")
 ).where(sources.c.name == sa.bindparam("p_name"))
@@ -373,7 +378,8 @@ def _lease_statement(free: sa.Select[Any]) -> sa.Update:
         sa.update(sources)
         .where(sources.c.id.in_(free.scalar_subquery()))
         .values(
-            leased_until=sa.bindparam("p_until"),
+            leased_until=sa.func.now()
+            + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("p_seconds", type_=sa.Float)),
             leased_by=sa.bindparam("p_owner"),
             url=sa.bindparam("p_url"),
             kind=sa.bindparam("p_kind"),
@@ -391,15 +397,12 @@ _LEASE_WAITING = _lease_statement(_FREE.with_for_update())
 
 @functools.cache
 def _record_statement(
-    *, ok: bool, release: bool, new_items: bool, items: bool, validators: bool, note: bool
+    *, ok: bool, new_items: bool, items: bool, validators: bool, note: bool
 ) -> sa.Update:
-    """The UPDATE storing a poll's outcome, for one shape of outcome (a few shapes exist)."""
+    """The UPDATE storing a poll's outcome and freeing its lease, for one shape of outcome
+    (a few shapes exist); it matches no row once the poller's lease is lost."""
     now: Any = sa.bindparam("p_now")
-    values: dict[str, Any] = {"last_poll_at": now}
-    if release:
-        mine = sources.c.leased_by == sa.bindparam("p_owner")
-        values["leased_until"] = sa.case((mine, None), else_=sources.c.leased_until)
-        values["leased_by"] = sa.case((mine, None), else_=sources.c.leased_by)
+    values: dict[str, Any] = {"last_poll_at": now, "leased_until": None, "leased_by": None}
     if ok:
         values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
         if new_items:
@@ -422,7 +425,10 @@ def _record_statement(
         )
     return (
         sa.update(sources)
-        .where(sources.c.name == sa.bindparam("p_name"))
+        .where(
+            sources.c.name == sa.bindparam("p_name"),
+            sources.c.leased_by == sa.bindparam("p_owner"),
+        )
         .values(**values)
         .returning(sources.c.consecutive_failures, sources.c.last_new_at, sources.c.last_ok_at)
     )
