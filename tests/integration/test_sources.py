@@ -35,6 +35,12 @@ def _source(name: str, url: str | None = None) -> Source:
     )
 
 
+def _record(engine: Engine, source: Source, record: PollRecord, *, now: datetime = NOW) -> None:
+    """Take `source` and record one poll of it, as a daemon does."""
+    assert take_source(engine, source, owner="daemon", seconds=60) is not None
+    assert record_poll(engine, source.name, record, owner="daemon", now=now) is not None
+
+
 def _by_name(engine: Engine, now: datetime) -> dict[str, dict[str, object]]:
     return {r["name"]: r for r in list_sources(engine, now=now)}
 
@@ -42,14 +48,14 @@ def _by_name(engine: Engine, now: datetime) -> dict[str, dict[str, object]]:
 def test_a_run_with_another_configuration_removes_nothing(engine: Engine) -> None:
     daemon = [_source("wire"), _source("agency")]
     sync_sources(engine, daemon, now=NOW, claim_seconds=CLAIM)
-    record_poll(engine, "wire", PollRecord(ok=True, etag='"v1"'), now=NOW)
+    _record(engine, daemon[0], PollRecord(ok=True, etag='"v1"'))
     # a one-off run with another file, and a later restart of it with nothing in common
     sync_sources(engine, [_source("other")], now=NOW, claim_seconds=CLAIM)
     sync_sources(engine, [_source("other2")], now=NOW, claim_seconds=CLAIM)
     rows = _by_name(engine, NOW + timedelta(seconds=10))
     assert set(rows) == {"wire", "agency", "other", "other2"}
     assert all(r["configured"] for r in rows.values())
-    taken = take_source(engine, daemon[0], owner="daemon", now=NOW, seconds=60)
+    taken = take_source(engine, daemon[0], owner="daemon", seconds=60)
     assert taken is not None and taken.etag == '"v1"'  # its validators survived too
 
 
@@ -98,7 +104,7 @@ def test_prune_removes_only_what_no_configuration_claims(engine: Engine) -> None
     after = NOW + timedelta(seconds=CLAIM + 60)
     renew_sources(engine, [_source("wire")], now=after - timedelta(seconds=30), claim_seconds=CLAIM)
     # "busy" lapsed too, but a poll holds it: whoever polls it owns it
-    assert take_source(engine, _source("busy"), owner="x", now=after, seconds=60) is not None
+    assert take_source(engine, _source("busy"), owner="x", seconds=60) is not None
 
     dry = prune_sources(engine, now=after, dry_run=True)
     assert [(s.name, s.url) for s in dry] == [("gone", "https://gone.test/rss.xml")]
@@ -121,32 +127,32 @@ def test_a_pruned_source_is_recreated_by_the_configuration_that_still_names_it(
     after = NOW + timedelta(seconds=CLAIM + 1)  # the daemon was suspended past its claim
     assert [s.name for s in prune_sources(engine, now=after)] == ["wire"]
     with pytest.raises(SourceNotFound):
-        take_source(engine, wire, owner="daemon", now=after, seconds=60)
+        take_source(engine, wire, owner="daemon", seconds=60)
     assert renew_sources(engine, [wire, _source("agency")], now=after, claim_seconds=CLAIM) == [
         "agency",
         "wire",
     ]
     assert renew_sources(engine, [wire], now=after, claim_seconds=CLAIM) == []
-    taken = take_source(engine, wire, owner="daemon", now=after, seconds=60)
+    taken = take_source(engine, wire, owner="daemon", seconds=60)
     assert taken is not None and taken.etag is None
     [row] = [r for r in list_sources(engine, now=after) if r["name"] == "wire"]
     assert row["configured"] and row["url"] == wire.url
     # held by one daemon: the other is told so, not that the row is missing
-    assert take_source(engine, wire, owner="replica", now=after, seconds=60) is None
+    assert take_source(engine, wire, owner="replica", seconds=60) is None
 
 
 def test_one_name_for_two_urls_never_mixes_their_validators(engine: Engine) -> None:
     ours = _source("wire", "https://a.test/rss.xml")
     theirs = _source("wire", "https://b.test/rss.xml")
     sync_sources(engine, [ours], now=NOW, claim_seconds=CLAIM)
-    take_source(engine, ours, owner="a", now=NOW, seconds=60)
+    take_source(engine, ours, owner="a", seconds=60)
     record_poll(
-        engine, "wire", PollRecord(ok=True, etag='"a"', last_modified="A"), now=NOW, release="a"
+        engine, "wire", PollRecord(ok=True, etag='"a"', last_modified="A"), owner="a", now=NOW
     )
-    got = take_source(engine, theirs, owner="b", now=NOW, seconds=60)
+    got = take_source(engine, theirs, owner="b", seconds=60)
     assert got is not None and (got.url, got.etag, got.last_modified) == (theirs.url, None, None)
-    record_poll(engine, "wire", PollRecord(ok=True, etag='"b"'), now=NOW, release="b")
-    again = take_source(engine, ours, owner="a", now=NOW, seconds=60)
+    record_poll(engine, "wire", PollRecord(ok=True, etag='"b"'), owner="b", now=NOW)
+    again = take_source(engine, ours, owner="a", seconds=60)
     assert again is not None and (again.url, again.etag) == (ours.url, None)
 
 
@@ -156,11 +162,11 @@ def test_health_and_metrics_count_only_configured_sources(engine: Engine) -> Non
     day_ago = now - timedelta(days=1)
     sync_sources(engine, [_source("gone")], now=day_ago, claim_seconds=CLAIM)
     for name in ("wire", "gone"):
-        record_poll(engine, name, PollRecord(ok=False, error="HTTP 500"), now=now)
+        _record(engine, _source(name), PollRecord(ok=False, error="HTTP 500"), now=now)
     status, body = health(engine, scheduler_running=True)
     assert status == 200
     assert (body["sources"], body["failing_sources"], body["unconfigured_sources"]) == (1, 1, 1)
-    record_poll(engine, "wire", PollRecord(ok=True, new_items=1), now=now)
+    _record(engine, _source("wire"), PollRecord(ok=True, new_items=1), now=now)
     text = Metrics(engine, lambda: now).render().decode()
     assert 'kurilwatch_source_staleness_seconds{source="wire"}' in text
     assert 'source="gone"' not in text
@@ -196,7 +202,7 @@ def test_a_source_locked_for_a_moment_is_waited_for_not_skipped(engine: Engine) 
         # a claim being renewed (or a poll recorded) holds the row's lock, uncommitted
         other.execute(sa.text("update sources set configured_until = configured_until"))
         taker = threading.Thread(
-            target=lambda: got.append(take_source(engine, wire, owner="a", now=NOW, seconds=60))
+            target=lambda: got.append(take_source(engine, wire, owner="a", seconds=60))
         )
         taker.start()
         taker.join(timeout=0.5)
@@ -205,7 +211,7 @@ def test_a_source_locked_for_a_moment_is_waited_for_not_skipped(engine: Engine) 
     taker.join(timeout=30)
     assert got and got[0] is not None
     # held under a lease by another daemon: that one is skipped at once
-    assert take_source(engine, wire, owner="b", now=NOW, seconds=60) is None
+    assert take_source(engine, wire, owner="b", seconds=60) is None
 
 
 def test_prune_skips_a_row_in_use_instead_of_waiting_for_it(engine: Engine) -> None:
@@ -236,17 +242,18 @@ def test_a_run_works_only_the_entries_of_the_sources_it_configures(engine: Engin
 
 
 def test_a_poll_note_stands_until_the_index_is_read_again(engine: Engine) -> None:
-    sync_sources(engine, [_source("old")], now=NOW, claim_seconds=CLAIM)
+    old = _source("old")
+    sync_sources(engine, [old], now=NOW, claim_seconds=CLAIM)
     note = "all 3 entries older than alert_max_age"
-    record_poll(engine, "old", PollRecord(ok=True, items=0, note=note), now=NOW)
+    _record(engine, old, PollRecord(ok=True, items=0, note=note))
     assert _by_name(engine, NOW)["old"]["last_note"] == note
     # not modified: the index was not read, so what was said of it still holds
-    record_poll(engine, "old", PollRecord(ok=True, items=0, keep_note=True), now=NOW)
+    _record(engine, old, PollRecord(ok=True, items=0, keep_note=True))
     assert _by_name(engine, NOW)["old"]["last_note"] == note
     # a failure says nothing of the index: the note stays beside the error
-    record_poll(engine, "old", PollRecord(ok=False, error="HTTP 503"), now=NOW)
+    _record(engine, old, PollRecord(ok=False, error="HTTP 503"))
     row = _by_name(engine, NOW)["old"]
     assert (row["last_error"], row["last_note"]) == ("HTTP 503", note)
-    record_poll(engine, "old", PollRecord(ok=True, items=2, new_items=2), now=NOW)
+    _record(engine, old, PollRecord(ok=True, items=2, new_items=2))
     row = _by_name(engine, NOW)["old"]
     assert (row["last_error"], row["last_note"]) == (None, None)
