@@ -6,7 +6,7 @@ other 4xx and Slack's permanent error codes are rejected). `next_attempt` is the
 backoff of `kurilwatch.backoff` (full jitter, `Retry-After` honoured), dead after
 `give_up_after`. `send` is the edge: it posts with httpx under a total deadline that also
 covers a body trickling in slowly; an Apprise attempt (whose `notify` blocks) runs in a
-process of its own (`alerts.apprise_worker`), killed at the deadline, never in a thread the
+sender process (`alerts.apprise_worker`), killed at the deadline, never in a thread the
 daemon's other work shares. `attempt_lease` is how long a claimed alert stays with its
 worker: the longest an attempt can last, plus a margin, so no other worker claims an alert
 whose attempt still runs. Webhook URLs are secrets: no message here contains one.
@@ -15,11 +15,9 @@ whose attempt still runs. Webhook URLs are secrets: no message here contains one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import sys
-from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +25,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from alerts import apprise_worker
+from alerts.apprise_worker import AppriseSender
 from alerts.render import (
     apprise_message,
     console_text,
@@ -78,9 +78,6 @@ class Reject:
 
 Outcome = Delivered | Retry | Reject
 
-APPRISE_START_SECONDS = 20.0
-"""How long an Apprise sender process may take to start and load Apprise, before its
-deadline starts counting; it is killed when it takes longer."""
 LEASE_MARGIN = 15.0
 """Added to the longest attempt in a lease: from the claim to the attempt's start (rendering,
 starting the sender) and from its end to the record, on a loaded machine."""
@@ -88,9 +85,9 @@ starting the sender) and from its end to the record, on a loaded machine."""
 
 def attempt_lease(kind: str, timeout: float) -> float:
     """Seconds a claimed alert on a `kind` channel stays leased: the longest an attempt with
-    deadline `timeout` can last (an Apprise attempt also starts its process), plus
+    deadline `timeout` can last (an Apprise attempt may also start its sender), plus
     `LEASE_MARGIN`."""
-    start = APPRISE_START_SECONDS if kind == "apprise" else 0.0
+    start = apprise_worker.START_SECONDS if kind == "apprise" else 0.0
     return start + timeout + LEASE_MARGIN
 
 
@@ -143,8 +140,10 @@ async def send(
     timeout: float,
     now: datetime,
     out: TextIO | None = None,
+    apprise: AppriseSender | None = None,
 ) -> Outcome:
-    """Deliver one alert to one channel, within `timeout` seconds in all."""
+    """Deliver one alert to one channel, within `timeout` seconds in all (an Apprise channel
+    through `apprise`, the daemon's sender for it, or a one-off sender without it)."""
     alert = notice.alert
     if channel.kind == "console":
         text = slack_preview(notice) if channel.format == "slack" else console_text(notice)
@@ -153,7 +152,7 @@ async def send(
     assert channel.url is not None  # the configuration guarantees it
     url = channel.url.get_secret_value()
     if channel.kind == "apprise":
-        return await _send_apprise(url, notice, timeout=timeout)
+        return await _send_apprise(url, notice, timeout=timeout, sender=apprise)
     assert client is not None  # the drain makes one for Slack and webhook channels
     payload = slack_message(notice) if channel.kind == "slack" else webhook_body(notice)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -181,44 +180,24 @@ def _signature(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str
     return {"webhook-timestamp": str(int(timestamp.timestamp())), "webhook-signature": signature}
 
 
-async def _send_apprise(url: str, notice: Notice, *, timeout: float) -> Outcome:
-    """Send through Apprise in a process of its own, killed if it outlives its deadline."""
-    from alerts import apprise_worker as worker
-
+async def _send_apprise(
+    url: str, notice: Notice, *, timeout: float, sender: AppriseSender | None
+) -> Outcome:
+    """Send through Apprise in the sender process (a one-off one without `sender`)."""
     title, body = apprise_message(notice)
-    job = json.dumps({"url": url, "title": title, "body": body}).encode("utf-8")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "alerts.apprise_worker", stdin=PIPE, stdout=PIPE, stderr=DEVNULL
-    )
-    assert proc.stdin is not None and proc.stdout is not None
+    own = sender is None
+    sender = sender or AppriseSender()
     try:
-        try:
-            proc.stdin.write(job)
-            await proc.stdin.drain()
-            proc.stdin.close()
-        except ConnectionError:  # it died before reading its job
-            return Retry("the Apprise sender stopped before sending")
-        try:
-            async with asyncio.timeout(APPRISE_START_SECONDS):
-                ready = (await proc.stdout.readline()).decode().strip()
-        except TimeoutError:
-            return Retry(f"the Apprise sender did not start within {APPRISE_START_SECONDS:g}s")
-        if ready != worker.READY:
-            return Retry("the Apprise sender stopped before sending")
-        try:
-            async with asyncio.timeout(timeout):
-                answer = (await proc.stdout.readline()).decode().strip()
-        except TimeoutError:
-            return Retry(f"no answer within {timeout:g}s")
+        answer = await sender.send(url, title, body, timeout=timeout)
+    except TimeoutError:
+        return Retry(f"no answer within {timeout:g}s")
+    except apprise_worker.SenderGone as exc:
+        return Retry(str(exc))
     finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):  # it has just exited by itself
-                proc.kill()
-        await proc.wait()
-    if answer == worker.NOT_APPRISE:
+        if own:
+            await sender.aclose()
+    if answer == apprise_worker.NOT_APPRISE:
         return Reject("the channel url is not an Apprise URL")
-    if answer == worker.DELIVERED:
+    if answer == apprise_worker.DELIVERED:
         return Delivered()
-    if answer == worker.FAILED:
-        return Retry("apprise reported a failure")
-    return Retry("the Apprise sender stopped before answering")
+    return Retry("apprise reported a failure")

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import httpx
 from sqlalchemy.engine import Engine
 
+from alerts.apprise_worker import AppriseSender
 from alerts.delivery import Delivered, Reject, Retry, attempt_lease, next_attempt, send
 from crawler.pages import PageOutcome, Transient, Unusable
 from crawler.pipeline import Ingestor
@@ -67,7 +68,8 @@ ENTRY_BATCH = 64
 
 
 class DeliveryClient:
-    """The HTTP client Slack and webhook deliveries post with, made on first use.
+    """The HTTP client Slack and webhook deliveries post with, made on first use, and one
+    Apprise sender process per Apprise channel (`alerts.apprise_worker`).
 
     Making an `httpx.AsyncClient` loads the TLS trust store (0.06-0.15 s), which a run with
     nothing to post (most `run --once`) need not pay. Once closed it stays closed: a delivery
@@ -78,6 +80,13 @@ class DeliveryClient:
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._closed = False
+        self._apprise: dict[str, AppriseSender] = {}
+
+    def apprise(self, channel: str) -> AppriseSender:
+        """The Apprise sender of `channel` (its process starts on its first send)."""
+        if self._closed:
+            raise RuntimeError("the delivery client is closed: the daemon is stopping")
+        return self._apprise.setdefault(channel, AppriseSender())
 
     def get(self) -> httpx.AsyncClient:
         """The client, made now if this is the first call.
@@ -92,10 +101,13 @@ class DeliveryClient:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the client if one was made; later `get()` calls fail."""
+        """Close the client if one was made and stop the Apprise senders; later `get()` and
+        `apprise()` calls fail."""
         self._closed = True
         if self._client is not None:
             await self._client.aclose()
+        for sender in self._apprise.values():
+            await sender.aclose()
 
 
 @dataclass(slots=True)
@@ -407,6 +419,7 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
     # made before any alert is claimed (a failure leaves none leased) and before Slack's
     # pacing clock starts; console and Apprise channels need none
     client = rt.http.get() if channel.kind in ("slack", "webhook") else None
+    apprise = rt.http.apprise(channel.name) if channel.kind == "apprise" else None
     while True:
         if channel.kind == "slack" and last_post:
             await asyncio.sleep(max(0.0, SLACK_MIN_INTERVAL - (time.monotonic() - last_post)))
@@ -424,7 +437,13 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
         item = claimed[0]
         started = time.monotonic()
         outcome = await send(
-            client, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
+            client,
+            channel,
+            item,
+            timeout=delivery.timeout,
+            now=rt.clock(),
+            out=rt.out,
+            apprise=apprise,
         )
         # paced from the end of one post to the start of the next: then the receiver, too,
         # sees the posts at least a second apart, whatever each took in transit

@@ -23,11 +23,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts.delivery import APPRISE_START_SECONDS, LEASE_MARGIN, attempt_lease
+from alerts.apprise_worker import START_SECONDS
+from alerts.delivery import LEASE_MARGIN, attempt_lease
 from kurilwatch.config import Settings
 from kurilwatch.model import AlertPlan, Article, Evidence, Source, StoryState
 from kurilwatch.worker import worker_id
-from scheduler.jobs import DeliveryClient, Runtime, drain_channel
+from scheduler.jobs import DeliveryClient, DeliveryStats, Runtime, drain_channel
 from storage.articles import ingest_article
 from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed, requeue
 from storage.sources import PollRecord, list_sources, record_poll, sync_sources, take_source
@@ -177,7 +178,7 @@ def test_one_worker_id_per_process_fits_the_owner_columns() -> None:
 
 def test_the_lease_outlasts_the_longest_attempt() -> None:
     assert attempt_lease("webhook", 15) == 15 + LEASE_MARGIN
-    assert attempt_lease("apprise", 15) == APPRISE_START_SECONDS + 15 + LEASE_MARGIN
+    assert attempt_lease("apprise", 15) == START_SECONDS + 15 + LEASE_MARGIN
 
 
 # --- the drain: what a worker does with a lost lease, and a hung Apprise target ------------
@@ -190,6 +191,14 @@ def _settings(channel: dict[str, str], *, timeout: str = "30s") -> Settings:
             "delivery": {"timeout": timeout, "retry_initial": "1h", "retry_max": "1h"},
         }
     )
+
+
+async def _drain(rt: Runtime) -> DeliveryStats:
+    """Drain the runtime's one channel, then stop its clients (an Apprise sender with them)."""
+    try:
+        return await drain_channel(rt, rt.settings.channels[0])
+    finally:
+        await rt.http.aclose()
 
 
 async def _arrived(rx: WebhookReceiver, n: int, timeout: float = 60) -> None:
@@ -280,6 +289,7 @@ def test_the_database_answers_while_an_apprise_send_hangs(engine: Engine) -> Non
             assert not drain.done()  # still hanging: only the receiver can end it now
             rx.stop()  # it hangs up: a failed attempt, retried later
             stats = await drain
+            await rt.http.aclose()
             assert (stats.delivered, stats.retried) == (0, 1)
 
         asyncio.run(scenario())
@@ -295,7 +305,7 @@ def test_a_hung_apprise_send_is_cut_at_the_deadline_and_sent_once_later(
         channel = _apprise(rx)
         rt = _runtime(engine, _settings(channel, timeout="2s"), worker_id())
         rx.delay(3600)  # accepts the post and never answers
-        stats = asyncio.run(drain_channel(rt, rt.settings.channels[0]))
+        stats = asyncio.run(_drain(rt))
         assert (stats.delivered, stats.retried) == (0, 1)
         [hung] = rx.received
         # the attempt is over for good: nothing of it still holds the connection, so it
@@ -308,7 +318,7 @@ def test_a_hung_apprise_send_is_cut_at_the_deadline_and_sent_once_later(
         rx.delay(0)
         assert requeue(engine, now=datetime.now(UTC), alert_id=alert["id"]) == 1
         rt = _runtime(engine, _settings(channel, timeout="1h"), worker_id())
-        stats = asyncio.run(drain_channel(rt, rt.settings.channels[0]))
+        stats = asyncio.run(_drain(rt))
         assert stats.delivered == 1
         received = rx.received
     assert received[0] is not None and len(received) == 2  # the hung attempt, then the retry
