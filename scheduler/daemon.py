@@ -119,7 +119,7 @@ async def _main(
 
     sources = [s.to_source() for s in settings.sources]
     claim = settings.crawl.source_claim
-    await asyncio.to_thread(sync_sources, engine, sources, now=utcnow(), claim_seconds=claim)
+    await asyncio.to_thread(sync_sources, engine, sources, claim_seconds=claim)
     async with AsyncExitStack() as stack:
         http = DeliveryClient(settings.delivery.timeout)
         stack.push_async_callback(http.aclose)  # closed last, after the crawl has stopped

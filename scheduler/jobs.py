@@ -210,7 +210,6 @@ async def renew_claims(rt: Runtime, sources: Sequence[Source]) -> list[str]:
         renew_sources,
         rt.engine,
         sources,
-        now=rt.clock(),
         claim_seconds=rt.settings.crawl.source_claim,
     )
     for name in recreated:

@@ -2,8 +2,9 @@
 
 Several configurations may share one database (replicas of one file, a `run --once` with
 another file), so no run owns the table. Each running configuration claims the sources it
-names until `configured_until`, and renews the claim while it runs: `sync_sources` at start
-(by name; a changed URL or kind forgets the old validators), `renew_sources` after. Nothing
+names until `configured_until` (on the database's clock, as every lease here), and renews
+the claim while it runs: `sync_sources` at start (by name; a changed URL or kind forgets
+the old validators), `renew_sources` after. Nothing
 here deletes a source another configuration may poll: a source whose claim has lapsed is
 "not configured since" that time, and only `prune_sources` (`kurilwatch sources prune`)
 removes it. `take_source` leases a source for one poll to a worker id (`kurilwatch.worker`),
@@ -62,10 +63,9 @@ class UnclaimedSource:
     """When the last claim on it lapsed: no configuration has named it since."""
 
 
-def sync_sources(
-    engine: Engine, configured: Sequence[Source], *, now: datetime, claim_seconds: float
-) -> None:
-    """Write the configuration's sources into the table and claim them until `now + claim`.
+def sync_sources(engine: Engine, configured: Sequence[Source], *, claim_seconds: float) -> None:
+    """Write the configuration's sources into the table and claim them for `claim_seconds`
+    from the database's `now()`.
 
     New sources are inserted, changed ones updated (a new URL or kind forgets the
     validators). Sources the configuration does not name are left alone: another running
@@ -86,16 +86,17 @@ def sync_sources(
             "configured_until": _later_claim(stmt),
         },
     )
-    rows = _rows(configured, until=now + timedelta(seconds=claim_seconds))
-    if rows:
+    if configured:
         with engine.begin() as conn:
+            rows = _rows(configured, until=_claim_end(conn, claim_seconds))
             conn.execute(upsert, rows)  # one batched statement, not one per source
 
 
 def renew_sources(
-    engine: Engine, configured: Sequence[Source], *, now: datetime, claim_seconds: float
+    engine: Engine, configured: Sequence[Source], *, claim_seconds: float
 ) -> list[str]:
-    """Extend the claim on `configured` to `now + claim`; return the names it recreated.
+    """Extend the claim on `configured` to `claim_seconds` from the database's `now()`;
+    return the names it recreated.
 
     A source whose row is missing (pruned while the claim had lapsed, for instance while the
     daemon was suspended) is inserted again from the configuration. A row that is there keeps
@@ -105,10 +106,10 @@ def renew_sources(
     upsert = stmt.on_conflict_do_update(
         index_elements=[sources.c.name], set_={"configured_until": _later_claim(stmt)}
     ).returning(sources.c.name, _INSERTED)
-    rows = _rows(configured, until=now + timedelta(seconds=claim_seconds))
-    if not rows:
+    if not configured:
         return []
     with engine.begin() as conn:
+        rows = _rows(configured, until=_claim_end(conn, claim_seconds))
         result = conn.execute(upsert, rows)
         return sorted(name for name, inserted in result if inserted)
 
@@ -116,6 +117,12 @@ def renew_sources(
 # In an INSERT … ON CONFLICT, a row the statement inserted has no deleting transaction
 # (xmax = 0); a row it updated carries the updating one.
 _INSERTED = sa.literal_column("(xmax = 0)", sa.Boolean).label("inserted")
+
+
+def _claim_end(conn: sa.Connection, seconds: float) -> datetime:
+    """`seconds` from now on the database's clock (claims are judged on it, never a host's)."""
+    now: datetime = conn.execute(sa.select(sa.func.now())).scalar_one()
+    return now + timedelta(seconds=seconds)
 
 
 def _later_claim(stmt: Any) -> Any:
@@ -135,8 +142,9 @@ def _rows(configured: Sequence[Source], *, until: datetime) -> list[dict[str, An
     ]
 
 
-def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> list[UnclaimedSource]:
-    """Remove the sources whose claim lapsed before `now`; return them by name.
+def prune_sources(engine: Engine, *, dry_run: bool = False) -> list[UnclaimedSource]:
+    """Remove the sources whose claim has lapsed (on the database's clock); return them by
+    name.
 
     A source under a poll lease, or locked by a writer at that moment, stays even so
     (someone is using it), and the articles of a removed source stay. Check and removal are
@@ -144,7 +152,7 @@ def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> li
     meanwhile keeps its row. With `dry_run`, only say what would go.
     """
     unclaimed = sa.and_(
-        sources.c.configured_until < now,
+        sources.c.configured_until < sa.func.now(),
         sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < sa.func.now()),
     )
     columns = (sources.c.name, sources.c.kind, sources.c.url, sources.c.configured_until)
@@ -257,9 +265,11 @@ def list_sources(
     """The sources (by default every one in the table) with their health, JSON-ready.
 
     `configured` is false for a source no running configuration has claimed since
-    `not_configured_since`: nobody polls it until a run names it again.
+    `not_configured_since` (judged on the database's clock, as claims are): nobody polls it
+    until a run names it again. `now` is the caller's clock, for staleness.
     """
-    query = sa.select(sources).order_by(sources.c.name)
+    claimed = (sources.c.configured_until >= sa.func.now()).label("claimed")
+    query = sa.select(sources, claimed).order_by(sources.c.name)
     if names is not None:
         query = query.where(sources.c.name.in_(names))
     with engine.connect() as conn:
@@ -269,10 +279,8 @@ def list_sources(
             "name": r["name"],
             "kind": r["kind"],
             "url": r["url"],
-            "configured": r["configured_until"] >= now,
-            "not_configured_since": (
-                _iso(r["configured_until"]) if r["configured_until"] < now else None
-            ),
+            "configured": r["claimed"],
+            "not_configured_since": None if r["claimed"] else _iso(r["configured_until"]),
             "configured_until": _iso(r["configured_until"]),
             "last_poll_at": _iso(r["last_poll_at"]),
             "last_ok_at": _iso(r["last_ok_at"]),

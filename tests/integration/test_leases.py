@@ -154,7 +154,7 @@ def test_a_source_lease_is_judged_on_the_database_clock_and_kept_by_its_owner(
 ) -> None:
     wire = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
     now = datetime.now(UTC)
-    sync_sources(engine, [wire], now=now, claim_seconds=300)
+    sync_sources(engine, [wire], claim_seconds=300)
     assert take_source(engine, wire, owner="a", seconds=60) is not None
     _set_lease(engine, "sources", 5)  # five seconds left on the database's clock
     assert take_source(engine, wire, owner="b", seconds=60) is None

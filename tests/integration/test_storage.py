@@ -204,7 +204,7 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
     engine: Engine,
 ) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
-    sync_sources(engine, [configured], now=NOW, claim_seconds=300)
+    sync_sources(engine, [configured], claim_seconds=300)
     _record(engine, configured, PollRecord(ok=True, etag='"v1"', last_modified="M"))
     taken = take_source(engine, configured, owner="a", seconds=60)
     assert taken is not None and (taken.etag, taken.last_modified) == ('"v1"', "M")
@@ -228,7 +228,7 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
         Source(name=f"s{i}", kind="feed", url=f"https://a.test/{i}", every_seconds=60)
         for i in range(50)
     ]
-    sync_sources(engine, [configured, *many], now=NOW, claim_seconds=300)
+    sync_sources(engine, [configured, *many], claim_seconds=300)
     assert [r["url"] for r in list_sources(engine, now=NOW, names=["s7", "wire"])] == [
         "https://a.test/7",
         "https://a.test/rss",
@@ -238,7 +238,7 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
 
 def test_source_health_and_validators(engine: Engine) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
-    sync_sources(engine, [configured], now=NOW, claim_seconds=300)
+    sync_sources(engine, [configured], claim_seconds=300)
     _record(engine, configured, PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"))
     assert load_source(engine, configured).etag == '"v1"'
     _record(engine, configured, PollRecord(ok=False, error="HTTP 500"))
@@ -247,7 +247,7 @@ def test_source_health_and_validators(engine: Engine) -> None:
     assert row["last_error"] == "HTTP 502" and row["consecutive_failures"] == 2
     assert row["last_ok_at"] == NOW.isoformat()
     moved = Source(name="wire", kind="feed", url="https://a.test/feed", every_seconds=60)
-    sync_sources(engine, [moved], now=NOW, claim_seconds=300)
+    sync_sources(engine, [moved], claim_seconds=300)
     assert load_source(engine, moved).etag is None  # a new URL starts without validators
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1
