@@ -36,6 +36,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.http import basic_auth_header
 
+from crawler.dates import zone
 from crawler.failures import network_failure
 from crawler.feeds import parse_feed
 from crawler.index import SitemapPage, parse_listing, parse_sitemap
@@ -102,14 +103,15 @@ def parse_index(
         return SitemapPage(entries=parse_channel(body, source.url).posts)
     if source.kind != "listing":
         forbid_entity_declarations(body)
+    tz = zone(source.timezone)
     if source.kind == "sitemap":
-        return parse_sitemap(body, url, since=since)
+        return parse_sitemap(body, url, since=since, tz=tz)
     if source.kind == "listing":
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
         return SitemapPage(
-            entries=parse_listing(body, url, links=source.links, content_type=content_type)
+            entries=parse_listing(body, url, links=source.links, content_type=content_type, tz=tz)
         )
-    return SitemapPage(entries=tuple(parse_feed(body, url, headers)))
+    return SitemapPage(entries=tuple(parse_feed(body, url, headers, tz=tz)))
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -298,7 +300,11 @@ class PollSpider(scrapy.Spider):
             try:
                 forbid_entity_declarations(response.body)
                 page = await asyncio.to_thread(
-                    parse_sitemap, response.body, response.url, since=poll.since
+                    parse_sitemap,
+                    response.body,
+                    response.url,
+                    since=poll.since,
+                    tz=zone(poll.source.timezone),
                 )
             except ExtractionError as exc:
                 log.warning(
