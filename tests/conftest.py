@@ -23,7 +23,6 @@ ADMIN_URL = os.environ.get(
     "KURILWATCH_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 
 
 def _admin() -> Engine:
