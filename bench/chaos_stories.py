@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from tests.support.stories import FixtureStory
 from tests.support.syndicate import syndicate
 
+
+def _names(words: str) -> tuple[str, ...]:
+    return tuple(words.split())
+
+
 ISLANDS = (
     ("Etorofu", "the largest of the four islands Japan claims, which Russia calls Iturup"),
     ("Kunashiri", "the island Russia calls Kunashir, visible from Hokkaido's Shiretoko coast"),
@@ -28,27 +33,27 @@ ISLANDS = (
     ("Matua", "a small island in the middle of the Kuril chain with a disused airfield"),
     ("Paramushir", "an island at the northern end of the Kuril chain near Kamchatka"),
 )
-JA_SURNAMES = (
+JA_SURNAMES = _names(
     "Sato Suzuki Takahashi Tanaka Watanabe Ito Yamamoto Nakamura Kobayashi Kato Yoshida "
     "Yamada Sasaki Yamaguchi Matsumoto Inoue Kimura Shimizu Hayashi Saito Yamazaki Mori "
     "Ikeda Hashimoto Abe Ishikawa Ogawa Okada Hasegawa Fujita Goto Kondo Murakami Endo "
     "Aoki Sakamoto Fujii Nishimura Fukuda Ota Miura Okamoto Matsuda Nakagawa Harada Ono"
-).split()
-JA_GIVEN = (
+)
+JA_GIVEN = _names(
     "Kenji Hiroshi Takeshi Yuko Akiko Naoki Satoshi Emi Haruka Daisuke Kazuo Megumi Shota "
     "Rie Tomoko Yusuke Keiko Masato Ayumi Koji Noriko Junichi Mayumi Ryo Sachiko Tetsuya"
-).split()
-RU_SURNAMES = (
+)
+RU_SURNAMES = _names(
     "Ivanov Smirnov Kuznetsov Popov Vasiliev Petrov Sokolov Mikhailov Novikov Fedorov "
     "Morozov Volkov Alekseev Lebedev Semenov Egorov Pavlov Kozlov Stepanov Nikolaev Orlov "
     "Andreev Makarov Nikitin Zakharov Zaitsev Soloviev Borisov Yakovlev Grigoriev Romanov "
     "Vorobiev Sergeev Frolov Alexandrov Dmitriev Korolev Gusev Kiselev Ilyin Maksimov"
-).split()
-RU_GIVEN = (
+)
+RU_GIVEN = _names(
     "Sergei Andrei Dmitry Alexei Igor Oleg Pavel Viktor Yuri Nikolai Maxim Roman Artem "
     "Vladimir Konstantin Mikhail Gennady Boris Stanislav Evgeny Anatoly Denis Ruslan"
-).split()
-WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+WEEKDAYS = _names("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
 DRILLS = (
     "tactical",
     "live-fire",
@@ -191,7 +196,9 @@ def generate(count: int, seed: int) -> list[ChaosStory]:
                     )
                 ),
             )
-            for n, (style, (t, body)) in enumerate(zip(("original", *styles), versions))
+            for n, (style, (t, body)) in enumerate(
+                zip(("original", *styles), versions, strict=True)
+            )
         )
         made.append(ChaosStory(key=key, event=kind, copies=copies, styles=styles))
     return made
