@@ -710,6 +710,8 @@ def publish_and_break(
         at(t, "sample", None)
         t += 5.0
     lease_ahead: list[float] = []
+    copies = sum(1 for e in events if e[2] == "publish")
+    log.add("window began", f"{len(stories)} stories, {copies} copies in all, over {window:g} s")
     while events:
         when, _, kind, what = heapq.heappop(events)
         time.sleep(max(0.0, began + when - time.monotonic()))
@@ -864,10 +866,11 @@ def analyse(
         if e["what"] == "daemon SIGKILLed"
     ]
     restarts = log.times("postgresql restarted")
+    context = Context(kills, restarts, recorded_deliveries(daemons))
     receivers = {}
     for ch in channels:
         want = {a["id"] for a in alerts if a["channel"] == ch}
-        receivers[ch] = receiver_report(ch, posts[ch], want, kills, restarts)
+        receivers[ch] = receiver_report(ch, posts[ch], want, context)
     failed = bool(lost or doubled or split or not_stored or dead or pending) or any(
         r["never_2xx"] for r in receivers.values()
     )
@@ -907,8 +910,7 @@ def receiver_report(
     name: str,
     posts: list[Post],
     want: set[str],
-    kills: list[tuple[float, str]],
-    restarts: list[float],
+    context: Context,
 ) -> dict[str, Any]:
     """What one receiver saw: coverage, repeats and why, ids taken twice or more."""
     by_id: dict[str, list[Post]] = defaultdict(list)
@@ -924,16 +926,19 @@ def receiver_report(
     taken_twice: dict[str, str] = {}
     for alert_id, ps in by_id.items():
         ps.sort(key=lambda p: p.at)
-        taken = 0
+        first_take: int | None = None
         for k, post in enumerate(ps):
             if k:
-                why = repeat_reason(post, ps[:k], kills, restarts)
+                why = repeat_reason(post, ps[:k], context)
                 reasons[why] += 1
                 ids_by_reason[why].add(alert_id)
-            if post.answer == "200" or (post.answer == "hang" and post.late_answer == "sent"):
-                taken += 1
-                if taken == 2:
-                    taken_twice[alert_id] = repeat_reason(post, ps[:k], kills, restarts)
+                if first_take is not None and alert_id not in taken_twice and _taken(post):
+                    # why the first post after the first take came: the repeat that should not
+                    taken_twice[alert_id] = repeat_reason(
+                        ps[first_take + 1], ps[: first_take + 1], context
+                    )
+            if first_take is None and _taken(post):
+                first_take = k
     examples = {why: sorted(ids)[:3] for why, ids in ids_by_reason.items()}
     return {
         "posts": len(posts),
@@ -952,9 +957,23 @@ def receiver_report(
     }
 
 
-def repeat_reason(
-    post: Post, before: list[Post], kills: list[tuple[float, str]], restarts: list[float]
-) -> str:
+def _taken(post: Post) -> bool:
+    """Did the receiver take it: a 2xx, or a late 200 after a hang that went out?"""
+    return post.answer == "200" or (post.answer == "hang" and post.late_answer == "sent")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the repeats are explained with: the faults, and which 2xx each daemon recorded."""
+
+    kills: list[tuple[float, str]]
+    """(seconds since the start, the killed incarnation)."""
+    restarts: list[float]
+    recorded: set[tuple[str, str]]
+    """(incarnation, alert id) for every `alert.delivered` a daemon logged."""
+
+
+def repeat_reason(post: Post, before: list[Post], context: Context) -> str:
     """Why `post` came although `before` (earlier posts of the same id) had come."""
 
     def attempt_end(p: Post) -> float:
@@ -970,19 +989,37 @@ def repeat_reason(
                 return "two daemons at once: the fast-clock daemon took a lease still held"
             return "two daemons at once: a lease lapsed during the attempt"
         return "the same daemon twice at once"
+    answered = [p for p in before if p.answer == "200" and p.answered is not None]
+    if answered:
+        ok = answered[0]
+        done = ok.answered or ok.at
+        if (ok.sender, post.alert_id or "") in context.recorded:
+            if post.sender.startswith(SKEWED) and not ok.sender.startswith(SKEWED):
+                return "after a recorded 2xx: the fast-clock daemon had claimed it before"
+            return "after a recorded 2xx: unexplained"
+        if any(label == ok.sender and done - 1 <= t <= done + 20 for t, label in context.kills):
+            return "after a 2xx: its sender was killed before recording it"
+        if any(done - 5 <= t <= done + 20 for t in context.restarts):
+            return "after a 2xx: the database restarted before it was recorded"
+        return "after a 2xx not recorded: unexplained"
     last = max(before, key=attempt_end)
     if last.answer in ("500", "429"):
         return f"retry after a {last.answer}"
-    if last.answer == "hang":
-        return "redelivery after a hang past the deadline"
-    done = last.answered if last.answered is not None else last.at
-    if any(label == last.sender and done - 1 <= t <= done + 20 for t, label in kills):
-        return "after a 2xx: its sender was killed before recording it"
-    if any(done - 5 <= t <= done + 20 for t in restarts):
-        return "after a 2xx: the database restarted before it was recorded"
-    if post.sender.startswith(SKEWED) and not last.sender.startswith(SKEWED):
-        return "after a 2xx: the fast-clock daemon claimed it before it was recorded"
-    return "after a 2xx: unexplained"
+    return "redelivery after a hang past the deadline"
+
+
+def recorded_deliveries(daemons: dict[str, Daemon]) -> set[tuple[str, str]]:
+    """(incarnation, alert id) of every `alert.delivered` in the daemons' logs."""
+    found = set()
+    for daemon in daemons.values():
+        for path in daemon.logs:
+            label = path.stem.removeprefix("daemon-")
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    if '"alert.delivered"' in line:
+                        with suppress(ValueError):
+                            found.add((label, str(json.loads(line).get("alert_id"))))
+    return found
 
 
 def daemon_log_summary(daemons: dict[str, Daemon]) -> dict[str, int]:
