@@ -632,10 +632,10 @@ def soak(
             status = daemon.stop()
             log.add("daemon stopped", f"{daemon.label}: SIGTERM, exit status {status}")
         posts = {name: rx.snapshot() for name, rx in receivers.items()}
-        (workdir / "posts.json").write_text(
+        report = analyse(db, published, posts, log, daemons, lease_ahead)
+        (workdir / "posts.json").write_text(  # after `analyse` gave the Apprise posts their ids
             json.dumps({n: [asdict(p) for p in ps] for n, ps in posts.items()}, indent=0)
         )
-        report = analyse(db, published, posts, log, daemons, lease_ahead)
         report.update(
             {
                 "settled_s": settled,
@@ -939,7 +939,13 @@ def receiver_report(
                     )
             if first_take is None and _taken(post):
                 first_take = k
-    examples = {why: sorted(ids)[:3] for why, ids in ids_by_reason.items()}
+    examples = {
+        why: {
+            i: [f"{p.sender} at {p.at:.1f} s: {p.answer}" + _answered(p) for p in by_id[i]]
+            for i in sorted(ids)[:2]
+        }
+        for why, ids in ids_by_reason.items()
+    }
     return {
         "posts": len(posts),
         "answers": dict(Counter(p.answer for p in posts)),
@@ -955,6 +961,12 @@ def receiver_report(
         "taken_twice_by_reason": dict(Counter(taken_twice.values()).most_common()),
         "examples": examples,
     }
+
+
+def _answered(post: Post) -> str:
+    if post.answer == "hang":
+        return f" (late 200 at {post.answered} s: {post.late_answer})"
+    return f" (answered at {post.answered} s)" if post.answered is not None else " (no answer)"
 
 
 def _taken(post: Post) -> bool:
