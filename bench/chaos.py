@@ -116,6 +116,8 @@ class FaultLog:
 
     def __init__(self, start: float) -> None:
         self.start = start
+        self.start_wall = time.time() - (time.monotonic() - start)
+        """The wall clock (epoch seconds) at `start`."""
         self.entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -543,7 +545,17 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, help="logs and report (default: a new temp dir)")
     parser.add_argument("--report", type=Path, help="the JSON report's path")
     parser.add_argument("--code", type=Path, help="import kurilwatch's code from this checkout")
+    parser.add_argument(
+        "--reanalyse", type=Path, metavar="WORKDIR", help="explain a finished soak's repeats again"
+    )
     args = parser.parse_args()
+    if args.reanalyse is not None:
+        report = reanalyse(args.reanalyse)
+        (args.report or args.reanalyse / "chaos-report.json").write_text(
+            json.dumps(report, indent=1, ensure_ascii=False)
+        )
+        print_report(report)
+        return 1 if report["failed"] else 0
     minutes = args.minutes if args.minutes is not None else (2.0 if args.quick else 10.0)
     count = args.stories if args.stories is not None else (60 if args.quick else 300)
     if minutes <= 0 or count <= 0:
@@ -632,7 +644,7 @@ def soak(
             status = daemon.stop()
             log.add("daemon stopped", f"{daemon.label}: SIGTERM, exit status {status}")
         posts = {name: rx.snapshot() for name, rx in receivers.items()}
-        report = analyse(db, published, posts, log, daemons, lease_ahead)
+        report = analyse(db, published, posts, log, daemons, lease_ahead, args.skew)
         (workdir / "posts.json").write_text(  # after `analyse` gave the Apprise posts their ids
             json.dumps({n: [asdict(p) for p in ps] for n, ps in posts.items()}, indent=0)
         )
@@ -645,6 +657,7 @@ def soak(
                     "minutes": window / 60,
                     "seed": args.seed,
                     "skew_s": args.skew,
+                    "start_wall": log.start_wall,
                     "pg_every_s": args.pg_every,
                     "kill_every_s": args.kill_every,
                     "deadline_s": DEADLINE,
@@ -812,6 +825,7 @@ def analyse(
     log: FaultLog,
     daemons: dict[str, Daemon],
     samples: list[float],
+    skew: float,
 ) -> dict[str, Any]:
     articles = db.rows("SELECT url, story_id FROM articles")
     story_of = {a["url"]: a["story_id"] for a in articles}
@@ -860,17 +874,12 @@ def analyse(
     story_of_url = {**story_of, **{u: i for i, u in url_of.items()}}
     for post in posts["apprise"]:
         post.alert_id = apprise_of_story.get(story_of_url.get(post.story_url or ""))
-    kills = [
-        (e["t"], e["detail"].split(" ", 1)[0])
-        for e in log.entries
-        if e["what"] == "daemon SIGKILLed"
-    ]
-    restarts = log.times("postgresql restarted")
-    context = Context(kills, restarts, recorded_deliveries(daemons))
-    receivers = {}
-    for ch in channels:
-        want = {a["id"] for a in alerts if a["channel"] == ch}
-        receivers[ch] = receiver_report(ch, posts[ch], want, context)
+    logs = [path for d in daemons.values() for path in d.logs]
+    context = context_of(log.entries, logs, log.start_wall, skew)
+    receivers = {
+        ch: receiver_report(ch, posts[ch], {a["id"] for a in alerts if a["channel"] == ch}, context)
+        for ch in channels
+    }
     failed = bool(lost or doubled or split or not_stored or dead or pending) or any(
         r["never_2xx"] for r in receivers.values()
     )
@@ -904,6 +913,47 @@ def analyse(
         "daemon_exits": {d.name: d.exits for d in daemons.values()},
         "failed": failed,
     }
+
+
+def context_of(
+    faults: list[dict[str, Any]], logs: list[Path], start_wall: float, skew: float
+) -> Context:
+    """The faults injected and the deliveries the daemons recorded, to explain repeats with."""
+    kills = [
+        (e["t"], e["detail"].split(" ", 1)[0]) for e in faults if e["what"] == "daemon SIGKILLed"
+    ]
+    restarts = sorted(e["t"] for e in faults if e["what"] == "postgresql restarted")
+    return Context(kills, restarts, recorded_deliveries(logs, start_wall, skew))
+
+
+def reanalyse(workdir: Path) -> dict[str, Any]:
+    """The receivers' part of a finished soak's report again, from its work folder
+    (`posts.json`, the daemons' logs, the report's fault log); the database's part as it was."""
+    report = json.loads((workdir / "chaos-report.json").read_text())
+    posts = {
+        name: [Post(**p) for p in items]
+        for name, items in json.loads((workdir / "posts.json").read_text()).items()
+    }
+    faults = report["faults"]
+    start_wall = report["settings"].get("start_wall") or max(
+        datetime.fromisoformat(e["at"]).timestamp() - e["t"] for e in faults
+    )
+    logs = sorted(workdir.glob("daemon-*.log"))
+    context = context_of(faults, logs, start_wall, report["settings"]["skew_s"])
+    for name, items in posts.items():
+        old = report["receivers"][name]
+        want = {p.alert_id for p in items if p.alert_id} | set(old["never_2xx"])
+        want -= set(old["not_in_db"])
+        report["receivers"][name] = receiver_report(name, items, want, context)
+    report["failed"] = bool(
+        report["lost"]
+        or report["doubled"]
+        or report["split"]
+        or report["not_stored"]
+        or report["dead"]
+        or report["pending"]
+    ) or any(r["never_2xx"] for r in report["receivers"].values())
+    return report
 
 
 def receiver_report(
@@ -976,13 +1026,17 @@ def _taken(post: Post) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What the repeats are explained with: the faults, and which 2xx each daemon recorded."""
+    """What the repeats are explained with: the faults, and when each daemon recorded a 2xx."""
 
     kills: list[tuple[float, str]]
     """(seconds since the start, the killed incarnation)."""
     restarts: list[float]
-    recorded: set[tuple[str, str]]
-    """(incarnation, alert id) for every `alert.delivered` a daemon logged."""
+    recorded: dict[tuple[str, str], list[float]]
+    """(incarnation, alert id): when it logged `alert.delivered`, in seconds since the start
+    (the fast-clock daemon's timestamps taken back by its skew)."""
+
+    def recorded_between(self, sender: str, alert_id: str, begin: float, end: float) -> bool:
+        return any(begin - 1 <= t <= end for t in self.recorded.get((sender, alert_id), ()))
 
 
 def repeat_reason(post: Post, before: list[Post], context: Context) -> str:
@@ -996,18 +1050,28 @@ def repeat_reason(post: Post, before: list[Post], context: Context) -> str:
     in_flight = [p for p in before if attempt_end(p) > post.at]
     if in_flight:
         other = in_flight[-1]
-        if other.sender[:1] != post.sender[:1]:
-            if post.sender.startswith(SKEWED):
-                return "two daemons at once: the fast-clock daemon took a lease still held"
-            return "two daemons at once: a lease lapsed during the attempt"
-        return "the same daemon twice at once"
+        if other.sender[:1] == post.sender[:1]:
+            return "the same daemon twice at once"
+        if post.sender.startswith(SKEWED):
+            return "two daemons at once: the fast-clock daemon took a lease still held"
+        if any(
+            p.sender[:1] not in (other.sender[:1], post.sender[:1])
+            and other.at <= attempt_end(p) <= post.at
+            for p in before
+        ):
+            return "two daemons at once: another daemon's write-back (by id alone) freed the lease"
+        return "two daemons at once: a lease lapsed during the attempt"
     answered = [p for p in before if p.answer == "200" and p.answered is not None]
     if answered:
         ok = answered[0]
         done = ok.answered or ok.at
-        if (ok.sender, post.alert_id or "") in context.recorded:
+        alert_id = post.alert_id or ""
+        # recorded at all (maybe a moment after this post came: it was claimed before that)
+        if context.recorded_between(ok.sender, alert_id, done, done + 30):
             if post.sender.startswith(SKEWED) and not ok.sender.startswith(SKEWED):
-                return "after a recorded 2xx: the fast-clock daemon had claimed it before"
+                return "after a 2xx: the fast-clock daemon had taken the lease before the record"
+            if ok.sender.startswith(SKEWED) and post.at - done < DEADLINE:
+                return "two daemons at once: the fast-clock daemon took a lease still held"
             return "after a recorded 2xx: unexplained"
         if any(label == ok.sender and done - 1 <= t <= done + 20 for t, label in context.kills):
             return "after a 2xx: its sender was killed before recording it"
@@ -1020,17 +1084,23 @@ def repeat_reason(post: Post, before: list[Post], context: Context) -> str:
     return "redelivery after a hang past the deadline"
 
 
-def recorded_deliveries(daemons: dict[str, Daemon]) -> set[tuple[str, str]]:
-    """(incarnation, alert id) of every `alert.delivered` in the daemons' logs."""
-    found = set()
-    for daemon in daemons.values():
-        for path in daemon.logs:
-            label = path.stem.removeprefix("daemon-")
-            with path.open(encoding="utf-8", errors="replace") as lines:
-                for line in lines:
-                    if '"alert.delivered"' in line:
-                        with suppress(ValueError):
-                            found.add((label, str(json.loads(line).get("alert_id"))))
+def recorded_deliveries(
+    logs: list[Path], start_wall: float, skew: float
+) -> dict[tuple[str, str], list[float]]:
+    """When each incarnation logged `alert.delivered` for each alert id, in seconds since the
+    soak's start (`start_wall`, epoch seconds); the fast-clock daemon's times less its skew."""
+    found: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for path in logs:
+        label = path.stem.removeprefix("daemon-")
+        ahead = skew if label.startswith(SKEWED) else 0.0
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if '"alert.delivered"' not in line:
+                    continue
+                with suppress(ValueError, KeyError, TypeError):
+                    record = json.loads(line)
+                    when = datetime.fromisoformat(record["ts"]).timestamp() - ahead - start_wall
+                    found[(label, str(record["alert_id"]))].append(when)
     return found
 
 
