@@ -48,6 +48,7 @@ which also keeps each daemon's JSON log, the receivers' posts and PostgreSQL's l
 Usage: .venv/bin/python bench/chaos.py [--minutes 10] [--quick] [--stories 300] [--seed 1]
            [--skew 90] [--pg-every 60] [--kill-every 45] [--settle 600] [--quiet 40]
            [--pg-port 55432] [--workdir DIR] [--report PATH] [--code DIR]
+       .venv/bin/python bench/chaos.py --reanalyse WORKDIR   (a finished soak's repeats again)
 `--quick`: 2 minutes and 60 stories (the same rate). Needs the distribution's PostgreSQL
 server (/usr/lib/postgresql/*/bin) and libfaketime (`apt-get install faketime libfaketime`);
 as root, PostgreSQL runs as the `postgres` user. Exit status: 0 nothing lost or doubled;
