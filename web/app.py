@@ -58,6 +58,12 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 FEED_ITEMS = 50
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -117,11 +123,9 @@ def _middleware(ui: WebUi) -> Any:
             try:
                 response = await handler(request)
             except web.HTTPException as exc:
-                response = exc
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
+                exc.headers.update(SECURITY_HEADERS)
+                raise
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     return guard

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from storage.timeline import ALERT_STATES, MAX_PAGE, AlertState, TimelineStory, TimelineView
 
-FILTER_KEYS = ("event", "lang", "source", "status", "from", "to", "q")
+DEFAULT_LIMIT = 100
 
 
 class BadFilter(ValueError):
@@ -49,7 +49,7 @@ def parse_view(params: Mapping[str, Any], zone: ZoneInfo, *, getall: Any = None)
     since = _day(params.get("from"), "from", zone)
     until = _day(params.get("to"), "to", zone)
     try:
-        limit = int(params.get("limit") or 100)
+        limit = int(params.get("limit") or DEFAULT_LIMIT)
     except ValueError:
         raise BadFilter(f"limit: expected a number from 1 to {MAX_PAGE}") from None
     if not 1 <= limit <= MAX_PAGE:
@@ -111,6 +111,8 @@ def filter_query(view: TimelineView, zone: ZoneInfo, **extra: str) -> str:
         pairs.append(("to", last.isoformat()))
     if view.query:
         pairs.append(("q", view.query))
+    if view.limit != DEFAULT_LIMIT:
+        pairs.append(("limit", str(view.limit)))
     pairs.extend(extra.items())
     return urlencode(pairs)
 
