@@ -165,7 +165,7 @@ def test_pages_on_a_non_loopback_address_need_ui_auth(tmp_path: Path) -> None:
         load_config(path, {})
     assert str(refused.value).startswith(f"{path}: ui.auth: required when listen (0.0.0.0:9464)")
     # the environment's listen address is held to the same rule
-    with pytest.raises(ConfigError, match="ui.auth: required"):
+    with pytest.raises(ConfigError, match=r"ui\.auth: required"):
         load_config(_write(tmp_path, ""), {"KURILWATCH_LISTEN": "192.0.2.7:9464"})
     # loopback needs nothing; pages off need nothing; a token from the environment will do
     for listen in ("127.0.0.1:9464", "[::1]:9464", "localhost:9464", "127.8.0.1:1"):
@@ -188,7 +188,7 @@ def test_ui_settings_are_checked_and_secrets_stay_out_of_errors(tmp_path: Path) 
         load_config(_write(tmp_path, "ui:\n  auth:\n    token: hunter2\n"), {})
     assert "ui.auth: expected a token of at least 16 characters" in str(short.value)
     assert "hunter2" not in str(short.value)
-    with pytest.raises(ConfigError, match="ui.auth: expected token, or username and password"):
+    with pytest.raises(ConfigError, match=r"ui\.auth: expected token, or username and password"):
         load_config(_write(tmp_path, "ui:\n  auth:\n    username: desk\n"), {})
     both = "ui:\n  auth:\n    username: desk\n    password: pw-secret\n"
     assert load_config(_write(tmp_path, both), {}).ui.auth is not None
