@@ -191,61 +191,66 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _root() -> sa.ColumnElement[Any]:
-    """The story whose event a story belongs to: the group an alert of it names, else itself."""
-    member_of = (
-        sa.select(sa.func.min(alerts.c.group_story_id))
-        .where(
-            alerts.c.story_id == stories.c.id,
-            alerts.c.group_story_id.is_not(None),
-            alerts.c.group_story_id != stories.c.id,
-        )
-        .scalar_subquery()
+def _is_member(s: Any) -> sa.ColumnElement[bool]:
+    """Whether story `s` (a `stories` row) is listed under another story's event."""
+    return sa.exists().where(
+        alerts.c.story_id == s.c.id,
+        alerts.c.group_story_id.is_not(None),
+        alerts.c.group_story_id != s.c.id,
     )
-    return sa.func.coalesce(member_of, stories.c.id)
 
 
-def _matching(view: TimelineView) -> sa.Select[Any]:
-    """The stories with an event that `view`'s filters (not its cursor) let through."""
-    where: list[sa.ColumnElement[bool]] = [stories.c.events != sa.text("'{}'::text[]")]
+def _conditions(view: TimelineView, s: Any) -> list[sa.ColumnElement[bool]]:
+    """What `view`'s filters (not its cursor) ask of story `s` (a `stories` row)."""
+    at = sa.func.coalesce(s.c.published_at, s.c.first_seen_at)
+    where: list[sa.ColumnElement[bool]] = []
     if view.events:
-        where.append(stories.c.events.overlap(sa.cast(list(view.events), stories.c.events.type)))
+        where.append(s.c.events.overlap(sa.cast(list(view.events), stories.c.events.type)))
     if view.language:
-        where.append(stories.c.language == view.language)
+        where.append(s.c.language == view.language)
     if view.since is not None:
-        where.append(view.since <= _AT)
+        where.append(view.since <= at)
     if view.until is not None:
-        where.append(view.until > _AT)
+        where.append(view.until > at)
+    copy, alert = articles.alias(), alerts.alias()  # never correlated with an outer query's
     if view.source:
-        where.append(
-            sa.exists().where(articles.c.story_id == stories.c.id, articles.c.source == view.source)
-        )
+        where.append(sa.exists().where(copy.c.story_id == s.c.id, copy.c.source == view.source))
     if view.status:
-        where.append(
-            sa.exists().where(alerts.c.story_id == stories.c.id, alerts.c.status == view.status)
-        )
+        where.append(sa.exists().where(alert.c.story_id == s.c.id, alert.c.status == view.status))
     if view.query and view.query.strip():
-        where.append(
-            sa.exists().where(articles.c.story_id == stories.c.id, search_clause(view.query))
-        )
-    return sa.select(stories.c.id, _root().label("root")).where(*where)
+        found = articles.alias()
+        where.append(sa.exists().where(found.c.story_id == s.c.id, search_clause(view.query)))
+    return where
 
 
 def timeline(engine: Engine, view: TimelineView) -> TimelinePage:
-    """One page of the timeline (see the module docstring)."""
+    """One page of the timeline (see the module docstring).
+
+    A group is listed when its first story, or one of its members, passes the filters.
+    """
     limit = max(1, min(view.limit, MAX_PAGE))
-    matching = _matching(view).subquery()
-    root = stories.alias("root")
-    root_at = sa.func.coalesce(root.c.published_at, root.c.first_seen_at)
+    where: list[sa.ColumnElement[bool]] = [
+        stories.c.events != sa.text("'{}'::text[]"),
+        sa.not_(_is_member(stories)),
+    ]
+    own = _conditions(view, stories)
+    if own:
+        member = stories.alias("member")
+        via_member = sa.exists().where(
+            alerts.c.group_story_id == stories.c.id,
+            alerts.c.story_id != stories.c.id,
+            member.c.id == alerts.c.story_id,
+            *_conditions(view, member),
+        )
+        where.append(sa.or_(sa.and_(*own), via_member))
+    if view.before is not None:
+        where.append(sa.tuple_(_AT, stories.c.id) < sa.tuple_(*view.before))
     query = (
-        sa.select(matching.c.root, root_at.label("at"))
-        .join(root, root.c.id == matching.c.root)
-        .group_by(matching.c.root, root.c.published_at, root.c.first_seen_at)
-        .order_by(root_at.desc(), matching.c.root.desc())
+        sa.select(stories.c.id.label("root"), _AT.label("at"))
+        .where(*where)
+        .order_by(_AT.desc(), stories.c.id.desc())
         .limit(limit + 1)
     )
-    if view.before is not None:
-        query = query.where(sa.tuple_(root_at, root.c.id) < sa.tuple_(*view.before))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
         more = len(rows) > limit
