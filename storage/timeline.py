@@ -233,16 +233,17 @@ def timeline(engine: Engine, view: TimelineView) -> TimelinePage:
         stories.c.events != sa.text("'{}'::text[]"),
         sa.not_(_is_member(stories)),
     ]
-    own = _conditions(view, stories)
-    if own:
-        member = stories.alias("member")
-        via_member = sa.exists().where(
-            alerts.c.group_story_id == stories.c.id,
-            alerts.c.story_id != stories.c.id,
-            member.c.id == alerts.c.story_id,
-            *_conditions(view, member),
+    found = stories.alias("found")
+    own = _conditions(view, found)
+    if own:  # the stories that pass, and the groups their members belong to
+        grouped = alerts.alias("grouped")
+        passing = sa.union(
+            sa.select(found.c.id).where(*own),
+            sa.select(grouped.c.group_story_id)
+            .join(found, found.c.id == grouped.c.story_id)
+            .where(grouped.c.group_story_id.is_not(None), *own),
         )
-        where.append(sa.or_(sa.and_(*own), via_member))
+        where.append(stories.c.id.in_(passing.scalar_subquery()))
     if view.before is not None:
         where.append(sa.tuple_(_AT, stories.c.id) < sa.tuple_(*view.before))
     query = (
