@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from kurilwatch.errors import StoryNotFound
 from kurilwatch.model import Evidence, Story
 from storage.labels import Label, list_labels
-from storage.stories import text_source
+from storage.stories import story_of
 from storage.tables import SEARCH_DOCUMENT as DOCUMENT
 from storage.tables import alerts, articles, stories
 
@@ -356,19 +356,7 @@ def _items(conn: Connection, ids: Sequence[int]) -> dict[int, TimelineStory]:
 
 
 def _item(row: Any, copies: list[Copy], rows: list[Any]) -> TimelineStory:
-    source, reason = text_source([(c.text_source, c.text_reason) for c in copies])
-    story = Story(
-        id=row["id"],
-        title=row["title"],
-        url=row["url"],
-        language=row["language"],
-        published_at=row["published_at"],
-        first_seen_at=row["first_seen_at"],
-        urls=tuple(c.url for c in copies),
-        text_source=source,
-        text_reason=reason,
-        outlet=copies[0].outlet if copies else None,
-    )
+    story = story_of(row, copies)
     newest: dict[str, Any] = {}
     rules: dict[str, None] = {}
     evidence: dict[Evidence, None] = {}

@@ -282,22 +282,23 @@ class Pages:
         return await asyncio.to_thread(timeline, self.ui.engine, view)
 
     async def atom(self, request: web.Request) -> web.Response:
-        view = self._view(request, limit=str(FEED_ITEMS))
-        page = await self._page(view)
-        base = self._base(request)
-        body = feeds.atom(
-            page.groups, base=base, self_url=str(request.url), title=_feed_title(view)
-        )
-        return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+        return await self._feed(request, feeds.atom, "application/atom+xml")
 
     async def json_feed(self, request: web.Request) -> web.Response:
+        return await self._feed(request, feeds.json_feed, "application/feed+json")
+
+    async def _feed(
+        self, request: web.Request, write: Callable[..., bytes], content_type: str
+    ) -> web.Response:
         view = self._view(request, limit=str(FEED_ITEMS))
         page = await self._page(view)
-        base = self._base(request)
-        body = feeds.json_feed(
-            page.groups, base=base, self_url=str(request.url), title=_feed_title(view)
+        body = write(
+            page.groups,
+            base=self._base(request),
+            self_url=str(request.url),
+            title=_feed_title(view),
         )
-        return web.Response(body=body, content_type="application/feed+json", charset="utf-8")
+        return web.Response(body=body, content_type=content_type, charset="utf-8")
 
     async def csv(self, request: web.Request) -> web.Response:
         view = self._view(request, limit=str(MAX_PAGE))
