@@ -78,6 +78,7 @@ class _Term:
     _exact: tuple[str, ...] | None = field(init=False, repr=False)
     _all: frozenset[str] = field(init=False, repr=False)
     _cjk: str | None = field(init=False, repr=False)  # a run of CJK characters, found as such
+    word: frozenset[str] | None = field(init=False, repr=False)  # one plain word: its forms
     positional = True
 
     def __post_init__(self) -> None:
@@ -89,6 +90,8 @@ class _Term:
         object.__setattr__(self, "_all", frozenset(self._exact or ()))
         cjk = self._exact is not None and all(len(t) == 1 and CJK_RE.match(t) for t in self._exact)
         object.__setattr__(self, "_cjk", "".join(self._exact or ()) if cjk else None)
+        plain = len(self.patterns) == 1 and first.prefix is None and not CJK_RE.match(first.text)
+        object.__setattr__(self, "word", needs if plain else None)
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
@@ -203,27 +206,42 @@ class _Near:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Or:
-    """Any child."""
+    """Any child.
+
+    Children that are one plain word (no wildcard, not CJK) are looked up together: their
+    forms are one set, intersected with the article's words once, so an OR of many words
+    costs one lookup rather than one per child.
+    """
 
     children: tuple[_Node, ...]
     positional: bool = False
     needs: frozenset[str] | None = field(init=False, repr=False)
+    _words: frozenset[str] = field(init=False, repr=False)  # the plain-word children's forms
+    _rest: tuple[_Node, ...] = field(init=False, repr=False)  # the other children
     _tokens: frozenset[str] = field(init=False, repr=False)
     _by_token: dict[str, tuple[int, ...]] = field(init=False, repr=False)
     _always: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        words: set[str] = set()
+        rest: list[_Node] = []
+        for child in self.children:
+            if isinstance(child, _Term) and child.word is not None:
+                words |= child.word
+            else:
+                rest.append(child)
         by_token: dict[str, list[int]] = {}
         always = []
-        for n, child in enumerate(self.children):
+        for n, child in enumerate(rest):
             if child.needs is None:
                 always.append(n)
             else:
                 for token in child.needs:
                     by_token.setdefault(token, []).append(n)
-        tokens = frozenset(by_token)
-        object.__setattr__(self, "needs", None if always else tokens)
-        object.__setattr__(self, "_tokens", tokens)
+        object.__setattr__(self, "needs", None if always else frozenset(by_token).union(words))
+        object.__setattr__(self, "_words", frozenset(words))
+        object.__setattr__(self, "_rest", tuple(rest))
+        object.__setattr__(self, "_tokens", frozenset(by_token))
         object.__setattr__(self, "_by_token", {t: tuple(ns) for t, ns in by_token.items()})
         object.__setattr__(self, "_always", tuple(always))
 
@@ -233,25 +251,46 @@ class _Or:
         done: tuple[_Node, ...] | None = idx.memo(key)
         if done is not None:
             return done
+        vocabulary = idx.vocabulary
+        rest = {id(c) for c in self._live_rest(idx)}
+        return idx.keep(
+            key,
+            tuple(
+                c
+                for c in self.children
+                if id(c) in rest
+                or (isinstance(c, _Term) and c.word and not c.word.isdisjoint(vocabulary))
+            ),
+        )
+
+    def _live_rest(self, idx: TextIndex) -> list[_Node]:
+        """The children other than plain words that can match this article."""
+        key = ("rest", id(self))
+        done: list[_Node] | None = idx.memo(key)
+        if done is not None:
+            return done
         numbers = set(self._always)
         for token in self._tokens & idx.vocabulary:
             numbers.update(self._by_token[token])
-        return idx.keep(key, tuple(self.children[n] for n in sorted(numbers)))
+        return idx.keep(key, [self._rest[n] for n in sorted(numbers)])
 
     def spans(self, idx: TextIndex) -> list[Span]:
         key = ("spans", id(self))
         done: list[Span] | None = idx.memo(key)
         if done is not None:
             return done
-        return idx.keep(key, sorted({s for c in self.live(idx) for s in _spans_of(c, idx)}))
+        found = {(p, p) for p in idx.word_positions(self._words)}
+        for c in self._live_rest(idx):
+            found.update(_spans_of(c, idx))
+        return idx.keep(key, sorted(found))
 
     def mask(self, idx: TextIndex, size: int) -> int:
         key = ("mask", id(self), size)
         done: int | None = idx.memo(key)
         if done is not None:
             return done
-        mask = 0
-        for c in self.live(idx):
+        mask = idx.window_mask_at(idx.word_positions(self._words), size)
+        for c in self._live_rest(idx):
             mask |= c.mask(idx, size)
         return idx.keep(key, mask)
 

@@ -188,13 +188,7 @@ class TextIndex:
     def positions(self, pattern: TermPattern) -> list[int]:
         """Sorted positions of the tokens that `pattern` matches."""
         if pattern.forms is not None:
-            key = ("forms", pattern.forms)
-            done: list[int] | None = self._cache.get(key)
-            if done is None:
-                done = self._cache[key] = sorted(
-                    p for form in pattern.forms for p in self._index.get(form, ())
-                )
-            return done
+            return self.word_positions(pattern.forms)
         if pattern.prefix is None:
             if len(pattern.text) == 1 and CJK_RE.match(pattern.text):
                 return self.find(pattern.text)
@@ -233,11 +227,30 @@ class TextIndex:
         """The bit mask of every window of `size` sentences (bit i: the window starting at i)."""
         return (1 << max(self.sentences - size + 1, 0)) - 1
 
+    def word_positions(self, forms: frozenset[str]) -> list[int]:
+        """Sorted positions of the words (not CJK characters) that are one of `forms`."""
+        key = ("words", forms)
+        done: list[int] | None = self._cache.get(key)
+        if done is None:
+            index = self._index
+            present = forms & index.keys()
+            if len(present) == 1:
+                done = index[next(iter(present))]
+            else:
+                done = sorted(p for form in present for p in index[form])
+            self._cache[key] = done
+        return done
+
     def window_mask(self, spans: list[Span], size: int) -> int:
         """The windows of `size` sentences that hold at least one of `spans`."""
-        inside = 0  # the sentences holding a span (no span crosses sentences)
-        for start, _ in spans:
-            inside |= 1 << self.sentence_of[start]
+        return self.window_mask_at([start for start, _ in spans], size)
+
+    def window_mask_at(self, positions: list[int], size: int) -> int:
+        """The windows of `size` sentences that hold at least one of `positions`."""
+        inside = 0  # the sentences holding a position
+        sentence_of = self.sentence_of
+        for position in positions:
+            inside |= 1 << sentence_of[position]
         mask = inside
         for shift in range(1, size):
             mask |= inside >> shift

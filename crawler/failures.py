@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    ResponseDataLossError,
-)
-from twisted.internet.error import ConnectionDone, ConnectionLost
-
 
 def network_failure(error: BaseException | None, url: str | None) -> str | None:
     """What went wrong, if `error` is an expected network failure fetching `url`; else None."""
+    # Scrapy is imported here, not with the module: commands that never crawl import this
+    # module through `sources check` and would pay for Scrapy at every start.
+    from scrapy.exceptions import (
+        CannotResolveHostError,
+        DownloadConnectionRefusedError,
+        DownloadTimeoutError,
+        ResponseDataLossError,
+    )
+    from twisted.internet.error import ConnectionDone, ConnectionLost
+
     host = _host_port(url) if url else "the server"
     if isinstance(error, CannotResolveHostError):
         return f"DNS lookup failed: no address for {host}"

@@ -33,9 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from scrapy.exceptions import DownloadCancelledError, DownloadFailedError, IgnoreRequest
-from twisted.internet import error as tx
-
 from crawler.failures import network_failure
 from kurilwatch.model import Source
 
@@ -145,6 +142,9 @@ def plain_failure(error: BaseException, url: str) -> str:
     """A failed download of `url` in plain words: `crawler.failures.network_failure`'s (DNS
     lookup failed, connection refused, no answer in time, connection closed), else TLS error,
     no route to host, larger than crawl.max_size, or the error as it reads."""
+    from scrapy.exceptions import DownloadCancelledError, DownloadFailedError, IgnoreRequest
+    from twisted.internet import error as tx
+
     chain = list(_causes(error))
     for cause in chain:
         words = network_failure(cause, url)

@@ -86,6 +86,10 @@ class SourceConfig(_Strict):
     (implied for news.google.com, whose item links lead to a JavaScript interstitial).
     `robots: ignore` skips robots.txt for this source's requests to its own host (its index
     and the pages it lists there), for a user entitled to it; other hosts are still asked.
+    `redact_url: false` shows the URL whole in logs, errors and commands; by default its
+    query values and user info (an API key) are hidden (`kurilwatch.redact`).
+    `timezone:` (an IANA name, `Asia/Tokyo`) is the zone of the source's dates that carry no
+    offset; without it they are UTC.
     """
 
     name: str = Field(pattern=_NAME)
@@ -100,6 +104,21 @@ class SourceConfig(_Strict):
     max_pages: int | None = Field(default=None, ge=1, le=50)
     fetch: Literal["always", "never"] | None = None
     robots: Literal["obey", "ignore"] = "obey"
+    redact_url: bool = True
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Asia/Tokyo") from None
+        return value
 
     @field_validator("links")
     @classmethod
@@ -150,6 +169,8 @@ class SourceConfig(_Strict):
             max_pages=self.max_pages,
             fetch_pages=(self.fetch or implied_fetch(url)) == "always",
             obey_robots=self.robots == "obey",
+            redact_url=self.redact_url,
+            timezone=self.timezone,
         )
 
 
@@ -199,7 +220,17 @@ class RuleConfig(_Strict):
     query: str = Field(min_length=1)
     where: tuple[Literal["title", "text"], ...] = ("title", "text")
     channels: tuple[str, ...] | None = None
+    """The channels its alerts go to; left out, every channel."""
     severity: Literal["low", "medium", "high"] | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _some_channel(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "expected at least one channel name (leave channels out to alert every channel)"
+            )
+        return value
 
     def to_rule(self) -> Rule:
         """The rule as the matcher takes it."""
@@ -535,6 +566,10 @@ def _describe(exc: ValidationError, path: Path) -> str:
             and not secret
             and isinstance(got, str | int | float)
         ):
+            if loc[0] == "sources" and loc[-1] == "url" and isinstance(got, str):
+                from kurilwatch.redact import redacted_url
+
+                got = redacted_url(got)  # an API key in its query stays out of the error
             message += f" (got {got!r})"
         if not loc and _KEYED.match(message):  # a check across keys names its own key
             lines.append(f"{path}: {message}")

@@ -43,6 +43,7 @@ from crawler.telegram import post_article
 from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.errors import SourceNotFound
 from kurilwatch.model import Entry, Notice, Source
+from kurilwatch.redact import Redactor
 from scheduler.metrics import Metrics
 from storage.assign import prune_bands
 from storage.entries import add_entries, claim_entries, prune_entries
@@ -222,6 +223,8 @@ async def _poll(rt: Runtime, source: Source) -> PollReport:
     except Exception as exc:  # a crawl that blew up is this source's error, not ours
         log.exception("source.crawl_crashed", extra={"source": source.name})
         report = PollReport(error=f"crawl failed: {type(exc).__name__}: {exc}"[:300])
+    if report.error is not None:  # Scrapy's messages quote the URL, secrets and all
+        report.error = Redactor.for_sources([source])(report.error)
     await _record(rt, source, report)
     # a failed poll (an unreachable host, an HTTP error, no feed) is expected, and worth a look
     log.log(

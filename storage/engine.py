@@ -114,14 +114,8 @@ def _stamped_revision(engine: Engine) -> str | None:
 
 
 def schema_is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory(str(MIGRATIONS))
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_heads()
-    return set(current) == set(script.get_heads())
+    """True when the database is at the newest migration (`HEAD`, Alembic's head)."""
+    return _stamped_revision(engine) == HEAD
 
 
 @contextmanager

@@ -109,6 +109,10 @@ def test_database_url_from_environment_wins(tmp_path: Path) -> None:
             "rules:\n  - name: r\n    event: protest\n    query: x\n    channels: [nope]\n",
             "unknown channel 'nope'",
         ),
+        (
+            "rules:\n  - name: r\n    event: protest\n    query: x\n    channels: []\n",
+            "rules[0].channels: expected at least one channel name",
+        ),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from alerts.query import compile_query, normalize, tokenize
 from alerts.rules import compile_rules, match_article
 from kurilwatch.errors import RuleError
+from kurilwatch.model import Rule
 
 
 def hits(query: str, text: str) -> bool:
@@ -249,3 +250,30 @@ def test_one_word_is_never_both_operands_of_near() -> None:
     assert not hits("garrison NEAR/10 garrison*", "The fleet supplies garrisons.")
     assert hits("garrison NEAR/10 garrison*", "A garrison joined the garrisons.")
     assert not hits("(missile OR test) NEAR/2 missile", "A missile flew.")
+
+
+def test_or_of_many_words_reports_the_terms_that_hold_in_written_order() -> None:
+    # Plain words of an OR are looked up together; the evidence still names each term that
+    # holds, in the order written, between the wildcards and phrases around them.
+    ruleset = compile_rules(
+        "kuril",
+        [
+            Rule(
+                name="act",
+                event="protest",
+                query='kuril AND (alpha OR drill* OR "sound truck" OR protest OR lodged OR "мид")',
+            )
+        ],
+    )
+    match = match_article(
+        ruleset,
+        title=None,
+        text="Sound trucks did not come; the МИД lodged protests and drills over the Kuril chain.",
+    )
+    assert match.events == ("protest",)
+    assert match.evidence[0].terms == ("kuril", "drill*", "protest", "lodged", '"мид"')
+    # A word inside an OR still counts for a NEAR around it, and only where it is near.
+    assert hits("(alpha OR protest OR beta) NEAR/2 kuril", "A protest on the Kuril chain.")
+    assert not hits(
+        "(alpha OR protest OR beta) NEAR/2 kuril", "A protest, far from here, about the Kuril chain."
+    )

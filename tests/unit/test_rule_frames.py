@@ -8,7 +8,9 @@ Khabarovsk protests, drills elsewhere, civil drills, protests only expected, bac
 The blind sets were written by people who had not seen the rules. Each event must reach
 precision and recall 0.95 in each language, the goal the rules are written to; on the third
 blind set, look-alikes chosen to be as hard as honest news allows (where two labels are
-judgement calls on drills only planned), 0.90.
+judgement calls on drills only planned), 0.90; on the fourth, where a dispute elsewhere is
+named only after the headline and a demand reaches the islands only three sentences later,
+0.85.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def ruleset() -> RuleSet:
         ("rule_cases_blind.jsonl", GOAL),
         ("rule_cases_blind2.jsonl", GOAL),
         ("rule_cases_blind3.jsonl", 0.90),
+        ("rule_cases_blind4.jsonl", 0.85),
     ],
 )
 def test_each_event_in_each_language(ruleset: RuleSet, name: str, floor: float) -> None:
