@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy.engine import Engine
 
@@ -50,6 +50,9 @@ from scheduler.jobs import (
 from scheduler.logs import worker_logging
 from scheduler.metrics import Metrics, serve
 from storage.sources import sync_sources
+
+if TYPE_CHECKING:
+    from web.app import WebUi
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +208,24 @@ async def _run_once(rt: Runtime, sources: list[Any]) -> None:
             "retried": stats.retried,
             "dead": stats.dead,
         },
+    )
+
+
+def web_ui(rt: Runtime) -> WebUi | None:
+    """What the web pages need, or None with `ui.enabled: false`."""
+    from zoneinfo import ZoneInfo
+
+    from scheduler.commands_labels import events_of
+    from web.app import WebUi
+
+    ui = rt.settings.ui
+    if not ui.enabled:
+        return None
+    return WebUi(
+        engine=rt.engine,
+        zone=ZoneInfo(ui.timezone),
+        auth=ui.auth,
+        events=lambda: events_of(rt.ingestor.rules),
     )
 
 
@@ -383,6 +404,7 @@ async def _run_forever(
                 rt.metrics,
                 rt.engine,
                 lambda: scheduler.state == STATE_RUNNING,
+                web_ui(rt),
             )
         except OSError as exc:
             log.error(

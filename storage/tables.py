@@ -3,7 +3,8 @@
 sources   one row per source some configuration names: validators for conditional GET, its
           health, and until when a running configuration claims it (`configured_until`)
 stories   one row per real-world story; `content_hash` of its first copy
-articles  every stored copy of a story (unique canonical URL, unique GUID per source)
+articles  every stored copy of a story (unique canonical URL, unique GUID per source),
+          (indexed for search: English and Russian full text, trigrams for Japanese)
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
 article_anchors  winnowed shingle hashes of recent articles, to find texts one contains
 entries   every entry an index yielded: its own text, and the work of reading its page
@@ -49,6 +50,8 @@ metadata = MetaData(
 )
 
 TIMESTAMP = DateTime(timezone=True)
+SEARCH_DOCUMENT = "(COALESCE(title, ''::text) || ' '::text) || COALESCE(text, ''::text)"
+"""The searched text of a copy (`articles`), as the search indexes are built on it."""
 
 sources = Table(
     "sources",
@@ -87,6 +90,12 @@ stories = Table(
     Column("content_hash", String(64), nullable=False),
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("key_terms", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Index(
+        "ix_stories_timeline",
+        text("COALESCE(published_at, first_seen_at) DESC"),
+        text("id DESC"),
+        postgresql_where=text("events <> '{}'::text[]"),
+    ),
 )
 
 articles = Table(
@@ -113,6 +122,22 @@ articles = Table(
     UniqueConstraint("source", "guid"),
     Index(None, "content_hash"),
     Index(None, "story_id"),
+    # search (storage.timeline): full text in English and Russian, trigrams for Japanese
+    Index(
+        "ix_articles_search_en",
+        text(f"to_tsvector('english'::regconfig, {SEARCH_DOCUMENT})"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_articles_search_ru",
+        text(f"to_tsvector('russian'::regconfig, {SEARCH_DOCUMENT})"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_articles_search_trgm",
+        text(f"({SEARCH_DOCUMENT}) gin_trgm_ops"),
+        postgresql_using="gin",
+    ),
 )
 
 article_bands = Table(

@@ -1,7 +1,7 @@
 """alerts: who holds an outbox row's lease (`leased_by`), so a late write-back is refused
 
-Revision ID: 0014_alert_owner
-Revises: 0013_outlet_url
+Revision ID: 0015_alert_owner
+Revises: 0014_timeline_search
 Create Date: 2026-12-10 09:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_alert_owner"
-down_revision = "0013_outlet_url"
+revision = "0015_alert_owner"
+down_revision = "0014_timeline_search"
 branch_labels = None
 depends_on = None
 
