@@ -9,6 +9,7 @@ was expected. Nothing below the command line reads `os.environ`: the command lin
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -259,10 +260,17 @@ class DeliveryConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _no_lease(cls, data: Any) -> Any:
+        """`lease:` of earlier releases is accepted and ignored, with a warning: a claimed
+        alert's lease is now the longest attempt, `timeout` plus a margin."""
         if isinstance(data, dict) and "lease" in data:
-            raise ValueError(
-                "lease is no longer a setting: remove it (a claimed alert's lease is the "
-                "longest attempt, timeout plus a margin)"
+            data = {k: v for k, v in data.items() if k != "lease"}
+            logging.getLogger(__name__).warning(
+                "config.ignored",
+                extra={
+                    "key": "delivery.lease",
+                    "reason": "a claimed alert's lease is the longest attempt "
+                    "(delivery.timeout plus a margin); remove the key",
+                },
             )
         return data
 
@@ -415,8 +423,11 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _pages_guarded(self) -> Settings:
-        if self.listen and self.ui.enabled and self.ui.auth is None and not is_loopback(
+        if (
             self.listen
+            and self.ui.enabled
+            and self.ui.auth is None
+            and not is_loopback(self.listen)
         ):
             raise ValueError(
                 f"ui.auth: required when listen ({self.listen}) is not a loopback address: "
