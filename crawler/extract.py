@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -27,6 +27,7 @@ import trafilatura
 from trafilatura.metadata import examine_meta, extract_title
 
 from crawler.canonical import canonical_url
+from crawler.dates import parse_date
 from crawler.feeds import FeedUnreadable, parse_feed
 from crawler.pages import guess_language
 from crawler.pdf import is_pdf, read_pdf
@@ -269,10 +270,4 @@ def _language(declared: str | None, text: str) -> str:
 
 
 def _iso_date(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_date(str(value)) if value else None

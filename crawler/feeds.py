@@ -23,8 +23,7 @@ import calendar
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -33,6 +32,7 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from crawler.canonical import canonical_url
+from crawler.dates import parse_date
 from kurilwatch.errors import ExtractionError
 from kurilwatch.model import FeedEntry
 
@@ -57,13 +57,16 @@ class FeedUnreadable(ExtractionError):
     """The document is not a feed that can be read."""
 
 
-def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> list[FeedEntry]:
+def parse_feed(
+    body: bytes, url: str, headers: Mapping[str, str] | None = None, *, tz: tzinfo = UTC
+) -> list[FeedEntry]:
     """The entries of an RSS, Atom or JSON Feed document, links made absolute and canonical.
 
     Args:
         body: The document as fetched.
         url: Where it was fetched from; relative links resolve against it.
         headers: The HTTP response headers (Content-Type decides the encoding and JSON).
+        tz: The zone of dates written without an offset (the source's `timezone:`).
 
     Returns:
         One `FeedEntry` per item that links to an http(s) URL, in feed order (possibly
@@ -75,8 +78,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     try:
         if _looks_like_json(body, lowered.get("content-type", "")):
-            return _parse_json_feed(body, url)
-        return _parse_xml_feed(body, url, lowered)
+            return _parse_json_feed(body, url, tz)
+        return _parse_xml_feed(body, url, lowered, tz)
     except FeedUnreadable:
         raise
     except Exception as exc:  # feedparser and json fail in many ways on hostile input
@@ -118,7 +121,7 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() and not start.startswith(b"<")
 
 
-def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[FeedEntry]:
+def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str], tz: tzinfo) -> list[FeedEntry]:
     body, headers = _forgiven(body, headers)
     parsed = feedparser.parse(body, response_headers={"content-location": url, **headers})
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -141,9 +144,9 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[Feed
                 guid=_guid(item.get("id")),
                 title=plain_text(item.get("title")),
                 summary=plain_text(item.get("summary")),
-                published_at=_struct_time(
-                    item.get("published_parsed") or item.get("updated_parsed")
-                ),
+                # the date as written first: feedparser takes one without an offset as UTC
+                published_at=parse_date(item.get("published") or item.get("updated"), tz)
+                or _struct_time(item.get("published_parsed") or item.get("updated_parsed")),
                 language=_language(detail.get("language")) or feed_language,
                 outlet=outlet,
                 outlet_url=outlet_url,
@@ -193,7 +196,7 @@ def _xml_links(item: Any) -> list[tuple[Any, bool]]:
     return candidates
 
 
-def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
+def _parse_json_feed(body: bytes, url: str, tz: tzinfo) -> list[FeedEntry]:
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
@@ -221,8 +224,8 @@ def _parse_json_feed(body: bytes, url: str) -> list[FeedEntry]:
                 guid=_guid(item.get("id")),
                 title=plain_text(item.get("title")),
                 summary=plain_text(summary),
-                published_at=_date_string(item.get("date_published"))
-                or _date_string(item.get("date_modified")),
+                published_at=parse_date(item.get("date_published"), tz)
+                or parse_date(item.get("date_modified"), tz),
                 language=_language(item.get("language")) or feed_language,
             )
         )
@@ -273,26 +276,6 @@ def _struct_time(value: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     except (OverflowError, OSError, ValueError, TypeError):
-        return None
-
-
-def _date_string(value: Any) -> datetime | None:
-    """An RFC 3339 (or, leniently, RFC 822) date string as an aware UTC datetime."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    parsed: datetime | None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
         return None
 
 

@@ -34,8 +34,7 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 import tldextract
@@ -48,6 +47,7 @@ from w3lib.encoding import html_body_declared_encoding, html_to_unicode
 from w3lib.html import get_base_url
 
 from crawler.canonical import canonical_url
+from crawler.dates import as_utc, parse_date
 from crawler.feeds import FeedUnreadable, bomless_utf16
 from kurilwatch.model import FeedEntry
 
@@ -125,7 +125,12 @@ class SitemapPage:
 
 
 def parse_sitemap(
-    body: bytes, url: str, *, since: datetime | None = None, max_size: int = MAX_SITEMAP_SIZE
+    body: bytes,
+    url: str,
+    *,
+    since: datetime | None = None,
+    max_size: int = MAX_SITEMAP_SIZE,
+    tz: tzinfo = UTC,
 ) -> SitemapPage:
     """The entries and child sitemaps of a sitemap or sitemap index.
 
@@ -135,6 +140,7 @@ def parse_sitemap(
         since: leave out entries and child sitemaps dated before this (undated ones stay).
             A date without a time counts as the whole day; a naive `since` is taken as UTC.
         max_size: the most bytes a gzip body may inflate to.
+        tz: the zone of dates written without an offset (the source's `timezone:`).
 
     Raises:
         SitemapUnreadable: the body is corrupt gzip, inflates past `max_size`, is not XML,
@@ -164,8 +170,8 @@ def parse_sitemap(
         if loc is None:
             continue
         news = {_localname(child): child for child in fields.get("news", ())}
-        dated = _w3c_date(_text(news.get("publication_date"))) or _w3c_date(
-            _text(fields.get("lastmod"))
+        dated = _w3c_date(_text(news.get("publication_date")), tz) or _w3c_date(
+            _text(fields.get("lastmod")), tz
         )
         if since is not None and dated is not None and dated[0] + dated[1] <= since:
             too_old += 1
@@ -215,7 +221,12 @@ def check_selector(css: str) -> None:
 
 
 def parse_listing(
-    body: bytes, url: str, *, links: str | None = None, content_type: str | None = None
+    body: bytes,
+    url: str,
+    *,
+    links: str | None = None,
+    content_type: str | None = None,
+    tz: tzinfo = UTC,
 ) -> tuple[FeedEntry, ...]:
     """The article links of an HTML section or search-results page, in page order.
 
@@ -226,10 +237,11 @@ def parse_listing(
         links: a CSS selector for the article links, or for elements holding them (their
             `a[href]` are used). Without it, same-site links that look like articles are taken.
         content_type: the response's Content-Type header, if any.
+        tz: the zone of the dates URLs hold (the source's `timezone:`).
 
     Returns:
         One entry per canonical http(s) URL, titled by its first non-empty link text, dated
-        (UTC midnight) when the URL holds a date. The page's own URL is never among them.
+        (midnight in `tz`) when the URL holds a date. The page's own URL is never among them.
 
     Raises:
         ListingSelectorError: `links` is not a usable CSS selector.
@@ -266,7 +278,7 @@ def parse_listing(
         if titles.get(link) is None:
             titles[link] = title
     return tuple(
-        FeedEntry(url=link, title=title, published_at=_url_date(urlsplit(link).path))
+        FeedEntry(url=link, title=title, published_at=_url_date(urlsplit(link).path, tz))
         for link, title in titles.items()
     )
 
@@ -334,42 +346,42 @@ def _absolute(href: str | None, base: str) -> str | None:
     return canonical_url(parts.geturl())
 
 
-def _w3c_date(value: str | None) -> tuple[datetime, timedelta] | None:
-    """A sitemap date (W3C datetime, or RFC 822 as some sites write) and its precision."""
+def _w3c_date(value: str | None, tz: tzinfo = UTC) -> tuple[datetime, timedelta] | None:
+    """A sitemap date (W3C datetime, or RFC 822 as some sites write) and its precision; one
+    without an offset is in `tz`."""
     if not value:
         return None
     match = _W3C_DATE.fullmatch(value)
     if match is None:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        stamp = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        return stamp, timedelta(0)
-    year, month, day, hour, minute, second, zone = match.groups()
+        stamp = parse_date(value, tz)
+        return (stamp, timedelta(0)) if stamp is not None else None
+    year, month, day, hour, minute, second, offset = match.groups()
     span = timedelta(0)
     if hour is None:
         span = timedelta(days=1 if day else 31 if month else 366)
     try:
-        stamp = datetime(
+        written = datetime(
             int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
-            int(second or 0), tzinfo=UTC,
+            int(second or 0),
         )  # fmt: skip
-        if zone and zone != "Z":
-            sign = -1 if zone[0] == "-" else 1
-            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
-            stamp -= sign * offset
-    except ValueError:
+        if offset == "Z":
+            written = written.replace(tzinfo=UTC)
+        elif offset:
+            sign = -1 if offset[0] == "-" else 1
+            east = timedelta(hours=int(offset[1:3]), minutes=int(offset[-2:]))
+            written = written.replace(tzinfo=timezone(sign * east))
+    except ValueError:  # 2026-02-30, an offset of a day or more
         return None
-    return stamp, span
+    stamp = as_utc(written, tz)
+    return (stamp, span) if stamp is not None else None
 
 
-def _url_date(path: str) -> datetime | None:
+def _url_date(path: str, tz: tzinfo = UTC) -> datetime | None:
     match = _URL_DATE.search(path)
     if match is None:
         return None
     try:
-        return datetime(int(match[1]), int(match[3]), int(match[4]), tzinfo=UTC)
+        return as_utc(datetime(int(match[1]), int(match[3]), int(match[4])), tz)
     except ValueError:  # 2026-02-30
         return None
 

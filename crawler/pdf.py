@@ -33,9 +33,10 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from crawler.dates import as_utc
 from kurilwatch.errors import ExtractionError
 
 MAX_PAGES = 30
@@ -231,4 +232,4 @@ def _created(info: object) -> datetime | None:
         return None
     if not isinstance(created, datetime):
         return None
-    return created if created.tzinfo else created.replace(tzinfo=UTC)
+    return as_utc(created)

@@ -154,7 +154,8 @@ class RobotsMiddleware:
             return
         if self._ignored_for(request.meta.get("kurilwatch_source"), parts.hostname):
             return
-        verdict = await self._verdict(f"{parts.scheme}://{parts.netloc}", request)
+        host = parts.netloc.rpartition("@")[2]  # robots.txt is the host's, asked without user info
+        verdict = await self._verdict(f"{parts.scheme}://{host}", request)
         if not verdict.allowed(request.url, self.user_agent):
             self.crawler.stats.inc_value("robotstxt/forbidden")
             if isinstance(verdict, DisallowAll):  # the host is down: say so, not "forbidden"

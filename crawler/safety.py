@@ -4,10 +4,11 @@ A feed on the public internet can list, or redirect to, `http://169.254.169.254/
 service on the operator's network. `address_blocked(ip)` says which addresses are off
 limits (loopback, private, link-local including cloud metadata, reserved, multicast,
 unspecified, and IPv4-mapped forms of those); `target_allowed` is the whole decision, pure.
-`PrivateAddressMiddleware` applies it to every request and every redirect hop (Scrapy sends
-each hop back through the downloader middlewares), resolving the host first. A source that is
-itself on a private or loopback address (an intranet feed, a test site) may reach its own
-kind of address.
+`check_target(url, source_private=…)` applies it to one URL, resolving the host first;
+`PrivateAddressMiddleware` calls it for every request and every redirect hop (Scrapy sends
+each hop back through the downloader middlewares), and `kurilwatch rules test --url` for the
+page and each hop it is redirected to. A source that is itself on a private or loopback
+address (an intranet feed, a test site: `host_private`) may reach its own kind of address.
 
 `forbid_entity_declarations` refuses XML that declares entities before any parser sees it.
 
@@ -93,6 +94,29 @@ async def resolve(host: str) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
+async def host_private(host: str) -> bool:
+    """True when `host` resolves to an address a public source may not reach."""
+    return any(address_blocked(ip) for ip in await resolve(host))
+
+
+async def check_target(url: str, *, source_private: bool) -> None:
+    """Refuse `url` unless `target_allowed` lets a (private or public) source reach it.
+
+    A host that does not resolve passes: the download fails with the resolver's own error.
+
+    Raises:
+        AddressForbidden: not an http(s) URL, or its host resolves to a blocked address.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise AddressForbidden(f"not an http(s) URL: {parts.scheme}")
+    if source_private:
+        return
+    addresses = await resolve(parts.hostname or "")
+    if addresses and not target_allowed(parts.scheme, addresses, source_private=False):
+        raise AddressForbidden(f"{parts.hostname} resolves to a private or reserved address")
+
+
 class PrivateAddressMiddleware:
     """Downloader middleware that enforces `target_allowed` on every request.
 
@@ -112,16 +136,8 @@ class PrivateAddressMiddleware:
 
     async def process_request(self, request: Request) -> None:
         """Raise `IgnoreRequest` for a scheme or address this source may not reach."""
-        parts = urlsplit(request.url)
-        if parts.scheme not in ("http", "https"):
-            raise AddressForbidden(f"not an http(s) URL: {parts.scheme}")
-        if await self._source_private(request.meta.get("kurilwatch_source")):
-            return
-        addresses = await resolve(parts.hostname or "")
-        if not addresses:
-            return  # let the download fail with the resolver's own error
-        if not target_allowed(parts.scheme, addresses, source_private=False):
-            raise AddressForbidden(f"{parts.hostname} resolves to a private or reserved address")
+        private = await self._source_private(request.meta.get("kurilwatch_source"))
+        await check_target(request.url, source_private=private)
 
     async def _source_private(self, source: Any) -> bool:
         origin = urlsplit(source.url).hostname if source is not None else None
@@ -130,9 +146,5 @@ class PrivateAddressMiddleware:
         now = time.monotonic()
         known = self._private.get(origin)
         if known is None or known[1] < now:
-            addresses = await resolve(origin)
-            known = self._private[origin] = (
-                any(address_blocked(ip) for ip in addresses),
-                now + SOURCE_HOST_TTL,
-            )
+            known = self._private[origin] = (await host_private(origin), now + SOURCE_HOST_TTL)
         return known[0]

@@ -14,6 +14,8 @@ from kurilwatch.config import CrawlConfig, SourceConfig
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 DEFAULT_USER_AGENT = f"kurilwatch/{__version__} (+https://github.com/kurilwatch/kurilwatch)"
+MAX_REDIRECTS = 5
+"""Redirects one request follows (`rules test --url` too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def scrapy_settings(
         # A failed poll is logged by us, in our words, at warning (`source.polled`); Scrapy's
         # own "Gave up retrying … DNS lookup failed" at error would repeat it as noise.
         "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
-        "REDIRECT_MAX_TIMES": 5,
+        "REDIRECT_MAX_TIMES": MAX_REDIRECTS,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         # Scrapy 2.19 enables by default an HTTP server that runs Python code sent to it

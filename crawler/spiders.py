@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
@@ -33,7 +34,9 @@ from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreReq
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+from w3lib.http import basic_auth_header
 
+from crawler.dates import zone
 from crawler.failures import network_failure
 from crawler.feeds import parse_feed
 from crawler.index import SitemapPage, parse_listing, parse_sitemap
@@ -100,14 +103,15 @@ def parse_index(
         return SitemapPage(entries=parse_channel(body, source.url).posts)
     if source.kind != "listing":
         forbid_entity_declarations(body)
+    tz = zone(source.timezone)
     if source.kind == "sitemap":
-        return parse_sitemap(body, url, since=since)
+        return parse_sitemap(body, url, since=since, tz=tz)
     if source.kind == "listing":
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
         return SitemapPage(
-            entries=parse_listing(body, url, links=source.links, content_type=content_type)
+            entries=parse_listing(body, url, links=source.links, content_type=content_type, tz=tz)
         )
-    return SitemapPage(entries=tuple(parse_feed(body, url, headers)))
+    return SitemapPage(entries=tuple(parse_feed(body, url, headers, tz=tz)))
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -241,6 +245,9 @@ class PollSpider(scrapy.Spider):
     ) -> Request:
         source = poll.source if isinstance(poll, Poll) else None
         meta = {SOURCE: source, **(meta or {}), POLL: poll}
+        url, authorization = _without_userinfo(url)
+        if authorization is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": authorization}
         poll.begin()
         return Request(
             url, callback=callback, errback=errback, dont_filter=True, meta=meta, **kwargs
@@ -293,7 +300,11 @@ class PollSpider(scrapy.Spider):
             try:
                 forbid_entity_declarations(response.body)
                 page = await asyncio.to_thread(
-                    parse_sitemap, response.body, response.url, since=poll.since
+                    parse_sitemap,
+                    response.body,
+                    response.url,
+                    since=poll.since,
+                    tz=zone(poll.source.timezone),
                 )
             except ExtractionError as exc:
                 log.warning(
@@ -497,6 +508,18 @@ class PollDeadlineMiddleware:
         if left <= 0 or poll.closed:
             raise IgnoreRequest("the poll is over")
         request.meta["download_timeout"] = max(self.MIN_TIMEOUT, min(self.download_timeout, left))
+
+
+def _without_userinfo(url: str) -> tuple[str, str | None]:
+    """`url` without its user info, and that user info as HTTP Basic credentials (Scrapy
+    refuses a URL that carries it)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    header = basic_auth_header(unquote(user), unquote(password)).decode("latin-1")
+    return urlunsplit(parts._replace(netloc=host)), header
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from lxml import html as lxml_html
 from w3lib.encoding import html_to_unicode
 
+from crawler.dates import as_utc
 from crawler.feeds import FeedUnreadable
 from crawler.pages import guess_language
 from kurilwatch.model import Article, Entry, FeedEntry
@@ -240,7 +241,7 @@ def _date(widget: lxml_html.HtmlElement) -> datetime | None:
             when = datetime.fromisoformat(stamp.get("datetime", "").strip())
         except ValueError:
             continue
-        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        return as_utc(when)
     return None
 
 

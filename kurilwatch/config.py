@@ -9,6 +9,7 @@ was expected. Nothing below the command line reads `os.environ`: the command lin
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +41,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SECRET_KEYS = frozenset({"url", "secret", "database_url"})
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_KEYED = re.compile(r"^[a-z_]+(?:\.[a-z_]+)*: ")
 
 
 def parse_duration(value: object) -> float:
@@ -85,6 +87,10 @@ class SourceConfig(_Strict):
     (implied for news.google.com, whose item links lead to a JavaScript interstitial).
     `robots: ignore` skips robots.txt for this source's requests to its own host (its index
     and the pages it lists there), for a user entitled to it; other hosts are still asked.
+    `redact_url: false` shows the URL whole in logs, errors and commands; by default its
+    query values and user info (an API key) are hidden (`kurilwatch.redact`).
+    `timezone:` (an IANA name, `Asia/Tokyo`) is the zone of the source's dates that carry no
+    offset; without it they are UTC.
     """
 
     name: str = Field(pattern=_NAME)
@@ -99,6 +105,21 @@ class SourceConfig(_Strict):
     max_pages: int | None = Field(default=None, ge=1, le=50)
     fetch: Literal["always", "never"] | None = None
     robots: Literal["obey", "ignore"] = "obey"
+    redact_url: bool = True
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Asia/Tokyo") from None
+        return value
 
     @field_validator("links")
     @classmethod
@@ -149,6 +170,8 @@ class SourceConfig(_Strict):
             max_pages=self.max_pages,
             fetch_pages=(self.fetch or implied_fetch(url)) == "always",
             obey_robots=self.robots == "obey",
+            redact_url=self.redact_url,
+            timezone=self.timezone,
         )
 
 
@@ -198,7 +221,17 @@ class RuleConfig(_Strict):
     query: str = Field(min_length=1)
     where: tuple[Literal["title", "text"], ...] = ("title", "text")
     channels: tuple[str, ...] | None = None
+    """The channels its alerts go to; left out, every channel."""
     severity: Literal["low", "medium", "high"] | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _some_channel(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "expected at least one channel name (leave channels out to alert every channel)"
+            )
+        return value
 
     def to_rule(self) -> Rule:
         """The rule as the matcher takes it."""
@@ -217,18 +250,29 @@ class DeliveryConfig(_Strict):
 
     interval: Duration = 5.0
     timeout: Duration = 15.0
-    lease: Duration = 60.0
-    """How long a claimed alert stays with its worker; a dead worker's rows return after it."""
+    """One attempt's deadline; a claimed alert's lease is computed from it
+    (`alerts.delivery.attempt_lease`)."""
     retry_initial: Duration = 10.0
     retry_max: Duration = 3600.0
     give_up_after: Duration = 86400.0
     batch: int = Field(default=50, ge=1, le=1000)
 
-    @model_validator(mode="after")
-    def _lease_outlives_an_attempt(self) -> DeliveryConfig:
-        if self.lease <= self.timeout:
-            raise ValueError("lease must be longer than timeout (one attempt must fit in it)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lease(cls, data: Any) -> Any:
+        """`lease:` of earlier releases is accepted and ignored, with a warning: a claimed
+        alert's lease is now the longest attempt, `timeout` plus a margin."""
+        if isinstance(data, dict) and "lease" in data:
+            data = {k: v for k, v in data.items() if k != "lease"}
+            logging.getLogger(__name__).warning(
+                "config.ignored",
+                extra={
+                    "key": "delivery.lease",
+                    "reason": "a claimed alert's lease is the longest attempt "
+                    "(delivery.timeout plus a margin); remove the key",
+                },
+            )
+        return data
 
 
 class CrawlConfig(_Strict):
@@ -268,11 +312,11 @@ class RetentionConfig(_Strict):
 
     `article_text`: a copy's text is dropped (its row, URL, GUID, title and content hash
     stay, so it is still known as a duplicate). `stories`: a story none of whose copies was
-    fetched within it is removed with its copies, alerts and labels, unless an alert of it
-    (or of its group) is still pending. `alerts`: delivered and dead alerts created before it
-    are removed (pending ones never are). `payloads`: the JSON a receiver was sent is dropped
-    from delivered alerts. `entries`: judged entries are forgotten (their URL may be read
-    again).
+    fetched within it is removed with its copies and alerts, unless an alert of it (or of
+    its group) is still pending or the desk labelled it. `alerts`: delivered and dead alerts
+    created before it are removed (pending ones never are). `payloads`: the JSON a receiver
+    was sent is dropped from delivered alerts. `entries`: judged entries are forgotten (their
+    URL may be read again).
     """
 
     article_text: Duration = 90 * DAY
@@ -290,6 +334,66 @@ def span(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
+
+
+class UiAuthConfig(_Strict):
+    """Who may see the web pages: a bearer token, or basic-auth credentials.
+
+    A browser asked for basic auth may also give any user name and the token as password.
+    """
+
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> UiAuthConfig:
+        if self.token is not None:
+            if len(self.token.get_secret_value()) < 16:
+                raise ValueError("expected a token of at least 16 characters")
+            if self.username is not None or self.password is not None:
+                raise ValueError("expected either token, or username and password, not both")
+            return self
+        if not self.username or self.password is None or not self.password.get_secret_value():
+            raise ValueError("expected token, or username and password")
+        return self
+
+
+class UiConfig(_Strict):
+    """The web pages served on `listen:` beside `/healthz` and `/metrics`.
+
+    `timezone` (an IANA name) is the one the timeline groups days in and shows times in.
+    `auth` is required when `listen` is not a loopback address; `enabled: false` serves no
+    pages (only `/healthz` and `/metrics`).
+    """
+
+    enabled: bool = True
+    timezone: str = "UTC"
+    auth: UiAuthConfig | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Asia/Tokyo or UTC") from None
+        return value
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether the host of `listen` (host:port) is a loopback address or `localhost`."""
+    import ipaddress
+
+    host = listen.rpartition(":")[0].strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(_Strict):
@@ -320,6 +424,7 @@ class Settings(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     crawl: CrawlConfig = CrawlConfig()
     retention: RetentionConfig = RetentionConfig()
+    ui: UiConfig = UiConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -399,6 +504,21 @@ class Settings(_Strict):
                     raise ValueError(f"rule {rule.name!r} names unknown channel {channel!r}")
         return self
 
+    @model_validator(mode="after")
+    def _pages_guarded(self) -> Settings:
+        if (
+            self.listen
+            and self.ui.enabled
+            and self.ui.auth is None
+            and not is_loopback(self.listen)
+        ):
+            raise ValueError(
+                f"ui.auth: required when listen ({self.listen}) is not a loopback address: "
+                "set ui.auth.token, or ui.auth.username and ui.auth.password "
+                "(or ui.enabled: false to serve only /healthz and /metrics)"
+            )
+        return self
+
 
 class DatabaseSettings(BaseModel):
     """Just where the data lives: what read-only commands need from the file."""
@@ -476,6 +596,11 @@ def _read(
         expanded["database_url"] = database_url
     if keys is None and environ.get("KURILWATCH_LISTEN"):
         expanded["listen"] = environ["KURILWATCH_LISTEN"]
+    if keys is None and environ.get("KURILWATCH_UI_TOKEN"):
+        ui = expanded.get("ui")
+        ui = dict(ui) if isinstance(ui, dict) else {}
+        ui["auth"] = {"token": environ["KURILWATCH_UI_TOKEN"]}
+        expanded["ui"] = ui
     expanded["config_path"] = path
     return expanded
 
@@ -533,6 +658,7 @@ def _describe(exc: ValidationError, path: Path) -> str:
             loc, message = (*loc, key.group(1)), message[key.end() :]
         secret = bool(loc) and (
             loc[0] == "database_url"
+            or (loc[0] == "ui" and any(p in ("token", "password") for p in loc[1:]))
             or (loc[0] == "channels" and any(p in _SECRET_KEYS for p in loc[1:]))
         )
         if (
@@ -540,6 +666,13 @@ def _describe(exc: ValidationError, path: Path) -> str:
             and not secret
             and isinstance(got, str | int | float)
         ):
+            if loc[0] == "sources" and loc[-1] == "url" and isinstance(got, str):
+                from kurilwatch.redact import redacted_url
+
+                got = redacted_url(got)  # an API key in its query stays out of the error
             message += f" (got {got!r})"
+        if not loc and _KEYED.match(message):  # a check across keys names its own key
+            lines.append(f"{path}: {message}")
+            continue
         lines.append(f"{path}: {_dotted(loc)}: {message}")
     return "\n".join(lines)

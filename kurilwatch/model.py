@@ -43,9 +43,20 @@ class Source:
     """False: entries are judged on the index's own text, their pages never fetched."""
     obey_robots: bool = True
     """False: this source's requests to its own host do not consult robots.txt."""
+    redact_url: bool = True
+    """False: the URL holds no secret and is shown whole (see `kurilwatch.redact`)."""
+    timezone: str | None = None
+    """The IANA zone its dates without an offset are in (None: UTC)."""
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as logs and commands show it: its secrets hidden unless marked safe."""
+        from kurilwatch.redact import redacted_url
+
+        return redacted_url(self.url) if self.redact_url else self.url
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

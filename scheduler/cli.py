@@ -17,7 +17,7 @@ import sys
 import click
 
 from kurilwatch import __version__
-from kurilwatch.config import Settings, load_config
+from kurilwatch.config import Settings
 from kurilwatch.errors import ConfigError
 from scheduler.commands_check import sources_check
 from scheduler.commands_entries import entries
@@ -85,7 +85,7 @@ def run(obj: CliContext, once: bool) -> None:
         raise ConfigError(f"{obj.config_path}: sources: expected at least one source")
 
     def reload() -> Settings:
-        return load_config(obj.config_path, os.environ)
+        return obj.settings()
 
     # the daemon waits for its database as long as it takes; one pass gives it a minute
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

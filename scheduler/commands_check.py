@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from crawler.source_check import (
 from kurilwatch.config import Settings
 from kurilwatch.errors import ConfigError
 from kurilwatch.model import FeedEntry, Source
+from kurilwatch.redact import Redactor
 from scheduler.context import CliContext, guarded
 
 EVERY_ITEM = datetime(1, 1, 1, tzinfo=UTC)
@@ -148,17 +149,20 @@ async def check_source(poller: Any, settings: Settings, source: Source) -> Sourc
     sample = None
     if text == "page" and sample_entry is not None and allows is not False and words is None:
         sample = await _sample(poller, source, sample_entry, timeout)
+    redact = Redactor.for_sources([source])
+    if sample is not None and sample.problem is not None:
+        sample = replace(sample, problem=redact(sample.problem))
     return SourceCheck(
         name=source.name,
         kind=source.kind,
-        url=source.url,
+        url=source.shown_url,
         stale_after=stale_after(source),
         status=report.status,
-        failure=words,
+        failure=redact(words) if words is not None else None,
         robots=robots,
         robots_allows=allows,
         html="html" in (report.content_type or "").lower(),
-        unreadable=report.error if report.status is not None else None,
+        unreadable=redact(report.error) if report.status is not None and report.error else None,
         items=len(listed),
         newest=newest.published_at if newest is not None else None,
         sample=sample,

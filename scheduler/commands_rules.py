@@ -213,29 +213,58 @@ def rules_backtest(obj: CliContext, since: str) -> None:
 
 
 def _fetch_article(url: str, user_agent: str | None, max_size: int) -> Any:
-    """Fetch one page with httpx (redirects followed, size capped) and extract it (HTML or PDF)."""
+    """Fetch one page as the crawler would (its address policy on the page and on every
+    redirect, the size cap) and extract it (HTML or PDF)."""
+    import asyncio
+
     import httpx
 
     from crawler.extract import extract_page
-    from crawler.settings import DEFAULT_USER_AGENT
 
-    headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
     try:
-        with (
-            httpx.Client(follow_redirects=True, timeout=30, headers=headers) as client,
-            client.stream("GET", url) as response,
-        ):
-            response.raise_for_status()
-            body = b""
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > max_size:
-                    raise ConfigError(f"{url}: larger than crawl.max_size ({max_size} bytes)")
-            final = str(response.url)
-            content_type = response.headers.get("Content-Type")
+        body, final, content_type = asyncio.run(_fetch(url, user_agent, max_size))
     except httpx.HTTPError as exc:
         raise ConfigError(f"{url}: could not be fetched: {type(exc).__name__}: {exc}") from None
     try:
         return extract_page(body, final, source="rules-test", content_type=content_type)
     except ExtractionError as exc:
         raise ConfigError(f"{url}: {exc}") from None
+
+
+async def _fetch(url: str, user_agent: str | None, max_size: int) -> tuple[bytes, str, str | None]:
+    """The body, final URL and Content-Type of `url`, redirects followed hop by hop, each hop
+    held to `crawler.safety.check_target` as the page's own source would be.
+
+    Raises:
+        ConfigError: a hop the address policy refuses, too many redirects, or too large.
+        httpx.HTTPError: the page could not be fetched.
+    """
+    from urllib.parse import urljoin, urlsplit
+
+    import httpx
+
+    from crawler.safety import AddressForbidden, check_target, host_private
+    from crawler.settings import DEFAULT_USER_AGENT, MAX_REDIRECTS
+
+    private = await host_private(urlsplit(url).hostname or "")
+    headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
+    target = url
+    async with httpx.AsyncClient(follow_redirects=False, timeout=30, headers=headers) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                await check_target(target, source_private=private)
+            except AddressForbidden as exc:
+                hop = "" if target == url else f"redirected to {target}, "
+                raise ConfigError(f"{url}: {hop}refused by the address policy: {exc}") from None
+            async with client.stream("GET", target) as response:
+                if response.is_redirect:
+                    target = urljoin(str(response.url), response.headers["Location"])
+                    continue
+                response.raise_for_status()
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > max_size:
+                        raise ConfigError(f"{url}: larger than crawl.max_size ({max_size} bytes)")
+                return body, str(response.url), response.headers.get("Content-Type")
+    raise ConfigError(f"{url}: more than {MAX_REDIRECTS} redirects (crawl's limit)")

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from kurilwatch.errors import ConfigError, KurilwatchError
+from kurilwatch.redact import redacted_url
 from scheduler.context import CliContext, database, guarded
 
 
@@ -194,6 +195,9 @@ def sources_list(obj: CliContext, as_json: bool) -> None:
 
     with database(obj.database_settings(), upgrade=False) as engine:
         rows = list_sources(engine, now=datetime.now(UTC))
+    safe = _safe_urls(obj)
+    for row in rows:
+        row["url"] = row["url"] if row["url"] in safe else redacted_url(row["url"])
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -216,15 +220,27 @@ def sources_prune(obj: CliContext, dry_run: bool) -> None:
     from storage.sources import prune_sources
 
     with database(obj.database_settings(), upgrade=False) as engine:
-        gone = prune_sources(engine, now=datetime.now(UTC), dry_run=dry_run)
+        gone = prune_sources(engine, dry_run=dry_run)
+    safe = _safe_urls(obj)
     verb = "would remove" if dry_run else "removed"
     for s in gone:
         since = s.configured_until.isoformat(timespec="seconds")
-        click.echo(f"{verb} {s.name} ({s.kind} {s.url}), not configured since {since}")
+        shown = s.url if s.url in safe else redacted_url(s.url)
+        click.echo(f"{verb} {s.name} ({s.kind} {shown}), not configured since {since}")
     if not gone:
         click.echo("no source to remove: a running configuration names every one")
         return
     click.echo(f"{verb} {len(gone)} source{'s' if len(gone) != 1 else ''}")
+
+
+def _safe_urls(obj: CliContext) -> frozenset[str]:
+    """The source URLs the configuration marks `redact_url: false` (none if it cannot be
+    read: then every stored URL is shown redacted)."""
+    try:
+        settings = obj.settings(required=False)
+    except ConfigError:
+        return frozenset()
+    return frozenset(s.to_source().url for s in settings.sources if not s.redact_url)
 
 
 def _source_state(row: dict[str, Any]) -> str:

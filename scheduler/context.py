@@ -37,8 +37,14 @@ class CliContext:
         self.config_path = Path(config or os.environ.get("KURILWATCH_CONFIG") or DEFAULT_CONFIG)
 
     def settings(self, *, required: bool = True) -> Settings:
-        """The whole configuration, validated."""
-        return load_config(self.config_path, os.environ, required=required)
+        """The whole configuration, validated; from now on, log lines hide the secrets of
+        its source URLs (`scheduler.logs.redact_logs`)."""
+        from kurilwatch.redact import Redactor
+        from scheduler.logs import redact_logs
+
+        settings = load_config(self.config_path, os.environ, required=required)
+        redact_logs(Redactor.for_sources(s.to_source() for s in settings.sources))
+        return settings
 
     def database_settings(self) -> DatabaseSettings:
         """Only where the data lives (for commands that read the database)."""

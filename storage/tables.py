@@ -3,15 +3,17 @@
 sources   one row per source some configuration names: validators for conditional GET, its
           health, and until when a running configuration claims it (`configured_until`)
 stories   one row per real-world story; `content_hash` of its first copy
-articles  every stored copy of a story (unique canonical URL, unique GUID per source); its
+articles  every stored copy of a story (unique canonical URL, unique GUID per source),
+          (indexed for search: English and Russian full text, trigrams for Japanese); its
           text is dropped (set to '') after `retention.article_text`, the row is kept
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies (no
           foreign key: they leave by age, within the window, before any article does)
 article_anchors  winnowed shingle hashes of recent articles, to find texts one contains
 entries   every entry an index yielded: its own text, and the work of reading its page
           (status, attempts, next attempt, lease on the database's clock, verdict)
-alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
-          one event's "also reported" notification share its `batch_id`
+alerts    the outbox: one row per story, channel and revision, with delivery state (lease
+          and its holder on the database's clock); rows of one event's "also reported"
+          notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
 pruned    per kind of row the retention job removes: how many so far, how many last time, when
@@ -51,6 +53,8 @@ metadata = MetaData(
 )
 
 TIMESTAMP = DateTime(timezone=True)
+SEARCH_DOCUMENT = "(COALESCE(title, ''::text) || ' '::text) || COALESCE(text, ''::text)"
+"""The searched text of a copy (`articles`), as the search indexes are built on it."""
 
 sources = Table(
     "sources",
@@ -90,6 +94,12 @@ stories = Table(
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("key_terms", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Index(None, "first_seen_at"),
+    Index(
+        "ix_stories_timeline",
+        text("COALESCE(published_at, first_seen_at) DESC"),
+        text("id DESC"),
+        postgresql_where=text("events <> '{}'::text[]"),
+    ),
 )
 
 articles = Table(
@@ -118,6 +128,22 @@ articles = Table(
     Index(None, "story_id"),
     Index(None, "canonical_url"),
     Index("ix_articles_text_kept", "fetched_at", postgresql_where=text("text <> ''")),
+    # search (storage.timeline): full text in English and Russian, trigrams for Japanese
+    Index(
+        "ix_articles_search_en",
+        text(f"to_tsvector('english'::regconfig, {SEARCH_DOCUMENT})"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_articles_search_ru",
+        text(f"to_tsvector('russian'::regconfig, {SEARCH_DOCUMENT})"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_articles_search_trgm",
+        text(f"({SEARCH_DOCUMENT}) gin_trgm_ops"),
+        postgresql_using="gin",
+    ),
 )
 
 article_bands = Table(
@@ -205,6 +231,7 @@ alerts = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", TIMESTAMP, nullable=False),
     Column("leased_until", TIMESTAMP),
+    Column("leased_by", String(64)),
     Column("last_error", Text),
     Column("created_at", TIMESTAMP, nullable=False),
     Column("delivered_at", TIMESTAMP),

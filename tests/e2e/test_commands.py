@@ -48,6 +48,20 @@ def test_invalid_rule_fails_at_start_with_its_name(kw: Kurilwatch) -> None:
     assert "column" in done.stderr
 
 
+def test_rule_with_no_channel_is_refused_at_start(kw: Kurilwatch) -> None:
+    # `channels: []` once sent the rule's alerts to every channel and the run exited 0
+    kw.write_config(
+        {
+            "sources": [{"name": "s", "url": "http://127.0.0.1:9/rss.xml"}],
+            "channels": [{"name": "terminal", "kind": "console"}],
+            "rules": [{"name": "quiet", "event": "protest", "query": "protest", "channels": []}],
+        }
+    )
+    done = kw.run("run", "--once")
+    assert done.returncode == 2, done.stderr
+    assert f"{kw.config}: rules[0].channels: expected at least one channel name" in done.stderr
+
+
 def test_slack_channel_gets_block_kit_with_escaped_text(kw: Kurilwatch) -> None:
     base = story_by_key("nemuro-rally")
     tricky = FixtureStory(

@@ -12,11 +12,12 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
+from tests.conftest import ADMIN_URL
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
 from tests.support.receiver import WebhookReceiver
@@ -26,7 +27,6 @@ EVENTFUL = [s for s in STORIES if s.expect_events]
 FAST = {
     "interval": "200ms",
     "timeout": "1s",
-    "lease": "3s",
     "retry_initial": "100ms",
     "retry_max": "300ms",
 }
@@ -173,7 +173,7 @@ def test_sigkill_during_a_post_then_restart_delivers_under_the_same_id(kw: Kuril
     with NewsSite() as site, WebhookReceiver() as rx:
         site.add_story(story_by_key("nemuro-rally"))
         rx.delay(20)
-        kw.write_config(_config(site, ("ops", rx), timeout="10s", lease="11s"))
+        kw.write_config(_config(site, ("ops", rx), timeout="10s"))
         proc = kw.popen("run")
         [in_flight] = rx.wait_for(1, timeout=30)
         proc.kill()  # SIGKILL: no cleanup, the row stays leased
@@ -191,11 +191,34 @@ def test_sigkill_during_a_post_then_restart_delivers_under_the_same_id(kw: Kuril
     assert alert["status"] == "delivered"
 
 
+def _test_cluster() -> tuple[str, str] | None:
+    """(version, name) of the local Debian cluster serving `KURILWATCH_TEST_DATABASE_URL`:
+    the one listening on its port, when its host is this machine; None if there is none."""
+    if shutil.which("pg_lsclusters") is None or shutil.which("pg_ctlcluster") is None:
+        return None
+    url = make_url(ADMIN_URL)
+    if url.host not in (None, "", "127.0.0.1", "localhost", "::1") and not url.host.startswith("/"):
+        return None
+    listed = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    for line in listed.splitlines():
+        version, name, port, *_ = line.split()
+        if int(port) == (url.port or 5432):
+            return version, name
+    return None
+
+
+TEST_CLUSTER = _test_cluster()
+
+
 @pytest.mark.skipif(
-    shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster (Debian PostgreSQL)"
+    TEST_CLUSTER is None,
+    reason="KURILWATCH_TEST_DATABASE_URL is not served by a local Debian cluster (pg_ctlcluster)",
 )
 def test_postgresql_restart_while_the_daemon_runs(kw: Kurilwatch) -> None:
-    version = sorted(Path("/etc/postgresql").iterdir())[0].name
+    assert TEST_CLUSTER is not None
+    version, cluster = TEST_CLUSTER  # the tests' own server, whatever else runs here
     with NewsSite() as site, WebhookReceiver() as rx:
         site.add_story(story_by_key("nemuro-rally"))
         kw.write_config(_config(site, ("ops", rx)))
@@ -203,7 +226,7 @@ def test_postgresql_restart_while_the_daemon_runs(kw: Kurilwatch) -> None:
         try:
             rx.wait_for(1, timeout=30)
             subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"],
                 check=True,
                 timeout=120,
             )

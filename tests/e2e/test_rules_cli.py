@@ -6,7 +6,10 @@ import json
 import signal
 from pathlib import Path
 
+import httpx
+
 from tests.e2e.conftest import Kurilwatch, fast_delivery, until
+from tests.support.localserver import Canned, LocalServer, RequestHandler
 from tests.support.newssite import NewsSite
 from tests.support.receiver import WebhookReceiver
 from tests.support.stories import story_by_key
@@ -34,6 +37,63 @@ def test_rules_test_url_fetches_extracts_and_explains(kw: Kurilwatch) -> None:
 def test_rules_test_url_reports_an_unreachable_page(kw: Kurilwatch) -> None:
     done = kw.run("rules", "test", "--url", "http://127.0.0.1:9/nothing")
     assert done.returncode == 2 and "could not be fetched" in done.stderr
+
+
+PUBLIC = "http://93.184.216.34"
+OTHER_PUBLIC = "http://8.8.8.8"
+"""Public addresses, reached only through `Proxy` on loopback (never the network)."""
+
+
+class Proxy(LocalServer):
+    """A forward proxy on loopback answering for any URL from its table (502 otherwise).
+
+    Through it the command reaches "public" hosts without leaving 127.0.0.1, so a page on a
+    public address can redirect into loopback as a hostile site would.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: dict[str, Canned] = {}
+        self.asked: list[str] = []
+
+    def handle(self, handler: RequestHandler) -> None:
+        with self._lock:
+            self.asked.append(handler.path)
+        handler.send(self.routes.get(handler.path) or Canned(502, b"not in the table\n"))
+
+
+def test_rules_test_url_holds_every_redirect_to_the_address_policy(kw: Kurilwatch) -> None:
+    with NewsSite() as site, Proxy() as proxy:
+        private_page = site.add_story(story_by_key("ja-drill-protest"))
+        page = httpx.get(private_page).content
+        site_hits = len(site.requests)
+        proxy.routes = {
+            f"{PUBLIC}/into-loopback": Canned(302, headers={"Location": private_page}),
+            f"{PUBLIC}/to-a-file": Canned(302, headers={"Location": "file:///etc/passwd"}),
+            f"{PUBLIC}/elsewhere": Canned(301, headers={"Location": f"{OTHER_PUBLIC}/story"}),
+            f"{OTHER_PUBLIC}/story": Canned(200, page, {"Content-Type": "text/html"}),
+        }
+        env = {k: v for k, v in kw.env.items() if k.lower() not in ("no_proxy", "all_proxy")}
+        kw.env = {**env, "HTTP_PROXY": proxy.base_url, "http_proxy": proxy.base_url}
+
+        into = kw.run("rules", "test", "--url", f"{PUBLIC}/into-loopback")
+        to_file = kw.run("rules", "test", "--url", f"{PUBLIC}/to-a-file")
+        public = kw.run("rules", "test", "--url", f"{PUBLIC}/elsewhere")
+        assert len(site.requests) == site_hits  # loopback was never asked
+        assert private_page not in proxy.asked
+
+    assert into.returncode == 2, into.stderr
+    assert (
+        f"{PUBLIC}/into-loopback: redirected to {private_page}, refused by the address policy: "
+        "127.0.0.1 resolves to a private or reserved address"
+    ) in into.stderr
+    assert to_file.returncode == 2 and "not an http(s) URL: file" in to_file.stderr
+    # a public page redirecting to another public one is followed: the refusals above are
+    # the policy's, not the proxy's
+    assert public.returncode == 0, public.stderr
+    verdict = json.loads(public.stdout)
+    assert set(verdict["events"]) == {"protest", "exercise"}
+    assert verdict["url"] == f"{OTHER_PUBLIC}/story"
 
 
 def test_backtest_shows_what_a_rule_change_would_do(kw: Kurilwatch) -> None:

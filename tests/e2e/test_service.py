@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -30,6 +31,18 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     return stderr
+
+
+def _metrics_when(port: int, line: str) -> str:
+    """`/metrics` once it shows `line`."""
+    seen = [""]
+
+    def shows() -> bool:
+        seen[0] = _get(f"http://127.0.0.1:{port}/metrics").text
+        return line in seen[0]
+
+    until(shows)
+    return seen[0]
 
 
 def _last_error(kw: Kurilwatch, source: str) -> str | None:
@@ -69,8 +82,8 @@ def test_healthz_and_metrics(kw: Kurilwatch) -> None:
             body = health.json()
             assert body["status"] == "ok" and body["database"] and body["scheduler"]
             assert body["sources"] == 1
-            time.sleep(0.5)
-            metrics = _get(f"http://127.0.0.1:{port}/metrics").text
+            # the receiver got the alert before the daemon recorded it: wait for the record
+            metrics = _metrics_when(port, 'kurilwatch_alert_latency_seconds_count{channel="ops"}')
         finally:
             _stop(proc)
     assert 'kurilwatch_polls_total{outcome="ok",source="local"}' in metrics
@@ -84,7 +97,7 @@ def test_healthz_and_metrics(kw: Kurilwatch) -> None:
     assert rx.url not in metrics
 
 
-def test_three_replicas_fetch_each_page_once_and_alert_once(kw: Kurilwatch) -> None:
+def test_three_replicas_fetch_each_page_once_and_alert_once(kw: Kurilwatch, tmp_path: Path) -> None:
     later = story_by_key("ru-iturup-exercise")
     with NewsSite() as site, WebhookReceiver() as rx:
         for story in STORIES:
@@ -98,14 +111,26 @@ def test_three_replicas_fetch_each_page_once_and_alert_once(kw: Kurilwatch) -> N
                 "listen": "off",
             }
         )
-        replicas = [kw.popen("run") for _ in range(3)]
+        files = [tmp_path / f"replica-{i}.log" for i in range(3)]
+        replicas = [kw.popen_logged("run", log=file) for file in files]
+
+        def polls() -> list[int]:
+            return [f.read_text(encoding="utf-8").count('"source.polled"') for f in files]
+
         try:
             rx.wait_for(len(EVENTFUL) - 1, timeout=90)
             site.add_story(later)  # appears while all three run
             rx.wait_for(len(EVENTFUL), timeout=60)
-            time.sleep(3)  # several more polls by every replica
+            after = sum(polls())
+            # several more polls, by more than one replica
+            until(lambda: sum(polls()) >= after + 6 and sum(map(bool, polls())) >= 2, timeout=90)
         finally:
-            logs = [_stop(p) for p in replicas]
+            for proc in replicas:
+                proc.send_signal(signal.SIGTERM)
+            for proc, file in zip(replicas, files, strict=True):
+                proc.wait(timeout=60)
+                assert proc.returncode == 0, file.read_text(encoding="utf-8")[-2000:]
+            logs = [f.read_text(encoding="utf-8") for f in files]
         pages = [r.path for r in site.requests if r.path.startswith("/news/")]
         assert len(pages) == len(set(pages)) == len(STORIES)  # each page fetched once
         ids = [r.headers["webhook-id"] for r in rx.received]

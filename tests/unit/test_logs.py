@@ -53,3 +53,29 @@ def test_worker_processes_log_like_the_daemon() -> None:
     assert [e["event"] for e in events] == ["python.warning", "discarding data: http://x.test/a"]
     assert events[0]["text"] == "from a worker"
     assert events[1]["logger"] == "trafilatura"
+
+
+def test_redacted_logs_hide_source_secrets_in_every_line_and_worker() -> None:
+    # Scrapy's own messages quote a request's URL whole, an API key in its query included.
+    lines = _stderr_of(
+        "import logging, multiprocessing\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from kurilwatch.redact import Redactor\n"
+        "from scheduler.logs import configure_logging, redact_logs, worker_logging\n"
+        "configure_logging(fmt='json')\n"
+        "redact_logs(Redactor.for_urls(['https://u:pw-0123456789@h.test/rss?api_key=K3y']))\n"
+        "log = logging.getLogger('scrapy.core.scraper')\n"
+        "log.error('Getting %s took longer than 30.0 seconds.', 'https://h.test/rss?api_key=K3y')\n"
+        "logging.getLogger('x').warning('e', extra={'url': 'https://u:pw-0123456789@h.test/'})\n"
+        "spawn = multiprocessing.get_context('spawn')\n"
+        "with ProcessPoolExecutor(1, mp_context=spawn, initializer=worker_logging()) as pool:\n"
+        "    pool.submit(log.warning, 'retrying %s', 'https://h.test/rss?api_key=K3y').result()\n"
+    )
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events] == [
+        "Getting https://h.test/rss?api_key=*** took longer than 30.0 seconds.",
+        "e",
+        "retrying https://h.test/rss?api_key=***",
+    ]
+    assert events[1]["url"] == "https://***@h.test/"
+    assert "K3y" not in "".join(lines) and "pw-0123456789" not in "".join(lines)

@@ -1,14 +1,13 @@
 """The rule set: topic gate, sentence windows, evidence, and the shipped default rules.
 
-Every article text here is written for these tests (English, Japanese, Russian); the seed
-story is read where it lies in ../shared.
+Every article text here is written for these tests (English, Japanese, Russian), the seed
+story (`tests/fixtures/seed/`) too.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,7 @@ from alerts.rules import (
 )
 from kurilwatch.errors import RuleError
 from kurilwatch.model import Evidence, Match, Rule
-
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "kuril-protest.txt"
+from tests.conftest import SEED
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +205,6 @@ def test_on_topic_without_events(defaults: RuleSet, text: str) -> None:
     assert match.evidence == ()
 
 
-@pytest.mark.skipif(not SEED.is_file(), reason=f"seed story not found at {SEED}")
 def test_seed_story_is_protest_and_exercise(defaults: RuleSet) -> None:
     title, _, text = SEED.read_text(encoding="utf-8").partition("\n")
     match = judge(defaults, text, title)
