@@ -13,6 +13,8 @@ alerts    the outbox: one row per story, channel and revision, with delivery sta
           one event's "also reported" notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
+source_checks  the latest verdict of `kurilwatch sources check` per source name (its URL
+          as shown: secrets redacted)
 """
 
 from __future__ import annotations
@@ -251,6 +253,12 @@ alerts = Table(
         postgresql_where=text("status = 'pending' AND kind = 'also_reported' AND batch_id IS NULL"),
     ),
     Index(None, "batch_id"),
+    Index(
+        "ix_alerts_grouped",
+        "group_story_id",
+        "story_id",
+        postgresql_where=text("group_story_id IS NOT NULL"),
+    ),
 )
 
 labels = Table(
@@ -270,4 +278,19 @@ labels = Table(
     Column("updated_at", TIMESTAMP, nullable=False, server_default=text("now()")),
     UniqueConstraint("story_id", "event"),
     CheckConstraint("verdict IN ('missed', 'wrong')", name="verdict"),
+)
+
+source_checks = Table(
+    "source_checks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("verdict", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("robots", Text, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("newest_at", TIMESTAMP),
+    Column("checked_at", TIMESTAMP, nullable=False),
 )

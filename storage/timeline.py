@@ -168,15 +168,8 @@ def search_clause(query: str) -> sa.ColumnElement[bool]:
     """Whether an article (a row of `articles`) matches the search `query`."""
     document = sa.text(DOCUMENT)
     if _CJK.search(query):
-        terms = [t for t in query.split() if t.strip('"')]
-        return sa.and_(
-            *(
-                sa.literal_column(f"({DOCUMENT})").ilike(
-                    "%" + _like_escape(t.strip('"')) + "%", escape="\\"
-                )
-                for t in terms
-            )
-        )
+        terms = [t.strip('"') for t in query.split() if t.strip('"')]
+        return sa.and_(*(_contains(sa.literal_column(f"({DOCUMENT})"), t) for t in terms))
     clauses = []
     for config in ("english", "russian"):
         vector = sa.func.to_tsvector(sa.literal_column(f"'{config}'::regconfig"), document)
@@ -185,6 +178,15 @@ def search_clause(query: str) -> sa.ColumnElement[bool]:
         )
         clauses.append(vector.op("@@")(parsed))
     return sa.or_(*clauses)
+
+
+def _contains(document: Any, term: str) -> sa.ColumnElement[bool]:
+    """Whether `document` holds `term`, ignoring case; `LIKE` for a term without letter case
+    (kana, kanji: the same matches as `ILIKE`, without folding every document's case)."""
+    pattern = "%" + _like_escape(term) + "%"
+    if term.lower() == term == term.upper():
+        return document.like(pattern, escape="\\")
+    return document.ilike(pattern, escape="\\")
 
 
 def _like_escape(term: str) -> str:
@@ -235,13 +237,16 @@ def timeline(engine: Engine, view: TimelineView) -> TimelinePage:
     ]
     found = stories.alias("found")
     own = _conditions(view, found)
-    if own:  # the stories that pass, and the groups their members belong to
+    if own:
+        # The stories that pass, found once (a search is evaluated once per copy, through
+        # its index), then the groups their members belong to.
+        passed = sa.select(found.c.id).where(*own).cte("passed").prefix_with("MATERIALIZED")
         grouped = alerts.alias("grouped")
         passing = sa.union(
-            sa.select(found.c.id).where(*own),
+            sa.select(passed.c.id),
             sa.select(grouped.c.group_story_id)
-            .join(found, found.c.id == grouped.c.story_id)
-            .where(grouped.c.group_story_id.is_not(None), *own),
+            .join(passed, passed.c.id == grouped.c.story_id)
+            .where(grouped.c.group_story_id.is_not(None)),
         )
         where.append(stories.c.id.in_(passing.scalar_subquery()))
     if view.before is not None:

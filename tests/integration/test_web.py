@@ -93,6 +93,7 @@ def test_filters_live_in_the_url(client: httpx.Client, seeded: Seeded) -> None:
         ("протестом", "russian"),
         ("抗議", "english"),  # a Japanese member's match shows its event's row
         ("択捉島", "english"),
+        ("ロシア側 官房長官", "english"),  # every term, each a substring
     ],
 )
 def test_search_in_three_languages(
