@@ -79,12 +79,15 @@ class WebUi:
         zone: `ui.timezone`.
         auth: `ui.auth`, or None (loopback only: the configuration enforces it).
         events: The events of the rules in force now (they reload with the rules).
+        safe_urls: The source URLs the configuration marks `redact_url: false`: shown
+            whole; every other stored source URL is shown redacted.
     """
 
     engine: Engine
     zone: ZoneInfo
     auth: UiAuthConfig | None
     events: Callable[[], Sequence[str]]
+    safe_urls: frozenset[str] = frozenset()
 
 
 def authorized(header: str | None, auth: UiAuthConfig) -> bool:
@@ -267,11 +270,15 @@ class Pages:
 
     async def sources(self, request: web.Request) -> web.Response:
         from storage.outbox import channel_health
-        from storage.sources import list_sources
 
         def render() -> web.Response:
-            rows = list_sources(self.ui.engine, now=datetime.now(UTC))
-            return self._html("sources.html", sources=rows, channels=channel_health(self.ui.engine))
+            found = source_rows(self.ui.engine, self.ui.safe_urls)
+            return self._html(
+                "sources.html",
+                sources=found["sources"],
+                unpolled=found["not_polled"],
+                channels=channel_health(self.ui.engine),
+            )
 
         return await asyncio.to_thread(render)
 
@@ -353,10 +360,8 @@ class Pages:
         return _json({"alerts": rows})
 
     async def api_sources(self, _: web.Request) -> web.Response:
-        from storage.sources import list_sources
-
-        rows = await asyncio.to_thread(list_sources, self.ui.engine, now=datetime.now(UTC))
-        return _json({"sources": rows})
+        found = await asyncio.to_thread(source_rows, self.ui.engine, self.ui.safe_urls)
+        return _json(found)
 
 
 def _feed_title(view: TimelineView) -> str:
@@ -373,6 +378,23 @@ def _json(body: Any, status: int = 200) -> web.Response:
         content_type="application/json",
         charset="utf-8",
     )
+
+
+def source_rows(engine: Engine, safe_urls: frozenset[str]) -> dict[str, list[dict[str, Any]]]:
+    """The sources page's and `/api/sources`' rows: `sources`, each source with its health
+    and latest `sources check` verdict (`check`), and `not_polled`, the verdicts on sources
+    no daemon has polled yet. URLs are shown redacted unless marked safe."""
+    from kurilwatch.redact import shown_url
+    from storage.source_checks import check_json, unpolled_checks
+    from storage.sources import list_sources
+
+    rows = list_sources(engine, now=datetime.now(UTC))
+    for row in rows:
+        row["url"] = shown_url(row["url"], safe_urls)
+    unpolled = [
+        {"name": c.source, "kind": c.kind, **check_json(c)} for c in unpolled_checks(engine)
+    ]
+    return {"sources": rows, "not_polled": unpolled}
 
 
 def filter_options(engine: Engine) -> dict[str, list[str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
+from tests.support.ports import free_port
 from tests.support.stories import story_by_key
 
 JS_SHELL = (
@@ -28,15 +28,8 @@ JS_SHELL = (
 def kw_without_database(tmp_path: Path) -> Kurilwatch:
     """`kurilwatch` whose database cannot be reached: a command that opens it fails."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KURILWATCH_")}
-    env["KURILWATCH_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{_closed_port()}/none"
+    env["KURILWATCH_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     return Kurilwatch(config=tmp_path / "kurilwatch.yaml", env=env)
-
-
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -73,7 +66,7 @@ def test_each_kind_of_trouble_gets_its_verdict(kw_without_database: Kurilwatch) 
                     {"name": "paywalled", "url": paywalled.feed_url},
                     {"name": "quiet", "url": quiet.feed_url},
                     {"name": "hourly", "url": quiet.atom_url, "expect_every": "1h"},
-                    {"name": "refused", "url": f"http://127.0.0.1:{_closed_port()}/rss.xml"},
+                    {"name": "refused", "url": f"http://127.0.0.1:{free_port()}/rss.xml"},
                     {"name": "script", "kind": "listing", "url": script.url + "/news/"},
                     {"name": "script-feed", "url": script.feed_url},
                 ],

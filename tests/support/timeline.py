@@ -11,7 +11,6 @@ are our own. `ServedUi` runs `scheduler.metrics.serve` with `web.app` on a free 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from kurilwatch.model import AlertPlan, Article, Evidence, StoryState
 from scheduler.metrics import Metrics, serve
 from storage.articles import ingest_article
 from storage.outbox import mark_delivered, mark_failed
+from tests.support.ports import free_port
 from web.app import WebUi
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
@@ -34,13 +34,6 @@ HOSTILE_TITLE = (
     '"><b>broken <i>markup'
 )
 HOSTILE_URL = "javascript:alert(document.domain)//kunashiri"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +262,17 @@ class ServedUi:
         zone: str = "Asia/Tokyo",
         auth: UiAuthConfig | None = None,
         events: Sequence[str] = ("protest", "exercise"),
+        safe_urls: frozenset[str] = frozenset(),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.ui = WebUi(engine=engine, zone=ZoneInfo(zone), auth=auth, events=lambda: events)
+        self.ui = WebUi(
+            engine=engine,
+            zone=ZoneInfo(zone),
+            auth=auth,
+            events=lambda: events,
+            safe_urls=safe_urls,
+        )
         self.engine = engine
         self._loop = asyncio.new_event_loop()
         self._stop: Callable[[], Any] | None = None
