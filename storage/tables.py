@@ -97,6 +97,8 @@ stories = Table(
         text("id DESC"),
         postgresql_where=text("events <> '{}'::text[]"),
     ),
+    Index("ix_stories_events", "events", postgresql_where=text("events <> '{}'::text[]")),
+    Index("ix_stories_language", "language", postgresql_where=text("events <> '{}'::text[]")),
 )
 
 articles = Table(

@@ -47,6 +47,7 @@ from storage.timeline import (
     TimelineView,
     story_detail,
     timeline,
+    timeline_choices,
 )
 from web import api, feeds
 from web.views import BadFilter, by_day, cursor, filter_query, parse_view, safe_href
@@ -171,7 +172,7 @@ class Pages:
 
         def render() -> web.Response:
             page = timeline(self.ui.engine, view)
-            options = filter_options(self.ui.engine)
+            options = timeline_choices(self.ui.engine)
             return self._html(
                 "timeline.html",
                 view=view,
@@ -395,28 +396,6 @@ def source_rows(engine: Engine, safe_urls: frozenset[str]) -> dict[str, list[dic
         {"name": c.source, "kind": c.kind, **check_json(c)} for c in unpolled_checks(engine)
     ]
     return {"sources": rows, "not_polled": unpolled}
-
-
-def filter_options(engine: Engine) -> dict[str, list[str]]:
-    """The values the timeline's filters offer: stored events, languages and sources."""
-    import sqlalchemy as sa
-
-    from storage.tables import sources, stories
-
-    with engine.connect() as conn:
-        events = conn.execute(
-            sa.select(sa.func.unnest(stories.c.events).label("e")).distinct().order_by("e")
-        ).scalars()
-        found_events = [e for e in events if e]
-        languages = conn.execute(
-            sa.select(stories.c.language)
-            .where(stories.c.language.is_not(None))
-            .distinct()
-            .order_by(stories.c.language)
-        ).scalars()
-        found_languages = [lang for lang in languages if lang]
-        names = list(conn.execute(sa.select(sources.c.name).order_by(sources.c.name)).scalars())
-    return {"events": found_events, "languages": found_languages, "sources": names}
 
 
 def install(app: web.Application, ui: WebUi) -> None:
