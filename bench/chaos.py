@@ -83,6 +83,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from alerts.delivery import attempt_lease  # noqa: E402
 from bench.codepath import (  # noqa: E402
     kurilwatch_command,
     kurilwatch_env,
@@ -100,8 +101,9 @@ SKEWED = "c"
 OUTLETS = 5
 DEADLINE = 15.0
 """`delivery.timeout` (the shipped default): one attempt's deadline."""
-LEASE = 60.0
-"""`delivery.lease` (the shipped default)."""
+LEASE = attempt_lease("apprise", DEADLINE)
+"""The longest lease a claimed alert gets: the longest attempt (an Apprise one) plus a
+margin, computed from `delivery.timeout` (`delivery.lease` was a setting before issue 16)."""
 HANG = DEADLINE + 10.0
 """How long a hanging receiver waits before its late 200."""
 FAULT_RATE = 0.30
@@ -524,7 +526,6 @@ def config(outlets: list[Any], ports: dict[str, int]) -> dict[str, Any]:
         ],
         "delivery": {
             "timeout": f"{DEADLINE:g}s",
-            "lease": f"{LEASE:g}s",
             "retry_initial": "5s",
             "retry_max": "60s",
         },

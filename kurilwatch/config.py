@@ -9,6 +9,7 @@ was expected. Nothing below the command line reads `os.environ`: the command lin
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -249,18 +250,29 @@ class DeliveryConfig(_Strict):
 
     interval: Duration = 5.0
     timeout: Duration = 15.0
-    lease: Duration = 60.0
-    """How long a claimed alert stays with its worker; a dead worker's rows return after it."""
+    """One attempt's deadline; a claimed alert's lease is computed from it
+    (`alerts.delivery.attempt_lease`)."""
     retry_initial: Duration = 10.0
     retry_max: Duration = 3600.0
     give_up_after: Duration = 86400.0
     batch: int = Field(default=50, ge=1, le=1000)
 
-    @model_validator(mode="after")
-    def _lease_outlives_an_attempt(self) -> DeliveryConfig:
-        if self.lease <= self.timeout:
-            raise ValueError("lease must be longer than timeout (one attempt must fit in it)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lease(cls, data: Any) -> Any:
+        """`lease:` of earlier releases is accepted and ignored, with a warning: a claimed
+        alert's lease is now the longest attempt, `timeout` plus a margin."""
+        if isinstance(data, dict) and "lease" in data:
+            data = {k: v for k, v in data.items() if k != "lease"}
+            logging.getLogger(__name__).warning(
+                "config.ignored",
+                extra={
+                    "key": "delivery.lease",
+                    "reason": "a claimed alert's lease is the longest attempt "
+                    "(delivery.timeout plus a margin); remove the key",
+                },
+            )
+        return data
 
 
 class CrawlConfig(_Strict):
@@ -411,8 +423,11 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _pages_guarded(self) -> Settings:
-        if self.listen and self.ui.enabled and self.ui.auth is None and not is_loopback(
+        if (
             self.listen
+            and self.ui.enabled
+            and self.ui.auth is None
+            and not is_loopback(self.listen)
         ):
             raise ValueError(
                 f"ui.auth: required when listen ({self.listen}) is not a loopback address: "

@@ -220,7 +220,7 @@ def sources_prune(obj: CliContext, dry_run: bool) -> None:
     from storage.sources import prune_sources
 
     with database(obj.database_settings(), upgrade=False) as engine:
-        gone = prune_sources(engine, now=datetime.now(UTC), dry_run=dry_run)
+        gone = prune_sources(engine, dry_run=dry_run)
     safe = _safe_urls(obj)
     verb = "would remove" if dry_run else "removed"
     for s in gone:

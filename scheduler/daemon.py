@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import random
 import signal
-import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -37,6 +35,7 @@ from crawler.workers import Extractor
 from kurilwatch.backoff import Backoff
 from kurilwatch.config import Settings
 from kurilwatch.errors import KurilwatchError
+from kurilwatch.worker import worker_id
 from scheduler.jobs import (
     ENTRY_SECONDS,
     DeliveryClient,
@@ -123,7 +122,7 @@ async def _main(
 
     sources = [s.to_source() for s in settings.sources]
     claim = settings.crawl.source_claim
-    await asyncio.to_thread(sync_sources, engine, sources, now=utcnow(), claim_seconds=claim)
+    await asyncio.to_thread(sync_sources, engine, sources, claim_seconds=claim)
     async with AsyncExitStack() as stack:
         http = DeliveryClient(settings.delivery.timeout)
         stack.push_async_callback(http.aclose)  # closed last, after the crawl has stopped
@@ -133,7 +132,7 @@ async def _main(
         extract = Extractor(settings.crawl.extract_workers, setup=worker_logging())
         poller = Poller(runner, extract=extract)
         stack.push_async_callback(poller.stop)
-        instance = f"{socket.gethostname()}:{os.getpid()}"
+        instance = worker_id()
         crawl = settings.crawl
         rt = Runtime(
             settings=settings,

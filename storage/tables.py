@@ -9,8 +9,9 @@ article_bands  MinHash band hashes of recent articles, to find near-duplicate co
 article_anchors  winnowed shingle hashes of recent articles, to find texts one contains
 entries   every entry an index yielded: its own text, and the work of reading its page
           (status, attempts, next attempt, lease on the database's clock, verdict)
-alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
-          one event's "also reported" notification share its `batch_id`
+alerts    the outbox: one row per story, channel and revision, with delivery state (lease
+          and its holder on the database's clock); rows of one event's "also reported"
+          notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
 source_checks  the latest verdict of `kurilwatch sources check` per source name (its URL
@@ -238,6 +239,7 @@ alerts = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", TIMESTAMP, nullable=False),
     Column("leased_until", TIMESTAMP),
+    Column("leased_by", String(64)),
     Column("last_error", Text),
     Column("created_at", TIMESTAMP, nullable=False),
     Column("delivered_at", TIMESTAMP),

@@ -196,3 +196,17 @@ def test_ui_settings_are_checked_and_secrets_stay_out_of_errors(tmp_path: Path) 
         load_config(_write(tmp_path, "ui:\n  auth:\n    username: desk\n"), {})
     both = "ui:\n  auth:\n    username: desk\n    password: pw-secret\n"
     assert load_config(_write(tmp_path, both), {}).ui.auth is not None
+
+
+def test_delivery_lease_of_earlier_releases_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A configuration written for an earlier release keeps loading: the lease is now the
+    # longest attempt, worked out from delivery.timeout.
+    text = "sources: []\ndelivery:\n  timeout: 20s\n  lease: 60s\n"
+    with caplog.at_level("WARNING"):
+        settings = load_config(_write(tmp_path, text), {})
+    assert settings.delivery.timeout == 20
+    assert not hasattr(settings.delivery, "lease")
+    ignored = [r for r in caplog.records if r.getMessage() == "config.ignored"]
+    assert [getattr(r, "key", None) for r in ignored] == ["delivery.lease"]

@@ -1,7 +1,7 @@
 """source_checks: the latest verdict of `kurilwatch sources check` per source
 
-Revision ID: 0016_source_checks
-Revises: 0015_timeline_indexes
+Revision ID: 0017_source_checks
+Revises: 0016_timeline_indexes
 Create Date: 2026-12-11 09:10:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_source_checks"
-down_revision = "0015_timeline_indexes"
+revision = "0017_source_checks"
+down_revision = "0016_timeline_indexes"
 branch_labels = None
 depends_on = None
 

@@ -5,8 +5,8 @@ stories are members, and the members of the groups on a page; a partial index ho
 those rows. The filters offer the events and languages of the stories with an event: read
 by skipping through two partial indexes (a few distinct values), not by reading every story.
 
-Revision ID: 0015_timeline_indexes
-Revises: 0014_timeline_search
+Revision ID: 0016_timeline_indexes
+Revises: 0015_alert_owner
 Create Date: 2026-12-11 09:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0015_timeline_indexes"
-down_revision = "0014_timeline_search"
+revision = "0016_timeline_indexes"
+down_revision = "0015_alert_owner"
 branch_labels = None
 depends_on = None
 
