@@ -268,7 +268,7 @@ def test_verdicts_are_stored_and_the_sources_page_and_api_show_them(
         Source(name=name, kind="feed", url=url, every_seconds=600)
         for name, url in (("healthy", healthy.feed_url), ("gone", gone.feed_url), ("keyed", keyed))
     ]
-    sync_sources(engine, configured, now=datetime.now(UTC), claim_seconds=600)
+    sync_sources(engine, configured, claim_seconds=600)
     with ServedUi(engine) as served, httpx.Client(base_url=served.url, timeout=30) as http:
         body = http.get("/api/sources").json()
         html = http.get("/sources").text

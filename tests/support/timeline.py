@@ -245,11 +245,20 @@ def _settle(engine: Engine, now: datetime) -> None:
             .join(stories, stories.c.id == alerts.c.story_id)
             .where(alerts.c.channel == "desk")
         ).all()
+        # leased to "seed", as a delivery worker's claim would (write-backs need the lease)
+        conn.execute(
+            sa.update(alerts)
+            .where(alerts.c.id.in_([r.id for r in rows if r.language in ("en", "ru")]))
+            .values(leased_by="seed", leased_until=sa.func.now() + sa.text("interval '1 hour'"))
+        )
+        conn.commit()
     for alert_id, _channel, language in rows:
         if language == "en":
-            mark_delivered(engine, alert_id, now=now)
+            assert mark_delivered(engine, alert_id, owner="seed", now=now)
         elif language == "ru":
-            mark_failed(engine, alert_id, error="HTTP 404: no_service", retry_at=None, now=now)
+            assert mark_failed(
+                engine, alert_id, owner="seed", error="HTTP 404: no_service", retry_at=None
+            )
 
 
 class ServedUi:
