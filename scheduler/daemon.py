@@ -215,6 +215,7 @@ def web_ui(rt: Runtime) -> WebUi | None:
     """What the web pages need, or None with `ui.enabled: false`."""
     from zoneinfo import ZoneInfo
 
+    from kurilwatch.redact import safe_urls
     from scheduler.commands_labels import events_of
     from web.app import WebUi
 
@@ -226,6 +227,7 @@ def web_ui(rt: Runtime) -> WebUi | None:
         zone=ZoneInfo(ui.timezone),
         auth=ui.auth,
         events=lambda: events_of(rt.ingestor.rules),
+        safe_urls=safe_urls(s.to_source() for s in rt.settings.sources),
     )
 
 

@@ -24,7 +24,7 @@ from storage.embedded import EmbeddedPostgres, start_embedded
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0016_retention"
+HEAD = "0018_retention"
 """The newest migration; a test holds it equal to Alembic's head of `MIGRATIONS`."""
 _ADVISORY_MIGRATE_KEY = 0x6B7572696C  # "kuril": one schema upgrade at a time
 
@@ -58,8 +58,13 @@ class Database:
             self.embedded.stop()
 
 
-def open_database(url: str | None, data_dir: Path) -> Database:
+def open_database(
+    url: str | None, data_dir: Path, *, connect_timeout: int | None = None
+) -> Database:
     """Connect to `url`, or start the embedded PostgreSQL in `data_dir` when `url` is None.
+
+    With `connect_timeout`, a server that does not answer within that many seconds counts as
+    unreachable (libpq's `connect_timeout`; without it, the operating system's limit).
 
     Raises:
         DatabaseError: the database cannot be reached.
@@ -68,7 +73,13 @@ def open_database(url: str | None, data_dir: Path) -> Database:
     if url is None:
         embedded = start_embedded(data_dir)
         url = embedded.url
-    engine = sa.create_engine(database_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(
+        database_url(url),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={} if connect_timeout is None else {"connect_timeout": connect_timeout},
+    )
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
@@ -77,7 +88,7 @@ def open_database(url: str | None, data_dir: Path) -> Database:
         if embedded is not None:
             embedded.stop()
         target = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(f"cannot connect to {target}: {_first_line(exc.orig)}") from None
+        raise DatabaseError(f"cannot connect to {target}: {first_line(exc.orig)}") from None
     return Database(engine=engine, embedded=embedded)
 
 
@@ -125,5 +136,6 @@ def transaction(engine: Engine) -> Iterator[sa.Connection]:
         yield conn
 
 
-def _first_line(exc: object) -> str:
+def first_line(exc: object) -> str:
+    """The first line of an error's message (a driver's error runs over several)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

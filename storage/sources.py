@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from kurilwatch.errors import SourceNotFound
 from kurilwatch.model import Source
+from storage.source_checks import check_json, checks_by_source, forget_checks
 from storage.tables import sources
 
 
@@ -149,7 +150,8 @@ def prune_sources(engine: Engine, *, dry_run: bool = False) -> list[UnclaimedSou
     A source under a poll lease, or locked by a writer at that moment, stays even so
     (someone is using it), and the articles of a removed source stay. Check and removal are
     one statement that never waits for a lock, so a configuration renewing its claim
-    meanwhile keeps its row. With `dry_run`, only say what would go.
+    meanwhile keeps its row; the removed sources' `sources check` verdicts go with them.
+    With `dry_run`, only say what would go.
     """
     unclaimed = sa.and_(
         sources.c.configured_until < sa.func.now(),
@@ -165,6 +167,8 @@ def prune_sources(engine: Engine, *, dry_run: bool = False) -> list[UnclaimedSou
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
+        if not dry_run:
+            forget_checks(conn, [r.name for r in rows])
     found = [
         UnclaimedSource(name=r.name, kind=r.kind, url=r.url, configured_until=r.configured_until)
         for r in rows
@@ -266,7 +270,8 @@ def list_sources(
 
     `configured` is false for a source no running configuration has claimed since
     `not_configured_since` (judged on the database's clock, as claims are): nobody polls it
-    until a run names it again. `now` is the caller's clock, for staleness.
+    until a run names it again. `now` is the caller's clock, for staleness. `check` is the
+    latest `sources check` verdict on it (`storage.source_checks.check_json`), or None.
     """
     claimed = (sources.c.configured_until >= sa.func.now()).label("claimed")
     query = sa.select(sources, claimed).order_by(sources.c.name)
@@ -274,6 +279,7 @@ def list_sources(
         query = query.where(sources.c.name.in_(names))
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
+        checks = checks_by_source(conn)
     return [
         {
             "name": r["name"],
@@ -298,6 +304,7 @@ def list_sources(
                 since=r["last_ok_at"] or r["last_poll_at"] or now,
                 now=now,
             ),
+            "check": check_json(checks[r["name"]]) if r["name"] in checks else None,
         }
         for r in rows
     ]

@@ -17,6 +17,8 @@ alerts    the outbox: one row per story, channel and revision, with delivery sta
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
 pruned    per kind of row the retention job removes: how many so far, how many last time, when
+source_checks  the latest verdict of `kurilwatch sources check` per source name (its URL
+          as shown: secrets redacted)
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ stories = Table(
         text("id DESC"),
         postgresql_where=text("events <> '{}'::text[]"),
     ),
+    Index("ix_stories_events", "events", postgresql_where=text("events <> '{}'::text[]")),
+    Index("ix_stories_language", "language", postgresql_where=text("events <> '{}'::text[]")),
 )
 
 articles = Table(
@@ -251,6 +255,12 @@ alerts = Table(
     Index(None, "batch_id"),
     Index("ix_alerts_dead", "channel", postgresql_where=text("status = 'dead'")),
     Index("ix_alerts_payload", "delivered_at", postgresql_where=text("payload IS NOT NULL")),
+    Index(
+        "ix_alerts_grouped",
+        "group_story_id",
+        "story_id",
+        postgresql_where=text("group_story_id IS NOT NULL"),
+    ),
 )
 
 labels = Table(
@@ -280,4 +290,19 @@ pruned = Table(
     Column("last_count", BigInteger, nullable=False, server_default="0"),
     Column("last_run_at", TIMESTAMP),
     Column("last_cutoff", TIMESTAMP),
+)
+
+source_checks = Table(
+    "source_checks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("verdict", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("robots", Text, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("newest_at", TIMESTAMP),
+    Column("checked_at", TIMESTAMP, nullable=False),
 )

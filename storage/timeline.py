@@ -14,7 +14,10 @@ split words at, each term as a substring (`ILIKE`, served by a `pg_trgm` index w
 term is three characters or more). The expressions match the indexes of migration
 0014_timeline_search, so the planner can use them.
 
-Touches `stories`, `articles` and `alerts`; labels are read through `storage.labels`.
+`timeline_choices` gives the values the filters offer.
+
+Touches `stories`, `articles`, `alerts` and (for the filters' source names) `sources`;
+labels are read through `storage.labels`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from kurilwatch.model import Evidence, Story
 from storage.labels import Label, list_labels
 from storage.stories import story_of
 from storage.tables import SEARCH_DOCUMENT as DOCUMENT
-from storage.tables import alerts, articles, stories
+from storage.tables import alerts, articles, sources, stories
 
 AlertState = Literal["pending", "delivered", "dead"]
 ALERT_STATES: tuple[AlertState, ...] = ("pending", "delivered", "dead")
@@ -168,15 +171,8 @@ def search_clause(query: str) -> sa.ColumnElement[bool]:
     """Whether an article (a row of `articles`) matches the search `query`."""
     document = sa.text(DOCUMENT)
     if _CJK.search(query):
-        terms = [t for t in query.split() if t.strip('"')]
-        return sa.and_(
-            *(
-                sa.literal_column(f"({DOCUMENT})").ilike(
-                    "%" + _like_escape(t.strip('"')) + "%", escape="\\"
-                )
-                for t in terms
-            )
-        )
+        terms = [t.strip('"') for t in query.split() if t.strip('"')]
+        return sa.and_(*(_contains(sa.literal_column(f"({DOCUMENT})"), t) for t in terms))
     clauses = []
     for config in ("english", "russian"):
         vector = sa.func.to_tsvector(sa.literal_column(f"'{config}'::regconfig"), document)
@@ -185,6 +181,15 @@ def search_clause(query: str) -> sa.ColumnElement[bool]:
         )
         clauses.append(vector.op("@@")(parsed))
     return sa.or_(*clauses)
+
+
+def _contains(document: Any, term: str) -> sa.ColumnElement[bool]:
+    """Whether `document` holds `term`, ignoring case; `LIKE` for a term without letter case
+    (kana, kanji: the same matches as `ILIKE`, without folding every document's case)."""
+    pattern = "%" + _like_escape(term) + "%"
+    if term.lower() == term == term.upper():
+        return document.like(pattern, escape="\\")
+    return document.ilike(pattern, escape="\\")
 
 
 def _like_escape(term: str) -> str:
@@ -235,13 +240,16 @@ def timeline(engine: Engine, view: TimelineView) -> TimelinePage:
     ]
     found = stories.alias("found")
     own = _conditions(view, found)
-    if own:  # the stories that pass, and the groups their members belong to
+    if own:
+        # The stories that pass, found once (a search is evaluated once per copy, through
+        # its index), then the groups their members belong to.
+        passed = sa.select(found.c.id).where(*own).cte("passed").prefix_with("MATERIALIZED")
         grouped = alerts.alias("grouped")
         passing = sa.union(
-            sa.select(found.c.id).where(*own),
+            sa.select(passed.c.id),
             sa.select(grouped.c.group_story_id)
-            .join(found, found.c.id == grouped.c.story_id)
-            .where(grouped.c.group_story_id.is_not(None), *own),
+            .join(passed, passed.c.id == grouped.c.story_id)
+            .where(grouped.c.group_story_id.is_not(None)),
         )
         where.append(stories.c.id.in_(passing.scalar_subquery()))
     if view.before is not None:
@@ -269,6 +277,50 @@ def timeline(engine: Engine, view: TimelineView) -> TimelinePage:
         groups=groups,
         next_before=(last.at, last.root) if more and last is not None else None,
     )
+
+
+_CHOICES = sa.text(
+    """
+    WITH RECURSIVE combos(events) AS (
+        (SELECT events FROM stories WHERE events <> '{}' ORDER BY events LIMIT 1)
+        UNION ALL
+        SELECT (SELECT s.events FROM stories s WHERE s.events <> '{}' AND s.events > c.events
+                ORDER BY s.events LIMIT 1)
+        FROM combos c WHERE c.events IS NOT NULL
+    ), langs(language) AS (
+        (SELECT language FROM stories WHERE events <> '{}' AND language IS NOT NULL
+         ORDER BY language LIMIT 1)
+        UNION ALL
+        SELECT (SELECT s.language FROM stories s WHERE s.events <> '{}' AND s.language > l.language
+                ORDER BY s.language LIMIT 1)
+        FROM langs l WHERE l.language IS NOT NULL
+    )
+    SELECT 'event' AS kind, e AS value FROM (SELECT DISTINCT unnest(events) AS e FROM combos) x
+    UNION ALL
+    SELECT 'language', language FROM langs WHERE language IS NOT NULL
+    """
+)
+
+
+def timeline_choices(engine: Engine) -> dict[str, list[str]]:
+    """The values the timeline's filters offer: the events and languages of the stories with
+    an event (`events`, `languages`), sorted, and the sources' names (`sources`).
+
+    Each distinct events array and language is found by skipping through an index (the
+    recursive queries of `_CHOICES`), so the cost grows with the number of distinct values,
+    not of stories.
+    """
+    with engine.connect() as conn:
+        found: dict[str, list[str]] = {"event": [], "language": []}
+        for kind, value in conn.execute(_CHOICES):
+            if value:
+                found[kind].append(value)
+        names = list(conn.execute(sa.select(sources.c.name).order_by(sources.c.name)).scalars())
+    return {
+        "events": sorted(found["event"]),
+        "languages": sorted(found["language"]),
+        "sources": names,
+    }
 
 
 def _with_members(item: TimelineStory, members: tuple[TimelineStory, ...]) -> TimelineStory:
@@ -344,7 +396,7 @@ def _items(conn: Connection, ids: Sequence[int]) -> dict[int, TimelineStory]:
         )
     alert_rows: dict[int, list[Any]] = {}
     for row in conn.execute(
-        sa.select(alerts)
+        sa.select(*_STATE_COLUMNS)
         .where(alerts.c.story_id.in_(list(ids)))
         .order_by(alerts.c.story_id, alerts.c.channel, alerts.c.seq)
     ).mappings():
@@ -353,6 +405,22 @@ def _items(conn: Connection, ids: Sequence[int]) -> dict[int, TimelineStory]:
         story_id: _item(row, copies.get(story_id, []), alert_rows.get(story_id, []))
         for story_id, row in by_id.items()
     }
+
+
+_STATE_COLUMNS = (  # what `_item` reads of an alert row: not its stored payload
+    alerts.c.id,
+    alerts.c.story_id,
+    alerts.c.channel,
+    alerts.c.seq,
+    alerts.c.kind,
+    alerts.c.status,
+    alerts.c.rules,
+    alerts.c.evidence,
+    alerts.c.attempts,
+    alerts.c.next_attempt_at,
+    alerts.c.delivered_at,
+    alerts.c.last_error,
+)
 
 
 def _item(row: Any, copies: list[Copy], rows: list[Any]) -> TimelineStory:

@@ -47,6 +47,7 @@ from storage.timeline import (
     TimelineView,
     story_detail,
     timeline,
+    timeline_choices,
 )
 from web import api, feeds
 from web.views import BadFilter, by_day, cursor, filter_query, parse_view, safe_href
@@ -79,12 +80,15 @@ class WebUi:
         zone: `ui.timezone`.
         auth: `ui.auth`, or None (loopback only: the configuration enforces it).
         events: The events of the rules in force now (they reload with the rules).
+        safe_urls: The source URLs the configuration marks `redact_url: false`: shown
+            whole; every other stored source URL is shown redacted.
     """
 
     engine: Engine
     zone: ZoneInfo
     auth: UiAuthConfig | None
     events: Callable[[], Sequence[str]]
+    safe_urls: frozenset[str] = frozenset()
 
 
 def authorized(header: str | None, auth: UiAuthConfig) -> bool:
@@ -168,7 +172,7 @@ class Pages:
 
         def render() -> web.Response:
             page = timeline(self.ui.engine, view)
-            options = filter_options(self.ui.engine)
+            options = timeline_choices(self.ui.engine)
             return self._html(
                 "timeline.html",
                 view=view,
@@ -267,11 +271,15 @@ class Pages:
 
     async def sources(self, request: web.Request) -> web.Response:
         from storage.outbox import channel_health
-        from storage.sources import list_sources
 
         def render() -> web.Response:
-            rows = list_sources(self.ui.engine, now=datetime.now(UTC))
-            return self._html("sources.html", sources=rows, channels=channel_health(self.ui.engine))
+            found = source_rows(self.ui.engine, self.ui.safe_urls)
+            return self._html(
+                "sources.html",
+                sources=found["sources"],
+                unpolled=found["not_polled"],
+                channels=channel_health(self.ui.engine),
+            )
 
         return await asyncio.to_thread(render)
 
@@ -353,10 +361,8 @@ class Pages:
         return _json({"alerts": rows})
 
     async def api_sources(self, _: web.Request) -> web.Response:
-        from storage.sources import list_sources
-
-        rows = await asyncio.to_thread(list_sources, self.ui.engine, now=datetime.now(UTC))
-        return _json({"sources": rows})
+        found = await asyncio.to_thread(source_rows, self.ui.engine, self.ui.safe_urls)
+        return _json(found)
 
 
 def _feed_title(view: TimelineView) -> str:
@@ -375,26 +381,21 @@ def _json(body: Any, status: int = 200) -> web.Response:
     )
 
 
-def filter_options(engine: Engine) -> dict[str, list[str]]:
-    """The values the timeline's filters offer: stored events, languages and sources."""
-    import sqlalchemy as sa
+def source_rows(engine: Engine, safe_urls: frozenset[str]) -> dict[str, list[dict[str, Any]]]:
+    """The sources page's and `/api/sources`' rows: `sources`, each source with its health
+    and latest `sources check` verdict (`check`), and `not_polled`, the verdicts on sources
+    no daemon has polled yet. URLs are shown redacted unless marked safe."""
+    from kurilwatch.redact import shown_url
+    from storage.source_checks import check_json, unpolled_checks
+    from storage.sources import list_sources
 
-    from storage.tables import sources, stories
-
-    with engine.connect() as conn:
-        events = conn.execute(
-            sa.select(sa.func.unnest(stories.c.events).label("e")).distinct().order_by("e")
-        ).scalars()
-        found_events = [e for e in events if e]
-        languages = conn.execute(
-            sa.select(stories.c.language)
-            .where(stories.c.language.is_not(None))
-            .distinct()
-            .order_by(stories.c.language)
-        ).scalars()
-        found_languages = [lang for lang in languages if lang]
-        names = list(conn.execute(sa.select(sources.c.name).order_by(sources.c.name)).scalars())
-    return {"events": found_events, "languages": found_languages, "sources": names}
+    rows = list_sources(engine, now=datetime.now(UTC))
+    for row in rows:
+        row["url"] = shown_url(row["url"], safe_urls)
+    unpolled = [
+        {"name": c.source, "kind": c.kind, **check_json(c)} for c in unpolled_checks(engine)
+    ]
+    return {"sources": rows, "not_polled": unpolled}
 
 
 def install(app: web.Application, ui: WebUi) -> None:

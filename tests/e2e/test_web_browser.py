@@ -24,8 +24,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from storage.engine import database_url as sa_url
 from tests.e2e.conftest import Kurilwatch, until
 from tests.support.newssite import NewsSite
+from tests.support.ports import free_port
 from tests.support.stories import FixtureStory
-from tests.support.timeline import HOSTILE_TITLE, free_port, seed_timeline
+from tests.support.timeline import HOSTILE_TITLE, seed_timeline
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The test brings its own topic gate and rules, so it holds whatever the shipped ones become.

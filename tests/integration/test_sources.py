@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -15,6 +17,7 @@ from scheduler.metrics import Metrics, health
 from storage.articles import ingest_article
 from storage.engine import HEAD, MIGRATIONS, upgrade_schema
 from storage.entries import add_entries, claim_entries
+from storage.source_checks import StoredCheck, checks_by_source, store_checks, unpolled_checks
 from storage.sources import (
     PollRecord,
     list_sources,
@@ -24,6 +27,7 @@ from storage.sources import (
     sync_sources,
     take_source,
 )
+from tests.support.timeline import ServedUi
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
 CLAIM = 300.0
@@ -292,3 +296,62 @@ def test_a_poll_note_stands_until_the_index_is_read_again(engine: Engine) -> Non
     _record(engine, old, PollRecord(ok=True, items=2, new_items=2))
     row = _by_name(engine, NOW)["old"]
     assert (row["last_error"], row["last_note"]) == (None, None)
+
+
+def _check(name: str, verdict: str, at: datetime, url: str | None = None) -> StoredCheck:
+    return StoredCheck(
+        source=name,
+        kind="feed",
+        url=url or f"https://{name}.test/rss.xml",
+        verdict=verdict,
+        reason=f"{name} is {verdict}",
+        answer="HTTP 200",
+        robots="allowed",
+        items=3,
+        newest_at=at - timedelta(hours=1),
+        checked_at=at,
+    )
+
+
+def test_the_latest_check_of_each_source_is_kept_and_goes_with_a_pruned_source(
+    engine: Engine,
+) -> None:
+    sync_sources(engine, [_source("wire"), _source("gone")], claim_seconds=CLAIM)
+    store_checks(engine, [_check("wire", "stale", NOW), _check("gone", "gone", NOW)])
+    store_checks(
+        engine, [_check("wire", "ok", NOW + timedelta(minutes=5)), _check("new", "ok", NOW)]
+    )
+    rows = _by_name(engine, NOW)
+    wire = rows["wire"]["check"]
+    assert isinstance(wire, dict)
+    assert (wire["verdict"], wire["reason"]) == ("ok", "wire is ok")
+    assert wire["checked_at"] == (NOW + timedelta(minutes=5)).isoformat()
+    assert wire["newest"] == (NOW - timedelta(minutes=55)).isoformat()
+    # checked before any daemon named it: kept, listed apart
+    assert [c.source for c in unpolled_checks(engine)] == ["new"]
+    # a source that is pruned takes its check with it; the others stay
+    _lapse(engine, "gone")
+    prune_sources(engine, dry_run=True)
+    with engine.connect() as conn:
+        assert set(checks_by_source(conn)) == {"wire", "gone", "new"}  # a dry run removes none
+    assert [s.name for s in prune_sources(engine)] == ["gone"]
+    with engine.connect() as conn:
+        assert set(checks_by_source(conn)) == {"wire", "new"}
+
+
+def test_the_sources_api_shows_urls_redacted_unless_marked_safe(engine: Engine) -> None:
+    keyed = "https://keyed.test/rss.xml?api_key=k3y-Kuril-0123456789"
+    plain = "https://plain.test/rss.xml?lang=en"
+    sync_sources(engine, [_source("keyed", keyed), _source("plain", plain)], claim_seconds=CLAIM)
+    store_checks(engine, [_check("keyed", "ok", NOW, url="https://keyed.test/rss.xml?api_key=***")])
+    with (
+        ServedUi(engine, safe_urls=frozenset({plain})) as served,
+        httpx.Client(base_url=served.url, timeout=30) as http,
+    ):
+        body = http.get("/api/sources").json()
+        html = http.get("/sources").text
+    urls = {r["name"]: r["url"] for r in body["sources"]}
+    assert urls == {"keyed": "https://keyed.test/rss.xml?api_key=***", "plain": plain}
+    assert body["sources"][0]["check"]["verdict"] == "ok"
+    assert "k3y-Kuril" not in html and "k3y-Kuril" not in json.dumps(body)
+    assert "never checked" in html  # plain has no check yet

@@ -80,6 +80,11 @@ def test_filters_live_in_the_url(client: httpx.Client, seeded: Seeded) -> None:
     html = client.get("/", params={"event": "protest", "lang": "ru"}).text
     assert 'value="protest" checked' in html
     assert "/feeds/events.atom?event=protest&amp;lang=ru" in html
+    # the choices offered: the events and languages of stories with an event
+    languages = re.search(r'<select name="lang">(.*?)</select>', html, re.S)
+    assert languages is not None
+    assert re.findall(r'<option value="(\w+)"', languages.group(1)) == ["en", "ja", "ru"]
+    assert re.findall(r'name="event" value="(\w+)"', html) == ["protest", "exercise"]
     bad = client.get("/", params={"from": "yesterday"})
     assert bad.status_code == 400 and "from: expected a date" in bad.text
 
@@ -93,6 +98,7 @@ def test_filters_live_in_the_url(client: httpx.Client, seeded: Seeded) -> None:
         ("протестом", "russian"),
         ("抗議", "english"),  # a Japanese member's match shows its event's row
         ("択捉島", "english"),
+        ("ロシア側 官房長官", "english"),  # every term, each a substring
     ],
 )
 def test_search_in_three_languages(

@@ -11,7 +11,6 @@ are our own. `ServedUi` runs `scheduler.metrics.serve` with `web.app` on a free 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from kurilwatch.model import AlertPlan, Article, Evidence, StoryState
 from scheduler.metrics import Metrics, serve
 from storage.articles import ingest_article
 from storage.outbox import mark_delivered, mark_failed
+from tests.support.ports import free_port
 from web.app import WebUi
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
@@ -34,13 +34,6 @@ HOSTILE_TITLE = (
     '"><b>broken <i>markup'
 )
 HOSTILE_URL = "javascript:alert(document.domain)//kunashiri"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,11 +245,20 @@ def _settle(engine: Engine, now: datetime) -> None:
             .join(stories, stories.c.id == alerts.c.story_id)
             .where(alerts.c.channel == "desk")
         ).all()
+        # leased to "seed", as a delivery worker's claim would (write-backs need the lease)
+        conn.execute(
+            sa.update(alerts)
+            .where(alerts.c.id.in_([r.id for r in rows if r.language in ("en", "ru")]))
+            .values(leased_by="seed", leased_until=sa.func.now() + sa.text("interval '1 hour'"))
+        )
+        conn.commit()
     for alert_id, _channel, language in rows:
         if language == "en":
-            mark_delivered(engine, alert_id, now=now)
+            assert mark_delivered(engine, alert_id, owner="seed", now=now)
         elif language == "ru":
-            mark_failed(engine, alert_id, error="HTTP 404: no_service", retry_at=None, now=now)
+            assert mark_failed(
+                engine, alert_id, owner="seed", error="HTTP 404: no_service", retry_at=None
+            )
 
 
 class ServedUi:
@@ -269,10 +271,17 @@ class ServedUi:
         zone: str = "Asia/Tokyo",
         auth: UiAuthConfig | None = None,
         events: Sequence[str] = ("protest", "exercise"),
+        safe_urls: frozenset[str] = frozenset(),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.ui = WebUi(engine=engine, zone=ZoneInfo(zone), auth=auth, events=lambda: events)
+        self.ui = WebUi(
+            engine=engine,
+            zone=ZoneInfo(zone),
+            auth=auth,
+            events=lambda: events,
+            safe_urls=safe_urls,
+        )
         self.engine = engine
         self._loop = asyncio.new_event_loop()
         self._stop: Callable[[], Any] | None = None

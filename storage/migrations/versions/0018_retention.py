@@ -1,7 +1,7 @@
 """retention: what pruning needs, and the duplicate check's canonical-URL index
 
-Revision ID: 0016_retention
-Revises: 0015_alert_owner
+Revision ID: 0018_retention
+Revises: 0017_source_checks
 Create Date: 2026-12-10 09:00:00.000000
 
 - `articles.canonical_url` indexed: the duplicate check of every ingest ORs on it.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_retention"
-down_revision = "0015_alert_owner"
+revision = "0018_retention"
+down_revision = "0017_source_checks"
 branch_labels = None
 depends_on = None
 
