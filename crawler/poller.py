@@ -34,7 +34,7 @@ class Poller:
         extract: Extractor | None = None,
     ) -> None:
         self.runner = runner
-        self.robots = robots or RobotsCache()
+        self.robots = robots if robots is not None else RobotsCache()  # an empty cache is falsy
         self.extract = extract or Extractor()
         self._crawler: Any = None
         self._task: asyncio.Future[Any] | None = None

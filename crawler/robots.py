@@ -177,7 +177,9 @@ class RobotsMiddleware:
         return True
 
     async def _verdict(self, origin: str, request: Request) -> Verdict:
-        cache = getattr(self.crawler.spider, "robots_cache", None) or self._local
+        cache = getattr(self.crawler.spider, "robots_cache", None)
+        if cache is None:  # not `or`: an empty cache is falsy
+            cache = self._local
         cached = cache.get(origin)
         if cached is not None:
             return cached

@@ -84,6 +84,15 @@ def test_robots_cache_holds_a_bounded_number_of_hosts() -> None:
     assert len(cache) == 1 and cache.get("http://e.test") is not None
 
 
+def test_an_empty_robots_cache_handed_to_the_poller_is_the_one_it_fills() -> None:
+    # An empty cache is falsy (it has a length): `sources check` reads robots.txt's verdicts
+    # from the cache it handed over, so the poller must keep that very object.
+    from crawler.poller import Poller
+
+    cache = RobotsCache()
+    assert Poller(runner=None, robots=cache).robots is cache
+
+
 @pytest.mark.parametrize(
     ("address", "blocked"),
     [
