@@ -44,6 +44,7 @@ died, a story never alerted or alerted twice, or two daemons polled one source a
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -62,8 +63,6 @@ from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import itertools
 
 from bench.codepath import (  # noqa: E402
     kurilwatch_command,
