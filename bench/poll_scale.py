@@ -48,6 +48,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -203,6 +204,7 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of daemon 1")
     parser.add_argument("--profile-rate", type=int, default=50)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--keep-log", type=Path, help="copy the site's request log here")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--code", type=Path, help="import kurilwatch's code from this checkout")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
@@ -362,6 +364,8 @@ def run(
     figures = report(
         args, journal, logs, stories, window_start, window_end, first, last, peaks, problems
     )
+    if args.keep_log is not None:
+        shutil.copyfile(journal, args.keep_log)
     if args.profile is not None and args.profile.exists():
         summarize_profile(args.profile)
     if args.json:

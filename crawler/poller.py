@@ -9,6 +9,7 @@ hosts. `Poller` opens one `PollSpider` crawl and submits each poll to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,10 @@ from crawler.workers import Extractor
 from kurilwatch.model import Entry, Source
 
 log = logging.getLogger(__name__)
+
+QUEUED_TIMEOUTS = 3
+"""A poll (or page batch) whose first request waited this many of its timeouts for its turn
+is given up unsent."""
 
 
 class Poller:
@@ -45,7 +50,7 @@ class Poller:
     ) -> PollReport:
         """Read `source`'s index once, handing its entries to `keep`; at most `timeout` s."""
         spider = await self._spider()
-        poll = Poll(source=source, keep=keep, since=since, deadline=time.monotonic() + timeout)
+        poll = Poll(source=source, keep=keep, since=since, timeout=timeout)
         spider.submit(poll)
         await self._wait(spider, poll, timeout, "poll")
         return poll.report
@@ -63,18 +68,34 @@ class Poller:
         Entries whose outcome was not handed over in time are not in `batch.judged`.
         """
         spider = await self._spider()
-        batch = PageBatch(
-            entries=entries, judge=judge, sources=sources, deadline=time.monotonic() + timeout
-        )
+        batch = PageBatch(entries=entries, judge=judge, sources=sources, timeout=timeout)
         spider.fetch_pages(batch)
         await self._wait(spider, batch, timeout, "page fetch")
         return batch
 
     async def _wait(self, spider: PollSpider, work: Work, timeout: float, what: str) -> None:
+        """Wait for `work`: `timeout` s from its first request sent, and at most
+        `QUEUED_TIMEOUTS` times that for the request to be sent at all (it waits its turn
+        behind other work for its host's slot); close it with the reason when either runs
+        out."""
+        queued = QUEUED_TIMEOUTS * timeout
         try:
-            await asyncio.wait_for(work.done.wait(), timeout)
-        except TimeoutError:
-            work.close(f"{what} timed out after {timeout:g}s")
+            while not work.done.is_set():
+                sent = work.sent_at
+                if sent is None:
+                    left = work.queued_at + queued - time.monotonic()
+                else:
+                    left = sent + timeout - time.monotonic()
+                if left <= 0:
+                    if sent is None:
+                        work.close(
+                            f"{what} queued {queued:g}s behind other requests, never requested"
+                        )
+                    else:
+                        work.close(f"{what} timed out after {timeout:g}s")
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(work.done.wait(), left)
         finally:
             spider.forget(work)
 
