@@ -23,10 +23,6 @@ from kurilwatch.model import Entry, Source
 
 log = logging.getLogger(__name__)
 
-QUEUED_TIMEOUTS = 3
-"""A poll (or page batch) whose first request waited this many of its timeouts for its turn
-is given up unsent."""
-
 
 class Poller:
     """Owns the shared crawl; `await poller.poll(source, …)` returns that poll's report."""
@@ -52,7 +48,7 @@ class Poller:
         spider = await self._spider()
         poll = Poll(source=source, keep=keep, since=since, timeout=timeout)
         spider.submit(poll)
-        await self._wait(spider, poll, timeout, "poll")
+        await self._wait(spider, poll)
         return poll.report
 
     async def fetch_pages(
@@ -70,32 +66,24 @@ class Poller:
         spider = await self._spider()
         batch = PageBatch(entries=entries, judge=judge, sources=sources, timeout=timeout)
         spider.fetch_pages(batch)
-        await self._wait(spider, batch, timeout, "page fetch")
+        await self._wait(spider, batch)
         return batch
 
-    async def _wait(self, spider: PollSpider, work: Work, timeout: float, what: str) -> None:
-        """Wait for `work`: `timeout` s from its first request sent, and at most
-        `QUEUED_TIMEOUTS` times that for the request to be sent at all (it waits its turn
-        behind other work for its host's slot); close it with the reason when either runs
-        out."""
-        queued = QUEUED_TIMEOUTS * timeout
+    async def _wait(self, spider: PollSpider, work: Work) -> None:
+        """Wait for `work` until it is done or its time runs out (`Work.give_up_at`: its
+        timeout counts from its first request sent, and its turn is awaited for at most
+        `QUEUED_TIMEOUTS` timeouts); then close it, saying which it was."""
         try:
-            while not work.done.is_set():
-                sent = work.sent_at
-                if sent is None:
-                    left = work.queued_at + queued - time.monotonic()
-                else:
-                    left = sent + timeout - time.monotonic()
+            while True:
+                work.wake.clear()
+                if work.done.is_set():
+                    break
+                left = work.give_up_at - time.monotonic()
                 if left <= 0:
-                    if sent is None:
-                        work.close(
-                            f"{what} queued {queued:g}s behind other requests, never requested"
-                        )
-                    else:
-                        work.close(f"{what} timed out after {timeout:g}s")
+                    work.close(work.over())
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(work.done.wait(), left)
+                    await asyncio.wait_for(work.wake.wait(), left)
         finally:
             spider.forget(work)
 

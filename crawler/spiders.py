@@ -135,17 +135,36 @@ class Work:
     sent_at: float | None = None
     """`time.monotonic()` when its first request was handed to the network; None before."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the work is sent or done: whoever waits on it looks again."""
     error: str | None = None
+    what: str = "work"
 
     @property
     def deadline(self) -> float:
         """`time.monotonic()` by which the work must be done (none before it is sent)."""
         return math.inf if self.sent_at is None else self.sent_at + self.timeout
 
+    @property
+    def give_up_at(self) -> float:
+        """`time.monotonic()` when the work is given up: its deadline once sent, else when
+        it has waited `QUEUED_TIMEOUTS` of its timeouts for its turn."""
+        if self.sent_at is None:
+            return self.queued_at + QUEUED_TIMEOUTS * self.timeout
+        return self.deadline
+
+    def over(self) -> str:
+        """Why the work is over when its time has run out, in words for `last_error`."""
+        if self.sent_at is None:
+            waited = QUEUED_TIMEOUTS * self.timeout
+            return f"{self.what} queued {waited:g}s behind other requests, never requested"
+        return f"{self.what} timed out after {self.timeout:g}s"
+
     def sending(self, now: float) -> None:
         """A request of this work is being handed to the network now."""
         if self.sent_at is None:
             self.sent_at = now
+            self.wake.set()
 
     def begin(self) -> None:
         """One more request in flight."""
@@ -156,6 +175,7 @@ class Work:
         self.pending -= 1
         if self.pending <= 0:
             self.done.set()
+            self.wake.set()
 
     def close(self, reason: str) -> None:
         """Stop following anything for this work, and finish it now."""
@@ -163,6 +183,11 @@ class Work:
             self.error = self.error or reason
         self.closed = True
         self.done.set()
+        self.wake.set()
+
+
+class PollOver(IgnoreRequest):
+    """A request of a poll (or page batch) that is over: given up, or out of time."""
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -173,6 +198,7 @@ class Poll(Work):
     keep: Keep
     since: datetime
     report: PollReport = field(default_factory=PollReport)
+    what: str = "poll"
 
     def close(self, reason: str) -> None:
         """Stop following anything for this poll; the report names the reason."""
@@ -192,8 +218,12 @@ class PageBatch(Work):
     outcomes: Counter[str] = field(default_factory=Counter)
     judged: set[int] = field(default_factory=set)
     """Ids of the entries whose outcome was handed to `judge`."""
+    what: str = "page fetch"
 
 
+QUEUED_TIMEOUTS = 3
+"""A poll (or page batch) whose first request waited this many of its timeouts for its turn
+is given up unsent."""
 POLL = "kurilwatch_poll"
 SOURCE = "kurilwatch_source"
 
@@ -515,7 +545,7 @@ class PollDeadlineMiddleware:
         """Drop the request of a poll that is over."""
         poll = request.meta.get(POLL)
         if isinstance(poll, Work) and (poll.closed or poll.deadline <= time.monotonic()):
-            raise IgnoreRequest("the poll is over")
+            raise PollOver(poll.error or poll.over())
 
 
 class SentClock(HTTP11DownloadHandler):
@@ -542,11 +572,11 @@ class SentClock(HTTP11DownloadHandler):
         if isinstance(work, Work):
             now = time.monotonic()
             if work.closed:
-                raise IgnoreRequest("the poll is over")
+                raise PollOver(work.error or work.over())
             work.sending(now)
             left = work.deadline - now
             if left <= 0:
-                raise IgnoreRequest("the poll is over")
+                raise PollOver(work.over())
             timeout = request.meta.get("download_timeout") or self.download_timeout
             request.meta["download_timeout"] = max(self.MIN_TIMEOUT, min(timeout, left))
         return await super().download_request(request)
@@ -626,7 +656,7 @@ def _describe(failure: Failure) -> str:
     words = network_failure(error, request.url if request is not None else None)
     if words is not None:
         return words
-    if isinstance(error, RobotsForbidden):
+    if isinstance(error, RobotsForbidden | PollOver):
         return str(error)[:300]
     kind = type(error).__name__
     return f"{kind}: {failure.getErrorMessage()}"[:300]
