@@ -257,22 +257,22 @@ def run(
     daemons: list[subprocess.Popen[str]] = []
     logs: list[DaemonLog] = []
     readers: list[threading.Thread] = []
-    for d in range(args.daemons):
+    for number in range(args.daemons):
         config: dict[str, Any] = {
             "listen": "off",
             "group_events": False,
             "sources": sources,
             "channels": [{"name": "bench", "kind": "webhook", "url": receiver.url}],
-            "crawl": {"user_agent": AGENT.format(d + 1)},
+            "crawl": {"user_agent": AGENT.format(number + 1)},
         }
         for assignment in args.set:
             set_key(config, assignment)
-        path = tmp / f"kurilwatch-{d + 1}.yaml"
+        path = tmp / f"kurilwatch-{number + 1}.yaml"
         path.write_text(yaml.safe_dump(config))
         command = [*kurilwatch_command(args.code), "--config", str(path), "--log-format", "json"]
         command.append("run")
         if cpus:
-            command = ["taskset", "-c", cpus[d], *command]
+            command = ["taskset", "-c", cpus[number], *command]
         daemon = start_daemon(command, env)
         assert daemon.stderr is not None
         log = DaemonLog()
@@ -483,11 +483,11 @@ def report(
             seconds = list(log.seconds)
             errors = log.errors.most_common(3)
             events = log.events.most_common(4)
-        mine = sum(1 for h in inside if h.agent == AGENT.format(n + 1))
+        own = sum(1 for h in inside if h.agent == AGENT.format(n + 1))
         rows.append(
             (
                 f"daemon {n + 1}",
-                f"{mine / span:.1f} polls/s in the window, {polls} polls logged ({failed} failed),"
+                f"{own / span:.1f} polls/s in the window, {polls} polls logged ({failed} failed),"
                 f" {cores[n] if n < len(cores) else 0:.2f} cores, peak RSS"
                 f" {peaks[n] / 1024:.0f} MiB with workers, poll p50"
                 f" {statistics.median(seconds) if seconds else 0:.3f} s p95"
@@ -522,6 +522,7 @@ def report(
         "never_alerted": len(never),
         "doubled": len(doubled),
         "overlaps": overlaps,
+        "shared": shared,
         "cores": [round(c, 3) for c in cores],
         "peak_rss_mib": [round(p / 1024, 1) for p in peaks],
         "problems": problems,
