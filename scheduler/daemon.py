@@ -420,6 +420,7 @@ async def _run_forever(
     # Pause first: APScheduler's asyncio executor cancels running jobs on shutdown, and a
     # drain cancelled between a receiver's 200 and its record would send the alert twice.
     scheduler.pause()
+    rt.stopping = True  # polls waiting for a place end without a poll (and without an error)
     if inflight:
         _done, pending = await asyncio.wait(set(inflight), timeout=SHUTDOWN_GRACE)
         if pending:

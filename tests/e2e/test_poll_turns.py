@@ -4,6 +4,7 @@ first polls are spread over their interval, in an order fixed by their names."""
 from __future__ import annotations
 
 import signal
+import time
 from datetime import UTC, datetime
 
 from scheduler.daemon import first_poll
@@ -114,3 +115,39 @@ def test_first_poll_is_at_start_for_a_few_sources_and_within_the_interval_for_ma
     assert all(1500 <= c <= 1850 for c in counts), counts
     # the same name, the same point, at every start
     assert first_poll("s7", 60, 10_000, now) == first_poll("s7", 60, 10_000, now)
+
+
+def test_polls_waiting_for_a_place_when_the_daemon_stops_are_not_failures(
+    kw: Kurilwatch,
+) -> None:
+    # One poll at a time, each feed answering after 2 s: SIGTERM while the first is in
+    # flight (and the other first polls, due within 0.4 s of start, wait for its place).
+    # It finishes; those waiting are not started, and no source is marked as failed for
+    # the stop.
+    with NewsSite() as site:
+        site.hang("/rss.xml", 2)
+        kw.write_config(
+            {
+                "listen": "off",
+                "crawl": {"max_polls": 1, "obey_robots": False},
+                "sources": [
+                    {"name": f"feed-{i}", "url": f"{site.feed_url}?i={i}", "every": "1h"}
+                    for i in range(8)
+                ],
+            }
+        )
+        proc = kw.popen("run")
+        try:
+            until(lambda: any(r.path.startswith("/rss.xml") for r in site.requests))
+            first = next(r for r in site.requests if r.path.startswith("/rss.xml"))
+            until(lambda: time.monotonic() - first.at > 0.5)  # the rest are due by now
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        asked = sum(1 for r in site.requests if r.path.startswith("/rss.xml"))
+    assert asked == 1
+    assert stderr.count('"reason": "stopping"') >= 1, stderr[-2000:]
+    health = kw.json("sources", "list")
+    assert [s["last_error"] for s in health] == [None] * 8
+    assert sum(1 for s in health if s["last_ok_at"]) == 1
