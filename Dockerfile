@@ -21,6 +21,7 @@ COPY storage ./storage
 COPY crawler ./crawler
 COPY alerts ./alerts
 COPY scheduler ./scheduler
+COPY web ./web
 RUN pip wheel --wheel-dir /wheels .
 
 # --- runtime: only the wheels are installed, from the build stage, without an index ---

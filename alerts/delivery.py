@@ -5,7 +5,11 @@ delivered, for Slack only the body `ok`; transport errors, timeouts, 5xx and 429
 other 4xx and Slack's permanent error codes are rejected). `next_attempt` is the pure
 backoff of `kurilwatch.backoff` (full jitter, `Retry-After` honoured), dead after
 `give_up_after`. `send` is the edge: it posts with httpx under a total deadline that also
-covers a body trickling in slowly. Webhook URLs are secrets: no message here contains one.
+covers a body trickling in slowly; an Apprise attempt (whose `notify` blocks) runs in a
+sender process (`alerts.apprise_worker`), killed at the deadline, never in a thread the
+daemon's other work shares. `attempt_lease` is how long a claimed alert stays with its
+worker: the longest an attempt can last, plus a margin, so no other worker claims an alert
+whose attempt still runs. Webhook URLs are secrets: no message here contains one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from alerts import apprise_worker
+from alerts.apprise_worker import AppriseSender
 from alerts.render import (
     apprise_message,
     console_text,
@@ -72,6 +78,18 @@ class Reject:
 
 Outcome = Delivered | Retry | Reject
 
+LEASE_MARGIN = 15.0
+"""Added to the longest attempt in a lease: from the claim to the attempt's start (rendering,
+starting the sender) and from its end to the record, on a loaded machine."""
+
+
+def attempt_lease(kind: str, timeout: float) -> float:
+    """Seconds a claimed alert on a `kind` channel stays leased: the longest an attempt with
+    deadline `timeout` can last (an Apprise attempt may also start its sender), plus
+    `LEASE_MARGIN`."""
+    start = apprise_worker.START_SECONDS if kind == "apprise" else 0.0
+    return start + timeout + LEASE_MARGIN
+
 
 def classify(
     kind: str, status: int, headers: Mapping[str, str], body: bytes, *, now: datetime
@@ -122,8 +140,10 @@ async def send(
     timeout: float,
     now: datetime,
     out: TextIO | None = None,
+    apprise: AppriseSender | None = None,
 ) -> Outcome:
-    """Deliver one alert to one channel, within `timeout` seconds in all."""
+    """Deliver one alert to one channel, within `timeout` seconds in all (an Apprise channel
+    through `apprise`, the daemon's sender for it, or a one-off sender without it)."""
     alert = notice.alert
     if channel.kind == "console":
         text = slack_preview(notice) if channel.format == "slack" else console_text(notice)
@@ -132,7 +152,7 @@ async def send(
     assert channel.url is not None  # the configuration guarantees it
     url = channel.url.get_secret_value()
     if channel.kind == "apprise":
-        return await _send_apprise(url, notice, timeout=timeout)
+        return await _send_apprise(url, notice, timeout=timeout, sender=apprise)
     assert client is not None  # the drain makes one for Slack and webhook channels
     payload = slack_message(notice) if channel.kind == "slack" else webhook_body(notice)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -160,22 +180,24 @@ def _signature(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str
     return {"webhook-timestamp": str(int(timestamp.timestamp())), "webhook-signature": signature}
 
 
-async def _send_apprise(url: str, notice: Notice, *, timeout: float) -> Outcome:
-    import apprise
-
+async def _send_apprise(
+    url: str, notice: Notice, *, timeout: float, sender: AppriseSender | None
+) -> Outcome:
+    """Send through Apprise in the sender process (a one-off one without `sender`)."""
     title, body = apprise_message(notice)
-
-    def notify() -> bool:
-        sender = apprise.Apprise()
-        if not sender.add(url):
-            raise ValueError("not an Apprise URL")
-        return bool(sender.notify(title=title, body=body))
-
+    own = sender is None
+    sender = sender or AppriseSender()
     try:
-        async with asyncio.timeout(timeout):
-            ok = await asyncio.to_thread(notify)
+        answer = await sender.send(url, title, body, timeout=timeout)
     except TimeoutError:
         return Retry(f"no answer within {timeout:g}s")
-    except ValueError:
+    except apprise_worker.SenderGone as exc:
+        return Retry(str(exc))
+    finally:
+        if own:
+            await sender.aclose()
+    if answer == apprise_worker.NOT_APPRISE:
         return Reject("the channel url is not an Apprise URL")
-    return Delivered() if ok else Retry("apprise reported a failure")
+    if answer == apprise_worker.DELIVERED:
+        return Delivered()
+    return Retry("apprise reported a failure")

@@ -94,21 +94,23 @@ class _Term:
         object.__setattr__(self, "word", needs if plain else None)
 
     def spans(self, idx: TextIndex) -> list[Span]:
-        key = ("spans", id(self))
-        found: list[Span] | None = idx.memo(key)
-        if found is not None:
-            return found
+        found: list[Span] | None = idx.memo.get(self)
+        if found is None:
+            found = idx.memo[self] = self._spans(idx)
+        return found
+
+    def _spans(self, idx: TextIndex) -> list[Span]:
         if _absent(self, idx):
-            return idx.keep(key, [])
+            return []
         if self._cjk is not None:
             last = len(self._cjk) - 1
-            return idx.keep(key, [(p, p + last) for p in idx.find(self._cjk)])
+            return [(p, p + last) for p in idx.find(self._cjk)]
         if len(self.patterns) == 1:
-            return idx.keep(key, [(p, p) for p in idx.positions(self.patterns[0])])
+            return [(p, p) for p in idx.positions(self.patterns[0])]
         size = len(self.patterns) - 1
         if self._exact is not None:  # look around the rarest token
             if not self._all <= idx.vocabulary:
-                return idx.keep(key, [])
+                return []
             lists = [idx.positions(p) for p in self.patterns]
             rarest = min(range(len(lists)), key=lambda n: len(lists[n]))
             tokens, texts = idx.tokens, list(self._exact)
@@ -117,25 +119,34 @@ class _Term:
                 for p in lists[rarest]
                 if tokens[p - rarest : p - rarest + size + 1] == texts
             ]
-            return idx.keep(key, found)
+            return found
         sets = [set(idx.positions(p)) for p in self.patterns[1:]]
         found = [
             (p, p + size)
             for p in idx.positions(self.patterns[0])
             if all(p + i + 1 in positions for i, positions in enumerate(sets))
         ]
-        return idx.keep(key, found)
+        return found
 
     def mask(self, idx: TextIndex, size: int) -> int:
-        return _memo_mask(self, ("mask", id(self), size), idx, size)
+        return _memo_mask(self, idx, size)
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
-        if self.mask(idx, size) >> start & 1:
-            yield self.text
+        yield from self.within(idx, *idx.window_positions(start, size))
 
     def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
-        if _spans_within(self.spans(idx), lo, hi):
-            yield self.text
+        if self.word is not None:  # one token: a position is a span
+            positions = idx.word_positions(self.word)
+            at = bisect.bisect_left(positions, lo)
+            if at < len(positions) and positions[at] <= hi:
+                yield self.text
+            return
+        for span in self.spans(idx)[bisect.bisect_left(self.spans(idx), (lo, lo)) :]:
+            if span[0] > hi:
+                return
+            if span[1] <= hi:
+                yield self.text
+                return
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -152,15 +163,17 @@ class _Near:
         object.__setattr__(self, "needs", _needs_all(self.operands))
 
     def spans(self, idx: TextIndex) -> list[Span]:
-        key = ("spans", id(self))
-        done: list[Span] | None = idx.memo(key)
-        if done is not None:
-            return done
+        found: list[Span] | None = idx.memo.get(self)
+        if found is None:
+            found = idx.memo[self] = self._spans(idx)
+        return found
+
+    def _spans(self, idx: TextIndex) -> list[Span]:
         if _absent(self, idx):
-            return idx.keep(key, [])
+            return []
         lists = [_spans_of(op, idx) for op in self.operands]
         if not all(lists):
-            return idx.keep(key, [])
+            return []
         lengths = [min(e - s + 1 for s, e in spans) for spans in lists]
         limit = sum(lengths) + self.slop  # no match spans more tokens than this
         partial = {(s, e, e - s + 1) for s, e in lists[0]}
@@ -185,10 +198,10 @@ class _Near:
                 if e - s + 1 - covered <= self.slop and sentence_of[s] == sentence_of[e]
             }
         )
-        return idx.keep(key, found)
+        return found
 
     def mask(self, idx: TextIndex, size: int) -> int:
-        return _memo_mask(self, ("mask", id(self), size), idx, size)
+        return _memo_mask(self, idx, size)
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         if self.mask(idx, size) >> start & 1:
@@ -247,56 +260,55 @@ class _Or:
 
     def live(self, idx: TextIndex) -> tuple[_Node, ...]:
         """The children that can match this article (the others lack every word they need)."""
-        key = ("live", id(self))
-        done: tuple[_Node, ...] | None = idx.memo(key)
+        key = (self, "live")
+        done: tuple[_Node, ...] | None = idx.memo.get(key)
         if done is not None:
             return done
         vocabulary = idx.vocabulary
         rest = {id(c) for c in self._live_rest(idx)}
-        return idx.keep(
-            key,
-            tuple(
-                c
-                for c in self.children
-                if id(c) in rest
-                or (isinstance(c, _Term) and c.word and not c.word.isdisjoint(vocabulary))
-            ),
+        done = idx.memo[key] = tuple(
+            c
+            for c in self.children
+            if id(c) in rest
+            or (isinstance(c, _Term) and c.word and not c.word.isdisjoint(vocabulary))
         )
+        return done
 
     def _live_rest(self, idx: TextIndex) -> list[_Node]:
         """The children other than plain words that can match this article."""
-        key = ("rest", id(self))
-        done: list[_Node] | None = idx.memo(key)
+        key = (self, "rest")
+        done: list[_Node] | None = idx.memo.get(key)
         if done is not None:
             return done
         numbers = set(self._always)
         for token in self._tokens & idx.vocabulary:
             numbers.update(self._by_token[token])
-        return idx.keep(key, [self._rest[n] for n in sorted(numbers)])
+        done = idx.memo[key] = [self._rest[n] for n in sorted(numbers)]
+        return done
 
     def spans(self, idx: TextIndex) -> list[Span]:
-        key = ("spans", id(self))
-        done: list[Span] | None = idx.memo(key)
-        if done is not None:
-            return done
-        found = {(p, p) for p in idx.word_positions(self._words)}
-        for c in self._live_rest(idx):
-            found.update(_spans_of(c, idx))
-        return idx.keep(key, sorted(found))
+        done: list[Span] | None = idx.memo.get(self)
+        if done is None:
+            found = {(p, p) for p in idx.word_positions(self._words)}
+            for c in self._live_rest(idx):
+                found.update(_spans_of(c, idx))
+            done = idx.memo[self] = sorted(found)
+        return done
 
     def mask(self, idx: TextIndex, size: int) -> int:
-        key = ("mask", id(self), size)
-        done: int | None = idx.memo(key)
+        key = (self, size)
+        done: int | None = idx.memo.get(key)
         if done is not None:
             return done
         mask = idx.window_mask_at(idx.word_positions(self._words), size)
         for c in self._live_rest(idx):
             mask |= c.mask(idx, size)
-        return idx.keep(key, mask)
+        idx.memo[key] = mask
+        return mask
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         for c in self.live(idx):
-            if c.mask(idx, size) >> start & 1:  # only the branches that hold
+            if isinstance(c, _Term) or c.mask(idx, size) >> start & 1:  # the branches that hold
                 yield from c.matched(idx, start, size)
 
     def within(self, idx: TextIndex, lo: int, hi: int) -> Iterator[str]:
@@ -319,8 +331,8 @@ class _And:
     def mask(self, idx: TextIndex, size: int) -> int:
         if _absent(self, idx):
             return 0
-        key = ("mask", id(self), size)
-        done: int | None = idx.memo(key)
+        key = (self, size)
+        done: int | None = idx.memo.get(key)
         if done is not None:
             return done
         mask = idx.all_windows(size)
@@ -328,7 +340,8 @@ class _And:
             mask &= c.mask(idx, size)
             if not mask:
                 break
-        return idx.keep(key, mask)
+        idx.memo[key] = mask
+        return mask
 
     def matched(self, idx: TextIndex, start: int, size: int) -> Iterator[str]:
         for c in self.children:
@@ -386,10 +399,11 @@ def _spans_within(spans: list[Span], lo: int, hi: int) -> list[Span]:
     return found
 
 
-def _memo_mask(node: _Term | _Near, key: object, idx: TextIndex, size: int) -> int:
-    done: int | None = idx.memo(key)
+def _memo_mask(node: _Term | _Near, idx: TextIndex, size: int) -> int:
+    key = (node, size)
+    done: int | None = idx.memo.get(key)
     if done is None:
-        done = idx.keep(key, idx.window_mask(node.spans(idx), size))
+        done = idx.memo[key] = idx.window_mask(node.spans(idx), size)
     return done
 
 

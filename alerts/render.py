@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from kurilwatch.model import Alert, Member, Notice, Story
+from kurilwatch.model import Alert, Evidence, Member, Notice, Story
 
 SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
@@ -58,20 +58,51 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             }
             for e in alert.evidence
         ],
-        "story": {
-            "id": story.id,
-            "title": story.title,
-            "url": story.url,
-            "published_at": _iso(story.published_at),
-            "first_seen_at": _iso(story.first_seen_at),
-            "language": story.language,
-            "urls": list(story.urls),
-            "text_source": story.text_source,
-            "text_reason": story.text_reason,
-        },
+        "story": story_fields(story),
         "group": _story_ref(notice.group) if notice.group is not None else None,
         "stories": [_listed(m.alert, m.story) for m in _members(notice)],
         "created_at": _iso(alert.created_at),
+    }
+
+
+def story_fields(story: Story) -> dict[str, Any]:
+    """A story as a webhook body's `story` names it (the web API uses the same names)."""
+    return {
+        "id": story.id,
+        "title": story.title,
+        "url": story.url,
+        "published_at": _iso(story.published_at),
+        "first_seen_at": _iso(story.first_seen_at),
+        "language": story.language,
+        "urls": list(story.urls),
+        "text_source": story.text_source,
+        "text_reason": story.text_reason,
+    }
+
+
+def listed_story(
+    story: Story,
+    *,
+    events: tuple[str, ...],
+    rules: tuple[str, ...],
+    evidence: tuple[Evidence, ...],
+    alert_id: str | None,
+) -> dict[str, Any]:
+    """A story as a webhook body lists it under `stories` (the web API uses the same names)."""
+    return {
+        "id": story.id,
+        "alert_id": alert_id,
+        "title": story.title,
+        "url": story.url,
+        "outlet": _outlet(story),
+        "published_at": _iso(story.published_at),
+        "language": story.language,
+        "urls": list(story.urls),
+        "events": list(events),
+        "rules": list(rules),
+        "evidence": evidence_sentences(evidence),
+        "text_source": story.text_source,
+        "text_reason": story.text_reason,
     }
 
 
@@ -80,21 +111,9 @@ def _story_ref(story: Story) -> dict[str, Any]:
 
 
 def _listed(alert: Alert, story: Story) -> dict[str, Any]:
-    return {
-        "id": story.id,
-        "alert_id": alert.id,
-        "title": story.title,
-        "url": story.url,
-        "outlet": _outlet(story),
-        "published_at": _iso(story.published_at),
-        "language": story.language,
-        "urls": list(story.urls),
-        "events": list(alert.events),
-        "rules": list(alert.rules),
-        "evidence": _sentences(alert),
-        "text_source": story.text_source,
-        "text_reason": story.text_reason,
-    }
+    return listed_story(
+        story, events=alert.events, rules=alert.rules, evidence=alert.evidence, alert_id=alert.id
+    )
 
 
 def _members(notice: Notice) -> tuple[Member, ...]:
@@ -323,7 +342,12 @@ def apprise_message(notice: Notice) -> tuple[str, str]:
 
 
 def _sentences(alert: Alert) -> list[str]:
-    return list(dict.fromkeys(s for e in alert.evidence for s in e.sentences))
+    return evidence_sentences(alert.evidence)
+
+
+def evidence_sentences(evidence: tuple[Evidence, ...]) -> list[str]:
+    """The evidence's sentences in order, each once (a body's `evidence`)."""
+    return list(dict.fromkeys(s for e in evidence for s in e.sentences))
 
 
 def _escape(text: str) -> str:

@@ -19,7 +19,7 @@ import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from alerts.morphology import fold_variants
 
@@ -31,7 +31,6 @@ CJK_RE = re.compile(f"[{_CJK}]")
 CJK_SPLIT_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
 _RUN_RE = re.compile(f"[{_CJK}]+|[^{_CJK}]+")
 
-_T = TypeVar("_T")
 Span = tuple[int, int]
 """An occurrence: the positions of its first and last token, both inclusive."""
 
@@ -125,6 +124,7 @@ class TextIndex:
         "_starts",
         "_vocab",
         "_words",
+        "memo",
         "sentence_of",
         "sentences",
         "tokens",
@@ -142,6 +142,8 @@ class TextIndex:
         self._vocab: list[str] | None = None
         self._words: frozenset[str] | None = None
         self._cache: dict[object, Any] = {}
+        self.memo: dict[object, Any] = {}
+        """What the query nodes worked out for this article, by node (and window size)."""
 
     def add_sentence(self, text: str) -> bool:
         """Append raw `text` as the next sentence; False, adding nothing, if it has no words."""
@@ -229,16 +231,15 @@ class TextIndex:
 
     def word_positions(self, forms: frozenset[str]) -> list[int]:
         """Sorted positions of the words (not CJK characters) that are one of `forms`."""
-        key = ("words", forms)
-        done: list[int] | None = self._cache.get(key)
+        done: list[int] | None = self._cache.get(forms)
         if done is None:
             index = self._index
-            present = forms & index.keys()
-            if len(present) == 1:
-                done = index[next(iter(present))]
+            found = [index[form] for form in index.keys() & forms]  # a C loop over `forms`
+            if len(found) == 1:
+                done = found[0]
             else:
-                done = sorted(p for form in present for p in index[form])
-            self._cache[key] = done
+                done = sorted(p for positions in found for p in positions)
+            self._cache[forms] = done
         return done
 
     def window_mask(self, spans: list[Span], size: int) -> int:
@@ -255,15 +256,6 @@ class TextIndex:
         for shift in range(1, size):
             mask |= inside >> shift
         return mask & self.all_windows(size)
-
-    def memo(self, key: object) -> Any:
-        """The value computed earlier under `key`, or None."""
-        return self._cache.get(key)
-
-    def keep(self, key: object, value: _T) -> _T:
-        """Remember `value` under `key` for this article and return it."""
-        self._cache[key] = value
-        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ was expected. Nothing below the command line reads `os.environ`: the command lin
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +41,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SECRET_KEYS = frozenset({"url", "secret", "database_url"})
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_KEYED = re.compile(r"^[a-z_]+(?:\.[a-z_]+)*: ")
 
 
 def parse_duration(value: object) -> float:
@@ -248,18 +250,29 @@ class DeliveryConfig(_Strict):
 
     interval: Duration = 5.0
     timeout: Duration = 15.0
-    lease: Duration = 60.0
-    """How long a claimed alert stays with its worker; a dead worker's rows return after it."""
+    """One attempt's deadline; a claimed alert's lease is computed from it
+    (`alerts.delivery.attempt_lease`)."""
     retry_initial: Duration = 10.0
     retry_max: Duration = 3600.0
     give_up_after: Duration = 86400.0
     batch: int = Field(default=50, ge=1, le=1000)
 
-    @model_validator(mode="after")
-    def _lease_outlives_an_attempt(self) -> DeliveryConfig:
-        if self.lease <= self.timeout:
-            raise ValueError("lease must be longer than timeout (one attempt must fit in it)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lease(cls, data: Any) -> Any:
+        """`lease:` of earlier releases is accepted and ignored, with a warning: a claimed
+        alert's lease is now the longest attempt, `timeout` plus a margin."""
+        if isinstance(data, dict) and "lease" in data:
+            data = {k: v for k, v in data.items() if k != "lease"}
+            logging.getLogger(__name__).warning(
+                "config.ignored",
+                extra={
+                    "key": "delivery.lease",
+                    "reason": "a claimed alert's lease is the longest attempt "
+                    "(delivery.timeout plus a margin); remove the key",
+                },
+            )
+        return data
 
 
 class CrawlConfig(_Strict):
@@ -290,6 +303,66 @@ class CrawlConfig(_Strict):
     the run goes on. A source no run has claimed since shows as not configured."""
 
 
+class UiAuthConfig(_Strict):
+    """Who may see the web pages: a bearer token, or basic-auth credentials.
+
+    A browser asked for basic auth may also give any user name and the token as password.
+    """
+
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> UiAuthConfig:
+        if self.token is not None:
+            if len(self.token.get_secret_value()) < 16:
+                raise ValueError("expected a token of at least 16 characters")
+            if self.username is not None or self.password is not None:
+                raise ValueError("expected either token, or username and password, not both")
+            return self
+        if not self.username or self.password is None or not self.password.get_secret_value():
+            raise ValueError("expected token, or username and password")
+        return self
+
+
+class UiConfig(_Strict):
+    """The web pages served on `listen:` beside `/healthz` and `/metrics`.
+
+    `timezone` (an IANA name) is the one the timeline groups days in and shows times in.
+    `auth` is required when `listen` is not a loopback address; `enabled: false` serves no
+    pages (only `/healthz` and `/metrics`).
+    """
+
+    enabled: bool = True
+    timezone: str = "UTC"
+    auth: UiAuthConfig | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Asia/Tokyo or UTC") from None
+        return value
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether the host of `listen` (host:port) is a loopback address or `localhost`."""
+    import ipaddress
+
+    host = listen.rpartition(":")[0].strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(_Strict):
     """Everything kurilwatch needs to run, validated."""
 
@@ -317,6 +390,7 @@ class Settings(_Strict):
     rules: tuple[RuleConfig, ...] | None = None
     delivery: DeliveryConfig = DeliveryConfig()
     crawl: CrawlConfig = CrawlConfig()
+    ui: UiConfig = UiConfig()
 
     @field_validator("listen", mode="before")
     @classmethod
@@ -345,6 +419,21 @@ class Settings(_Strict):
             for channel in rule.channels or ():
                 if channel not in known:
                     raise ValueError(f"rule {rule.name!r} names unknown channel {channel!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _pages_guarded(self) -> Settings:
+        if (
+            self.listen
+            and self.ui.enabled
+            and self.ui.auth is None
+            and not is_loopback(self.listen)
+        ):
+            raise ValueError(
+                f"ui.auth: required when listen ({self.listen}) is not a loopback address: "
+                "set ui.auth.token, or ui.auth.username and ui.auth.password "
+                "(or ui.enabled: false to serve only /healthz and /metrics)"
+            )
         return self
 
 
@@ -424,6 +513,11 @@ def _read(
         expanded["database_url"] = database_url
     if keys is None and environ.get("KURILWATCH_LISTEN"):
         expanded["listen"] = environ["KURILWATCH_LISTEN"]
+    if keys is None and environ.get("KURILWATCH_UI_TOKEN"):
+        ui = expanded.get("ui")
+        ui = dict(ui) if isinstance(ui, dict) else {}
+        ui["auth"] = {"token": environ["KURILWATCH_UI_TOKEN"]}
+        expanded["ui"] = ui
     expanded["config_path"] = path
     return expanded
 
@@ -479,6 +573,7 @@ def _describe(exc: ValidationError, path: Path) -> str:
         got = error.get("input")
         secret = bool(loc) and (
             loc[0] == "database_url"
+            or (loc[0] == "ui" and any(p in ("token", "password") for p in loc[1:]))
             or (loc[0] == "channels" and any(p in _SECRET_KEYS for p in loc[1:]))
         )
         if (
@@ -491,5 +586,8 @@ def _describe(exc: ValidationError, path: Path) -> str:
 
                 got = redacted_url(got)  # an API key in its query stays out of the error
             message += f" (got {got!r})"
+        if not loc and _KEYED.match(message):  # a check across keys names its own key
+            lines.append(f"{path}: {message}")
+            continue
         lines.append(f"{path}: {_dotted(loc)}: {message}")
     return "\n".join(lines)

@@ -5,7 +5,8 @@ A source URL may carry a secret: an API key in its query string (`?api_key=…`)
 (`redact_url: false`), nothing kurilwatch writes shows either:
 
 - `redacted_url(url)` is the URL as shown: each query (and fragment) value and the user info
-  replaced by `***`, the names of the parameters kept (`?api_key=***&q=***`).
+  replaced by `***`, the names of the parameters kept (`?api_key=***&q=***`); `shown_url`
+  shows a stored URL whole only when the configuration marks it safe.
 - `Redactor` scrubs those secrets out of any text (an error message, a log line, a command's
   output), however the text quotes the URL: built from the sources' URLs, it replaces each
   `name=value` of their queries (as written, decoded, or escaped as Scrapy sends it) and
@@ -18,7 +19,7 @@ Pure: no IO.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
@@ -56,6 +57,17 @@ def _hide_values(query: str) -> str:
         else:
             pairs.append(f"{name}={REDACTED}" if value else pair)
     return "&".join(pairs)
+
+
+def safe_urls(sources: Iterable[Source]) -> frozenset[str]:
+    """The URLs of `sources` marked `redact_url: false` (they hold no secret)."""
+    return frozenset(s.url for s in sources if not s.redact_url)
+
+
+def shown_url(url: str, safe: Collection[str]) -> str:
+    """A stored source URL as shown: whole if it is one of `safe` (the URLs the configuration
+    marks `redact_url: false`), else `redacted_url(url)`."""
+    return url if url in safe else redacted_url(url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,11 @@
 The shell around `crawler.source_check`: it opens the crawl every poll uses (`Poller`, with
 the configuration's user agent, timeouts, size cap, robots.txt and each host's `delay:` /
 `concurrency:`), reads each named source's index once, then the newest item's page as a
-sample, and hands what it saw to `judge_check`. It never opens the database and never sends
-an alert; the verdicts are its output, so it exits 0 whatever they are (2 on a bad
-configuration or an unknown source name).
+sample, and hands what it saw to `judge_check`. It never sends an alert; the verdicts are
+its output, so it exits 0 whatever they are (2 on a bad configuration or an unknown source
+name). They are also kept in the database as each source's latest check (the sources page
+and `/api/sources` show them) when a database answers; when none does, the command says in
+one line why they were not stored, and is otherwise the same.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from crawler.source_check import (
     judge_check,
 )
 from kurilwatch.config import Settings
-from kurilwatch.errors import ConfigError
+from kurilwatch.errors import ConfigError, DatabaseError
 from kurilwatch.model import FeedEntry, Source
 from kurilwatch.redact import Redactor
 from scheduler.context import CliContext, guarded
 
+CONNECT_TIMEOUT = 3
+"""Seconds the database has to answer before the verdicts go unstored."""
+NOT_STORED = "verdicts not stored"
 EVERY_ITEM = datetime(1, 1, 1, tzinfo=UTC)
 """The check counts every item a sitemap lists, however old, so an old one reads as stale."""
 
@@ -48,8 +53,10 @@ def sources_check(obj: CliContext, names: tuple[str, ...], as_json: bool) -> Non
 
     Per source: the answer, robots.txt's verdict, the items listed, the newest item's date,
     whether the newest item's page gives the article, and a verdict: ok, feed text only,
-    blocked by robots, forbidden, gone, JavaScript only, stale, empty or error. Exit 0
-    whatever the verdicts; no database is opened and no alert is sent.
+    blocked by robots, forbidden, gone, JavaScript only, stale, empty or error. The
+    verdicts are stored as each source's latest when a database answers (a last line
+    says whether they were, and why not; on stderr with --json). Exit 0 whatever the
+    verdicts and whether they were stored; no alert is sent.
     """
     settings = obj.settings()
     if not settings.sources:
@@ -69,9 +76,65 @@ def sources_check(obj: CliContext, names: tuple[str, ...], as_json: bool) -> Non
     rows = [(check, judge_check(check, now=now)) for check in checks]
     if as_json:
         click.echo(json.dumps([_json(c, v) for c, v in rows], ensure_ascii=False, indent=2))
-        return
-    for line in _table(rows):
-        click.echo(line)
+    else:
+        for line in _table(rows):
+            click.echo(line)
+    click.echo(store_verdicts(settings, rows, now=now), err=as_json)
+
+
+def store_verdicts(
+    settings: Settings, rows: Sequence[tuple[SourceCheck, CheckVerdict]], *, now: datetime
+) -> str:
+    """Keep the verdicts as their sources' latest in the database, if one can be reached;
+    return one line saying so, or why they were not stored.
+
+    The configured database (`database_url`, `KURILWATCH_DATABASE_URL`), given
+    `CONNECT_TIMEOUT` seconds to answer; else the embedded one, only if it already holds
+    data (this command does not create one). Its schema is not upgraded here.
+    """
+    from platformdirs import user_data_path
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.engine import first_line, open_database, schema_is_current
+    from storage.source_checks import StoredCheck, store_checks
+
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    data_dir = settings.data_dir or user_data_path("kurilwatch")
+    if url is None and not (data_dir / "pgdata" / "PG_VERSION").exists():
+        return (
+            f"{NOT_STORED}: no database configured (database_url, KURILWATCH_DATABASE_URL) "
+            f"and no embedded database in {data_dir} yet"
+        )
+    stored = [
+        StoredCheck(
+            source=check.name,
+            kind=check.kind,
+            url=check.url,
+            verdict=verdict.name,
+            reason=verdict.reason,
+            answer=answer(check),
+            robots=check.robots,
+            items=check.items,
+            newest_at=check.newest,
+            checked_at=now,
+        )
+        for check, verdict in rows
+    ]
+    try:
+        db = open_database(url, data_dir, connect_timeout=CONNECT_TIMEOUT)
+    except DatabaseError as exc:
+        return f"{NOT_STORED}: {exc}"
+    try:
+        if not schema_is_current(db.engine):
+            return f"{NOT_STORED}: the database schema is not current: run `kurilwatch db upgrade`"
+        store_checks(db.engine, stored)
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        return f"{NOT_STORED}: the database failed: {first_line(cause)}"
+    finally:
+        db.close()
+    count = len(stored)
+    return f"verdicts stored in the database ({count} source{'s' if count != 1 else ''})"
 
 
 def run_checks(settings: Settings, sources: Sequence[Source]) -> list[SourceCheck]:

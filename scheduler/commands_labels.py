@@ -52,24 +52,14 @@ def label(
     both missed and wrong.
     """
     from alerts.rules import rules_in_force
-    from storage.labels import Verdict, set_labels
+    from storage.labels import desk_verdicts, set_labels
 
-    if not missed and not wrong:
-        raise ConfigError("give --missed EVENT or --wrong EVENT (or both, for other events)")
-    both = sorted(set(missed) & set(wrong))
-    if both:
-        raise ConfigError(f"{', '.join(both)}: an event is either missed or wrong, not both")
     settings = obj.settings(required=False)
     rules, _ = rules_in_force(settings)
-    allowed = events_of(rules)
-    unknown = [e for e in dict.fromkeys((*missed, *wrong)) if e not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"{', '.join(unknown)}: not an event of the rules in force "
-            f"(allowed: {', '.join(allowed) or 'none'})"
-        )
-    verdicts: dict[str, Verdict] = {e: "missed" for e in missed}
-    verdicts.update({e: "wrong" for e in wrong})
+    try:
+        verdicts = desk_verdicts(missed, wrong, allowed=events_of(rules))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     with database(settings, upgrade=False) as engine:
         try:
             stored = set_labels(engine, story_id, verdicts, note=note)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from kurilwatch.errors import ConfigError, KurilwatchError
-from kurilwatch.redact import redacted_url
+from kurilwatch.redact import safe_urls, shown_url
 from scheduler.context import CliContext, database, guarded
 
 
@@ -197,7 +197,7 @@ def sources_list(obj: CliContext, as_json: bool) -> None:
         rows = list_sources(engine, now=datetime.now(UTC))
     safe = _safe_urls(obj)
     for row in rows:
-        row["url"] = row["url"] if row["url"] in safe else redacted_url(row["url"])
+        row["url"] = shown_url(row["url"], safe)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -220,12 +220,12 @@ def sources_prune(obj: CliContext, dry_run: bool) -> None:
     from storage.sources import prune_sources
 
     with database(obj.database_settings(), upgrade=False) as engine:
-        gone = prune_sources(engine, now=datetime.now(UTC), dry_run=dry_run)
+        gone = prune_sources(engine, dry_run=dry_run)
     safe = _safe_urls(obj)
     verb = "would remove" if dry_run else "removed"
     for s in gone:
         since = s.configured_until.isoformat(timespec="seconds")
-        shown = s.url if s.url in safe else redacted_url(s.url)
+        shown = shown_url(s.url, safe)
         click.echo(f"{verb} {s.name} ({s.kind} {shown}), not configured since {since}")
     if not gone:
         click.echo("no source to remove: a running configuration names every one")
@@ -240,7 +240,7 @@ def _safe_urls(obj: CliContext) -> frozenset[str]:
         settings = obj.settings(required=False)
     except ConfigError:
         return frozenset()
-    return frozenset(s.to_source().url for s in settings.sources if not s.redact_url)
+    return safe_urls(s.to_source() for s in settings.sources)
 
 
 def _source_state(row: dict[str, Any]) -> str:
@@ -278,6 +278,9 @@ def status(obj: CliContext, as_json: bool) -> None:
             if why_not is None
             else None
         )
+    safe = _safe_urls(obj)
+    for row in source_rows:
+        row["url"] = shown_url(row["url"], safe)
     if as_json:
         summary: dict[str, Any] = {
             "sources": source_rows,

@@ -17,17 +17,15 @@ import asyncio
 import gc
 import hashlib
 import logging
-import os
 import random
 import signal
-import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy.engine import Engine
 
@@ -40,6 +38,7 @@ from crawler.workers import Extractor
 from kurilwatch.backoff import Backoff
 from kurilwatch.config import Settings
 from kurilwatch.errors import KurilwatchError
+from kurilwatch.worker import worker_id
 from scheduler.jobs import (
     ENTRY_SECONDS,
     DeliveryClient,
@@ -54,6 +53,9 @@ from scheduler.jobs import (
 from scheduler.logs import worker_logging
 from scheduler.metrics import Metrics, serve
 from storage.sources import sync_sources
+
+if TYPE_CHECKING:
+    from web.app import WebUi
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ async def _main(
     )
     sources = [s.to_source() for s in settings.sources]
     claim = settings.crawl.source_claim
-    await asyncio.to_thread(sync_sources, engine, sources, now=utcnow(), claim_seconds=claim)
+    await asyncio.to_thread(sync_sources, engine, sources, claim_seconds=claim)
     async with AsyncExitStack() as stack:
         http = DeliveryClient(settings.delivery.timeout)
         stack.push_async_callback(http.aclose)  # closed last, after the crawl has stopped
@@ -155,7 +157,7 @@ async def _main(
         extract = Extractor(settings.crawl.extract_workers, setup=worker_logging())
         poller = Poller(runner, extract=extract)
         stack.push_async_callback(poller.stop)
-        instance = f"{socket.gethostname()}:{os.getpid()}"
+        instance = worker_id()
         crawl = settings.crawl
         rt = Runtime(
             settings=settings,
@@ -231,6 +233,26 @@ async def _run_once(rt: Runtime, sources: list[Any]) -> None:
             "retried": stats.retried,
             "dead": stats.dead,
         },
+    )
+
+
+def web_ui(rt: Runtime) -> WebUi | None:
+    """What the web pages need, or None with `ui.enabled: false`."""
+    from zoneinfo import ZoneInfo
+
+    from kurilwatch.redact import safe_urls
+    from scheduler.commands_labels import events_of
+    from web.app import WebUi
+
+    ui = rt.settings.ui
+    if not ui.enabled:
+        return None
+    return WebUi(
+        engine=rt.engine,
+        zone=ZoneInfo(ui.timezone),
+        auth=ui.auth,
+        events=lambda: events_of(rt.ingestor.rules),
+        safe_urls=safe_urls(s.to_source() for s in rt.settings.sources),
     )
 
 
@@ -409,6 +431,7 @@ async def _run_forever(
                 rt.metrics,
                 rt.engine,
                 lambda: scheduler.state == STATE_RUNNING,
+                web_ui(rt),
             )
         except OSError as exc:
             log.error(

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,7 +32,8 @@ from typing import Any, TextIO
 import httpx
 from sqlalchemy.engine import Engine
 
-from alerts.delivery import Delivered, Reject, Retry, next_attempt, send
+from alerts.apprise_worker import AppriseSender
+from alerts.delivery import Delivered, Reject, Retry, attempt_lease, next_attempt, send
 from crawler.pages import PageOutcome, Transient, Unusable
 from crawler.pipeline import Ingestor
 from crawler.poller import Poller
@@ -44,6 +43,7 @@ from kurilwatch.config import ChannelConfig, Settings
 from kurilwatch.errors import SourceNotFound
 from kurilwatch.model import Entry, Notice, Source
 from kurilwatch.redact import Redactor
+from kurilwatch.worker import worker_id
 from scheduler.metrics import Metrics
 from storage.assign import prune_bands
 from storage.entries import add_entries, claim_entries, prune_entries
@@ -69,7 +69,8 @@ ENTRY_BATCH = 64
 
 
 class DeliveryClient:
-    """The HTTP client Slack and webhook deliveries post with, made on first use.
+    """The HTTP client Slack and webhook deliveries post with, made on first use, and one
+    Apprise sender process per Apprise channel (`alerts.apprise_worker`).
 
     Making an `httpx.AsyncClient` loads the TLS trust store (0.06-0.15 s), which a run with
     nothing to post (most `run --once`) need not pay. Once closed it stays closed: a delivery
@@ -80,6 +81,13 @@ class DeliveryClient:
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._closed = False
+        self._apprise: dict[str, AppriseSender] = {}
+
+    def apprise(self, channel: str) -> AppriseSender:
+        """The Apprise sender of `channel` (its process starts on its first send)."""
+        if self._closed:
+            raise RuntimeError("the delivery client is closed: the daemon is stopping")
+        return self._apprise.setdefault(channel, AppriseSender())
 
     def get(self) -> httpx.AsyncClient:
         """The client, made now if this is the first call.
@@ -94,10 +102,13 @@ class DeliveryClient:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the client if one was made; later `get()` calls fail."""
+        """Close the client if one was made and stop the Apprise senders; later `get()` and
+        `apprise()` calls fail."""
         self._closed = True
         if self._client is not None:
             await self._client.aclose()
+        for sender in self._apprise.values():
+            await sender.aclose()
 
 
 @dataclass(slots=True)
@@ -123,8 +134,8 @@ class Runtime:
     """At most `crawl.max_polls` crawls at once (made on first use, inside the loop)."""
     stopping: bool = False
     """The daemon is stopping: polls still waiting for a place are not started (nor failed)."""
-    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    """Who holds a source lease: replicas on one database poll each source one at a time."""
+    instance: str = field(default_factory=worker_id)
+    """Who holds the leases this run takes (sources, entries, outbox rows)."""
     _sources: dict[str, Source] = field(default_factory=dict)
 
     def configured(self) -> dict[str, Source]:
@@ -193,9 +204,9 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
 
 
 async def _take(rt: Runtime, configured: Source) -> Source | None:
-    lease = rt.settings.crawl.timeout + 60
+    lease = rt.settings.crawl.timeout + 60  # a poll is ended at crawl.timeout
     return await asyncio.to_thread(
-        take_source, rt.engine, configured, owner=rt.instance, now=rt.clock(), seconds=lease
+        take_source, rt.engine, configured, owner=rt.instance, seconds=lease
     )
 
 
@@ -205,7 +216,6 @@ async def renew_claims(rt: Runtime, sources: Sequence[Source]) -> list[str]:
         renew_sources,
         rt.engine,
         sources,
-        now=rt.clock(),
         claim_seconds=rt.settings.crawl.source_claim,
     )
     for name in recreated:
@@ -340,8 +350,14 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
     )
     now = rt.clock()
     health = await asyncio.to_thread(
-        record_poll, rt.engine, source.name, record, now=now, release=rt.instance
+        record_poll, rt.engine, source.name, record, owner=rt.instance, now=now
     )
+    if health is None:  # our lease lapsed and another daemon took the source: its poll counts
+        log.warning(
+            "source.lease_lost",
+            extra={"source": source.name, "owner": rt.instance, "ok": record.ok},
+        )
+        return
     if health.consecutive_failures and rt.reschedule is not None:
         delay = poll_delay(
             source.every_seconds,
@@ -398,10 +414,11 @@ async def deliver_due(rt: Runtime) -> DeliveryStats:
 async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
     """Send the channel's due alerts one by one until none is due; record each attempt.
 
-    Each alert is claimed alone under `delivery.lease` just before its attempt, so a worker
-    that dies loses at most one row for one lease, and a slow or dead receiver holds up only
-    its own channel. Slack gets at most one message a second, counted from the end of one
-    post to the start of the next.
+    Each alert is claimed alone just before its attempt, under a lease that outlasts the
+    longest attempt (`attempt_lease`), so a worker that dies loses at most one row for one
+    lease, and a slow or dead receiver holds up only its own channel. Slack gets at most one
+    message a second, counted from the end of one post to the start of the next. An attempt
+    whose lease was lost is logged (`alert.lease_lost`) and counted in none of the stats.
     """
     delivered = retried = dead = 0
     last_post = 0.0
@@ -409,14 +426,16 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
     # made before any alert is claimed (a failure leaves none leased) and before Slack's
     # pacing clock starts; console and Apprise channels need none
     client = rt.http.get() if channel.kind in ("slack", "webhook") else None
+    apprise = rt.http.apprise(channel.name) if channel.kind == "apprise" else None
     while True:
         if channel.kind == "slack" and last_post:
             await asyncio.sleep(max(0.0, SLACK_MIN_INTERVAL - (time.monotonic() - last_post)))
         claimed = await asyncio.to_thread(
             claim_due,
             rt.engine,
+            owner=rt.instance,
             now=rt.clock(),
-            lease_seconds=delivery.lease,
+            lease_seconds=attempt_lease(channel.kind, delivery.timeout),
             limit=1,
             channels={channel.name},
         )
@@ -425,7 +444,13 @@ async def drain_channel(rt: Runtime, channel: ChannelConfig) -> DeliveryStats:
         item = claimed[0]
         started = time.monotonic()
         outcome = await send(
-            client, channel, item, timeout=delivery.timeout, now=rt.clock(), out=rt.out
+            client,
+            channel,
+            item,
+            timeout=delivery.timeout,
+            now=rt.clock(),
+            out=rt.out,
+            apprise=apprise,
         )
         # paced from the end of one post to the start of the next: then the receiver, too,
         # sees the posts at least a second apart, whatever each took in transit
@@ -452,6 +477,8 @@ def _observe(
 
 
 async def _record_attempt(rt: Runtime, channel: ChannelConfig, item: Notice, outcome: Any) -> str:
+    """Record the attempt's answer on the alert (if this worker still holds it) and on the
+    channel's health; return `delivered`, `retry`, `dead` or `lease_lost`."""
     attempt = item.alert.attempts + 1
     fields = {
         "alert_id": item.alert.id,
@@ -460,28 +487,52 @@ async def _record_attempt(rt: Runtime, channel: ChannelConfig, item: Notice, out
         "stories": len(item.members) or 1,
     }
     now = rt.clock()
+    retry_at = None
     if isinstance(outcome, Delivered):
-        await asyncio.to_thread(
-            mark_delivered, rt.engine, item.alert.id, now=now, payload=outcome.payload
+        kept = await asyncio.to_thread(
+            mark_delivered,
+            rt.engine,
+            item.alert.id,
+            owner=rt.instance,
+            now=now,
+            payload=outcome.payload,
         )
+    else:
+        if isinstance(outcome, Retry):
+            retry_at = next_attempt(
+                outcome,
+                attempts=attempt,
+                created_at=item.alert.created_at or now,
+                now=now,
+                config=rt.settings.delivery,
+                rng=rt.rng,
+            )
+        kept = await asyncio.to_thread(
+            mark_failed,
+            rt.engine,
+            item.alert.id,
+            owner=rt.instance,
+            error=outcome.reason,
+            retry_at=retry_at,
+        )
+    if not kept:
+        # our lease lapsed and another worker took the alert (or it was recorded): its
+        # record stands, ours is only logged
+        log.warning(
+            "alert.lease_lost",
+            extra={
+                **fields,
+                "owner": rt.instance,
+                "outcome": "delivered" if isinstance(outcome, Delivered) else outcome.reason,
+            },
+        )
+        return "lease_lost"
+    if isinstance(outcome, Delivered):
         await asyncio.to_thread(
             record_channel, rt.engine, channel.name, channel.kind, ok=True, error=None, now=now
         )
         log.info("alert.delivered", extra={**fields, "status": outcome.status})
         return "delivered"
-    retry_at = None
-    if isinstance(outcome, Retry):
-        retry_at = next_attempt(
-            outcome,
-            attempts=attempt,
-            created_at=item.alert.created_at or now,
-            now=now,
-            config=rt.settings.delivery,
-            rng=rt.rng,
-        )
-    await asyncio.to_thread(
-        mark_failed, rt.engine, item.alert.id, error=outcome.reason, retry_at=retry_at, now=now
-    )
     permanent = isinstance(outcome, Reject)
     await asyncio.to_thread(
         record_channel,

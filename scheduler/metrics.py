@@ -1,4 +1,5 @@
-"""Prometheus metrics and the health summary, served on `listen:` with aiohttp.
+"""Prometheus metrics and the health summary, served on `listen:` with aiohttp (with the web
+pages of `web.app` beside them when `ui.enabled`).
 
 `Metrics` holds its own `CollectorRegistry` (no process-wide singleton): counters and
 histograms the jobs update as they work, and a collector that reads outbox depth and source
@@ -15,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -24,6 +25,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from storage.tables import alerts, entries, sources
+
+if TYPE_CHECKING:
+    from web.app import WebUi
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +176,14 @@ def health(engine: Engine, *, scheduler_running: bool) -> tuple[int, dict[str, A
 
 
 async def serve(
-    listen: str, metrics: Metrics, engine: Engine, scheduler_running: Callable[[], bool]
+    listen: str,
+    metrics: Metrics,
+    engine: Engine,
+    scheduler_running: Callable[[], bool],
+    ui: WebUi | None = None,
 ) -> Callable[[], Any]:
-    """Start the HTTP endpoints on `listen`; return the coroutine function that stops them."""
+    """Start the HTTP endpoints on `listen`, and the web pages (`web.app`) when `ui` is
+    given; return the coroutine function that stops them."""
     from aiohttp import web
 
     async def metrics_handler(_: web.Request) -> web.Response:
@@ -190,6 +199,10 @@ async def serve(
     app = web.Application()
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", health_handler)
+    if ui is not None:
+        from web.app import install
+
+        install(app, ui)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, _, port = listen.rpartition(":")

@@ -24,7 +24,7 @@ from storage.embedded import EmbeddedPostgres, start_embedded
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0013_outlet_url"
+HEAD = "0017_source_checks"
 """The newest migration; a test holds it equal to Alembic's head of `MIGRATIONS`."""
 _ADVISORY_MIGRATE_KEY = 0x6B7572696C  # "kuril": one schema upgrade at a time
 POOL_SIZE = 16
@@ -61,8 +61,13 @@ class Database:
             self.embedded.stop()
 
 
-def open_database(url: str | None, data_dir: Path) -> Database:
+def open_database(
+    url: str | None, data_dir: Path, *, connect_timeout: int | None = None
+) -> Database:
     """Connect to `url`, or start the embedded PostgreSQL in `data_dir` when `url` is None.
+
+    With `connect_timeout`, a server that does not answer within that many seconds counts as
+    unreachable (libpq's `connect_timeout`; without it, the operating system's limit).
 
     Raises:
         DatabaseError: the database cannot be reached.
@@ -72,7 +77,11 @@ def open_database(url: str | None, data_dir: Path) -> Database:
         embedded = start_embedded(data_dir)
         url = embedded.url
     engine = sa.create_engine(
-        database_url(url), pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=4
+        database_url(url),
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=4,
+        connect_args={} if connect_timeout is None else {"connect_timeout": connect_timeout},
     )
     try:
         with engine.connect() as conn:
@@ -82,7 +91,7 @@ def open_database(url: str | None, data_dir: Path) -> Database:
         if embedded is not None:
             embedded.stop()
         target = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(f"cannot connect to {target}: {_first_line(exc.orig)}") from None
+        raise DatabaseError(f"cannot connect to {target}: {first_line(exc.orig)}") from None
     return Database(engine=engine, embedded=embedded)
 
 
@@ -130,5 +139,6 @@ def transaction(engine: Engine) -> Iterator[sa.Connection]:
         yield conn
 
 
-def _first_line(exc: object) -> str:
+def first_line(exc: object) -> str:
+    """The first line of an error's message (a driver's error runs over several)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

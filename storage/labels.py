@@ -96,6 +96,34 @@ def desk_truth(
     return truth
 
 
+def desk_verdicts(
+    missed: Iterable[str], wrong: Iterable[str], *, allowed: Collection[str]
+) -> dict[str, Verdict]:
+    """The verdicts a desk gives, checked: each event missed or wrong, one of `allowed`.
+
+    Both `kurilwatch label` and the story page's buttons go through this check.
+
+    Raises:
+        ValueError: no event is given, an event is both missed and wrong, or an event is not
+            one of `allowed` (the events of the rules in force); the message says which.
+    """
+    missed, wrong = tuple(missed), tuple(wrong)
+    if not missed and not wrong:
+        raise ValueError("give --missed EVENT or --wrong EVENT (or both, for other events)")
+    both = sorted(set(missed) & set(wrong))
+    if both:
+        raise ValueError(f"{', '.join(both)}: an event is either missed or wrong, not both")
+    unknown = [e for e in dict.fromkeys((*missed, *wrong)) if e not in allowed]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)}: not an event of the rules in force "
+            f"(allowed: {', '.join(allowed) or 'none'})"
+        )
+    verdicts: dict[str, Verdict] = {e: "missed" for e in missed}
+    verdicts.update({e: "wrong" for e in wrong})
+    return verdicts
+
+
 def set_labels(
     engine: Engine, story_id: int, verdicts: Mapping[str, Verdict], *, note: str | None = None
 ) -> tuple[Label, ...]:

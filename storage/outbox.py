@@ -1,8 +1,14 @@
 """The outbox: claim due notifications under a lease, record how each attempt went, and
 find flagged stories that no notification names.
 
-Workers claim due rows with `FOR UPDATE SKIP LOCKED` and set a lease, so two daemons never
-send the same row at once and a row whose worker died is claimed again when its lease lapses.
+Workers claim due rows with `FOR UPDATE SKIP LOCKED` and set a lease held by their worker id
+(`kurilwatch.worker`), so two daemons never send the same row at once and a row whose worker
+died is claimed again when its lease lapses. The lease is granted and checked on the
+database's clock (`now()` in the statement), never a process's own, so a daemon whose clock
+runs ahead takes no row another still holds. Every write-back (`mark_delivered`,
+`mark_failed`) changes a row only while it is pending and leased to the writer: a worker
+whose lease lapsed and was taken over changes nothing and is told so (False). When a row is
+due is the schedule its writers set (`next_attempt_at`, compared with the caller's `now`).
 Stories waiting for their event's "also reported" notification are claimed together, as one
 batch. The claim returns each notification with its stories as they stand now (every known
 copy's URL).
@@ -40,27 +46,30 @@ class Unnotified:
 def claim_due(
     engine: Engine,
     *,
+    owner: str,
     now: datetime,
     lease_seconds: float,
     limit: int,
     channels: set[str],
     batch_limit: int = BATCH_LIMIT,
 ) -> list[Notice]:
-    """Lease up to `limit` notifications due on the given channels.
+    """Lease up to `limit` notifications due by `now` on the given channels to `owner`, for
+    `lease_seconds` on the database's clock.
 
-    A due alert or update is one notification. A due story waiting for its event group's
-    "also reported" notification brings every story of the group that waits (up to
-    `batch_limit`, first written first) into one batch: their rows get the batch's id (its
-    first row's) and are leased, retried, delivered or dead together from then on. One
-    claimer at a time makes a group's batch (an advisory lock per group); a group another
-    claimer is batching is left to it.
+    A row under a live lease (its `leased_until` not yet passed by the database's `now()`)
+    is never taken, whatever `now` says. A due alert or update is one notification. A due
+    story waiting for its event group's "also reported" notification brings every story of
+    the group that waits (up to `batch_limit`, first written first) into one batch: their
+    rows get the batch's id (its first row's) and are leased, retried, delivered or dead
+    together from then on. One claimer at a time makes a group's batch (an advisory lock per
+    group); a group another claimer is batching is left to it.
     """
-    leased = now + timedelta(seconds=lease_seconds)
+    lease = _Lease(owner=owner, until=sa.func.now() + _seconds(lease_seconds))
     due = (
         alerts.c.status == "pending",
         alerts.c.next_attempt_at <= now,
         alerts.c.channel.in_(channels),
-        sa.or_(alerts.c.leased_until.is_(None), alerts.c.leased_until < now),
+        _free(),
     )
     waiting = sa.and_(alerts.c.kind == "also_reported", alerts.c.batch_id.is_(None))
     singles = (
@@ -92,15 +101,32 @@ def claim_due(
         claimed = []
         for _, _, key, group in picks[:limit]:
             if group is None:
-                rows = _lease(conn, key, leased)
+                rows = _lease(conn, key, lease)
             else:
-                rows = _batch(conn, key, group, now=now, leased=leased, limit=batch_limit)
+                rows = _batch(conn, key, group, now=now, lease=lease, limit=batch_limit)
             if rows:
                 claimed.append(_notice(conn, rows))
     return sorted(claimed, key=lambda c: (c.alert.created_at or now, c.alert.story_id, c.alert.id))
 
 
-def _lease(conn: Connection, alert_id: str, leased: datetime) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class _Lease:
+    """Who takes the rows, and until when (an SQL expression on the database's clock)."""
+
+    owner: str
+    until: Any
+
+
+def _seconds(value: float) -> Any:
+    return sa.func.make_interval(0, 0, 0, 0, 0, 0, max(0.0, value))
+
+
+def _free() -> Any:
+    """No live lease on the row, by the database's clock."""
+    return sa.or_(alerts.c.leased_until.is_(None), alerts.c.leased_until < sa.func.now())
+
+
+def _lease(conn: Connection, alert_id: str, lease: _Lease) -> list[Any]:
     """Lease one alert, or every row of the batch it leads."""
     return list(
         conn.execute(
@@ -109,7 +135,7 @@ def _lease(conn: Connection, alert_id: str, leased: datetime) -> list[Any]:
                 sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id),
                 alerts.c.status == "pending",
             )
-            .values(leased_until=leased)
+            .values(leased_until=lease.until, leased_by=lease.owner)
             .returning(*alerts.c)
         )
         .mappings()
@@ -118,7 +144,7 @@ def _lease(conn: Connection, alert_id: str, leased: datetime) -> list[Any]:
 
 
 def _batch(
-    conn: Connection, channel: str, group: int, *, now: datetime, leased: datetime, limit: int
+    conn: Connection, channel: str, group: int, *, now: datetime, lease: _Lease, limit: int
 ) -> list[Any]:
     """Collect the rows waiting for group `group`'s next notification into one batch."""
     key = sa.func.hashtextextended(f"kurilwatch.batch:{channel}:{group}", 0)
@@ -144,7 +170,9 @@ def _batch(
         conn.execute(
             sa.update(alerts)
             .where(alerts.c.id.in_(ids))
-            .values(batch_id=ids[0], batched_at=now, leased_until=leased)
+            .values(
+                batch_id=ids[0], batched_at=now, leased_until=lease.until, leased_by=lease.owner
+            )
             .returning(*alerts.c)
         )
         .mappings()
@@ -186,23 +214,25 @@ def _notice(conn: Connection, rows: list[Any]) -> Notice:
 
 
 def mark_delivered(
-    engine: Engine, alert_id: str, *, now: datetime, payload: dict[str, Any] | None = None
-) -> None:
+    engine: Engine,
+    alert_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> bool:
     """The receiver took it (one alert, or every row of the batch it leads): done for good,
-    keeping the body it was sent."""
-    with engine.begin() as conn:
-        conn.execute(
-            sa.update(alerts)
-            .where(sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id))
-            .values(
-                status="delivered",
-                delivered_at=now,
-                attempts=alerts.c.attempts + 1,
-                leased_until=None,
-                last_error=None,
-                payload=sa.case((alerts.c.id == alert_id, _json(payload)), else_=alerts.c.payload),
-            )
-        )
+    keeping the body it was sent. False, and nothing changed, when `owner` no longer holds
+    the lease (it lapsed and another worker took the row, or someone recorded it)."""
+    return _write_back(
+        engine,
+        alert_id,
+        owner,
+        status="delivered",
+        delivered_at=now,
+        last_error=None,
+        payload=sa.case((alerts.c.id == alert_id, _json(payload)), else_=alerts.c.payload),
+    )
 
 
 def _json(payload: dict[str, Any] | None) -> Any:
@@ -210,32 +240,45 @@ def _json(payload: dict[str, Any] | None) -> Any:
 
 
 def mark_failed(
-    engine: Engine, alert_id: str, *, error: str, retry_at: datetime | None, now: datetime
-) -> None:
+    engine: Engine, alert_id: str, *, owner: str, error: str, retry_at: datetime | None
+) -> bool:
     """The attempt failed (for one alert, or the batch it leads): due again at `retry_at`,
-    or dead when `retry_at` is None."""
-    values: dict[str, Any] = {
-        "attempts": alerts.c.attempts + 1,
-        "leased_until": None,
-        "last_error": error[:2000],
-    }
+    or dead when `retry_at` is None. False, and nothing changed, when `owner` no longer
+    holds the lease."""
+    values: dict[str, Any] = {"last_error": error[:2000]}
     if retry_at is None:
         values["status"] = "dead"
     else:
         values["next_attempt_at"] = retry_at
+    return _write_back(engine, alert_id, owner, **values)
+
+
+def _write_back(engine: Engine, alert_id: str, owner: str, **values: Any) -> bool:
+    """Record one attempt on the rows `owner` holds (the alert, or its batch) and free them."""
     with engine.begin() as conn:
-        conn.execute(
+        result = conn.execute(
             sa.update(alerts)
-            .where(sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id))
-            .values(**values)
+            .where(
+                sa.or_(alerts.c.id == alert_id, alerts.c.batch_id == alert_id),
+                alerts.c.leased_by == owner,
+                alerts.c.status == "pending",
+            )
+            .values(
+                **values,
+                attempts=alerts.c.attempts + 1,
+                leased_until=None,
+                leased_by=None,
+            )
         )
+    return bool(result.rowcount)
 
 
 def requeue(engine: Engine, *, now: datetime, alert_id: str | None = None) -> int:
     """Make alert `alert_id` (with every row of its batch, if it is in one) or, without it,
-    every dead alert due again; return how many rows. A delivered alert is not sent twice.
+    every dead alert due again; return how many rows. A delivered alert is not sent twice,
+    and a row being sent right now (under a live lease) is left to its sender.
     """
-    query = sa.update(alerts).where(alerts.c.status != "delivered")
+    query = sa.update(alerts).where(alerts.c.status != "delivered", _free())
     if alert_id:
         batch = sa.select(alerts.c.batch_id).where(alerts.c.id == alert_id).scalar_subquery()
         query = query.where(
@@ -245,7 +288,7 @@ def requeue(engine: Engine, *, now: datetime, alert_id: str | None = None) -> in
         query = query.where(alerts.c.status == "dead")
     with engine.begin() as conn:
         result = conn.execute(
-            query.values(status="pending", next_attempt_at=now, leased_until=None)
+            query.values(status="pending", next_attempt_at=now, leased_until=None, leased_by=None)
         )
     return int(result.rowcount or 0)
 

@@ -2,13 +2,17 @@
 
 Several configurations may share one database (replicas of one file, a `run --once` with
 another file), so no run owns the table. Each running configuration claims the sources it
-names until `configured_until`, and renews the claim while it runs: `sync_sources` at start
-(by name; a changed URL or kind forgets the old validators), `renew_sources` after. Nothing
+names until `configured_until` (on the database's clock, as every lease here), and renews
+the claim while it runs: `sync_sources` at start (by name; a changed URL or kind forgets
+the old validators), `renew_sources` after. Nothing
 here deletes a source another configuration may poll: a source whose claim has lapsed is
 "not configured since" that time, and only `prune_sources` (`kurilwatch sources prune`)
-removes it. `take_source` leases a source for one poll; `record_poll` stores what the poll
-found: new validators for conditional GET, success or the error, consecutive failures and
-items found.
+removes it. `take_source` leases a source for one poll to a worker id (`kurilwatch.worker`),
+for a time measured on the database's clock (`now()` in the statement), so a daemon whose
+own clock runs ahead never takes a source another still polls; `record_poll` stores what the
+poll found (new validators for conditional GET, success or the error, consecutive failures
+and items found) and gives the lease back, only while its owner still holds it: the record
+of a poll whose lease lapsed and was taken over changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from kurilwatch.errors import SourceNotFound
 from kurilwatch.model import Source
+from storage.source_checks import check_json, checks_by_source, forget_checks
 from storage.tables import sources
 
 
@@ -59,10 +64,9 @@ class UnclaimedSource:
     """When the last claim on it lapsed: no configuration has named it since."""
 
 
-def sync_sources(
-    engine: Engine, configured: Sequence[Source], *, now: datetime, claim_seconds: float
-) -> None:
-    """Write the configuration's sources into the table and claim them until `now + claim`.
+def sync_sources(engine: Engine, configured: Sequence[Source], *, claim_seconds: float) -> None:
+    """Write the configuration's sources into the table and claim them for `claim_seconds`
+    from the database's `now()`.
 
     New sources are inserted, changed ones updated (a new URL or kind forgets the
     validators). Sources the configuration does not name are left alone: another running
@@ -83,16 +87,17 @@ def sync_sources(
             "configured_until": _later_claim(stmt),
         },
     )
-    rows = _rows(configured, until=now + timedelta(seconds=claim_seconds))
-    if rows:
+    if configured:
         with engine.begin() as conn:
+            rows = _rows(configured, until=_claim_end(conn, claim_seconds))
             conn.execute(upsert, rows)  # one batched statement, not one per source
 
 
 def renew_sources(
-    engine: Engine, configured: Sequence[Source], *, now: datetime, claim_seconds: float
+    engine: Engine, configured: Sequence[Source], *, claim_seconds: float
 ) -> list[str]:
-    """Extend the claim on `configured` to `now + claim`; return the names it recreated.
+    """Extend the claim on `configured` to `claim_seconds` from the database's `now()`;
+    return the names it recreated.
 
     A source whose row is missing (pruned while the claim had lapsed, for instance while the
     daemon was suspended) is inserted again from the configuration. A row that is there keeps
@@ -102,10 +107,10 @@ def renew_sources(
     upsert = stmt.on_conflict_do_update(
         index_elements=[sources.c.name], set_={"configured_until": _later_claim(stmt)}
     ).returning(sources.c.name, _INSERTED)
-    rows = _rows(configured, until=now + timedelta(seconds=claim_seconds))
-    if not rows:
+    if not configured:
         return []
     with engine.begin() as conn:
+        rows = _rows(configured, until=_claim_end(conn, claim_seconds))
         result = conn.execute(upsert, rows)
         return sorted(name for name, inserted in result if inserted)
 
@@ -113,6 +118,12 @@ def renew_sources(
 # In an INSERT … ON CONFLICT, a row the statement inserted has no deleting transaction
 # (xmax = 0); a row it updated carries the updating one.
 _INSERTED = sa.literal_column("(xmax = 0)", sa.Boolean).label("inserted")
+
+
+def _claim_end(conn: sa.Connection, seconds: float) -> datetime:
+    """`seconds` from now on the database's clock (claims are judged on it, never a host's)."""
+    now: datetime = conn.execute(sa.select(sa.func.now())).scalar_one()
+    return now + timedelta(seconds=seconds)
 
 
 def _later_claim(stmt: Any) -> Any:
@@ -132,17 +143,19 @@ def _rows(configured: Sequence[Source], *, until: datetime) -> list[dict[str, An
     ]
 
 
-def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> list[UnclaimedSource]:
-    """Remove the sources whose claim lapsed before `now`; return them by name.
+def prune_sources(engine: Engine, *, dry_run: bool = False) -> list[UnclaimedSource]:
+    """Remove the sources whose claim has lapsed (on the database's clock); return them by
+    name.
 
     A source under a poll lease, or locked by a writer at that moment, stays even so
     (someone is using it), and the articles of a removed source stay. Check and removal are
     one statement that never waits for a lock, so a configuration renewing its claim
-    meanwhile keeps its row. With `dry_run`, only say what would go.
+    meanwhile keeps its row; the removed sources' `sources check` verdicts go with them.
+    With `dry_run`, only say what would go.
     """
     unclaimed = sa.and_(
-        sources.c.configured_until < now,
-        sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < now),
+        sources.c.configured_until < sa.func.now(),
+        sa.or_(sources.c.leased_until.is_(None), sources.c.leased_until < sa.func.now()),
     )
     columns = (sources.c.name, sources.c.kind, sources.c.url, sources.c.configured_until)
     # a row locked by a writer (a claim being renewed, a poll being recorded) is in use: skip
@@ -154,6 +167,8 @@ def prune_sources(engine: Engine, *, now: datetime, dry_run: bool = False) -> li
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
+        if not dry_run:
+            forget_checks(conn, [r.name for r in rows])
     found = [
         UnclaimedSource(name=r.name, kind=r.kind, url=r.url, configured_until=r.configured_until)
         for r in rows
@@ -185,13 +200,15 @@ def load_source(engine: Engine, configured: Source) -> Source:
 
 
 def record_poll(
-    engine: Engine, name: str, record: PollRecord, *, now: datetime, release: str | None = None
-) -> SourceHealth:
-    """Store the outcome of one poll of source `name`; return the source's health after it.
+    engine: Engine, name: str, record: PollRecord, *, owner: str, now: datetime
+) -> SourceHealth | None:
+    """Store the outcome of one poll of source `name` by `owner` and give its lease back, in
+    one statement; return the source's health after it.
 
-    With `release`, also give back the lease that daemon holds on it (one statement).
+    None, and nothing changed, when `owner` no longer holds the lease (it lapsed and another
+    daemon took the source, or gave it back): that daemon's poll is the one recorded.
     """
-    params: dict[str, Any] = {"p_name": name, "p_now": now, "p_owner": release}
+    params: dict[str, Any] = {"p_name": name, "p_now": now, "p_owner": owner}
     if record.ok:
         params.update(
             p_items=record.items,
@@ -204,14 +221,15 @@ def record_poll(
         params["p_error"] = record.error
     stmt = _record_statement(
         ok=record.ok,
-        release=release is not None,
         new_items=record.ok and bool(record.new_items),
         items=record.ok and record.items is not None,
         validators=record.ok and not record.keep_validators,
         note=record.ok and not record.keep_note,
     )
     with _autocommit(engine) as conn:
-        row = conn.execute(stmt, params).one()
+        row = conn.execute(stmt, params).one_or_none()
+    if row is None:
+        return None
     return SourceHealth(
         consecutive_failures=row.consecutive_failures,
         last_new_at=row.last_new_at,
@@ -251,22 +269,24 @@ def list_sources(
     """The sources (by default every one in the table) with their health, JSON-ready.
 
     `configured` is false for a source no running configuration has claimed since
-    `not_configured_since`: nobody polls it until a run names it again.
+    `not_configured_since` (judged on the database's clock, as claims are): nobody polls it
+    until a run names it again. `now` is the caller's clock, for staleness. `check` is the
+    latest `sources check` verdict on it (`storage.source_checks.check_json`), or None.
     """
-    query = sa.select(sources).order_by(sources.c.name)
+    claimed = (sources.c.configured_until >= sa.func.now()).label("claimed")
+    query = sa.select(sources, claimed).order_by(sources.c.name)
     if names is not None:
         query = query.where(sources.c.name.in_(names))
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
+        checks = checks_by_source(conn)
     return [
         {
             "name": r["name"],
             "kind": r["kind"],
             "url": r["url"],
-            "configured": r["configured_until"] >= now,
-            "not_configured_since": (
-                _iso(r["configured_until"]) if r["configured_until"] < now else None
-            ),
+            "configured": r["claimed"],
+            "not_configured_since": None if r["claimed"] else _iso(r["configured_until"]),
             "configured_until": _iso(r["configured_until"]),
             "last_poll_at": _iso(r["last_poll_at"]),
             "last_ok_at": _iso(r["last_ok_at"]),
@@ -284,6 +304,7 @@ def list_sources(
                 since=r["last_ok_at"] or r["last_poll_at"] or now,
                 now=now,
             ),
+            "check": check_json(checks[r["name"]]) if r["name"] in checks else None,
         }
         for r in rows
     ]
@@ -293,14 +314,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def take_source(
-    engine: Engine, configured: Source, *, owner: str, now: datetime, seconds: float
-) -> Source | None:
-    """Take source `configured` for `seconds` and load its validators, in one statement.
+def take_source(engine: Engine, configured: Source, *, owner: str, seconds: float) -> Source | None:
+    """Take source `configured` for `seconds` (on the database's clock) and load its
+    validators, in one statement.
 
     None when another daemon holds it. Replicas on one database poll each source one at a
-    time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked, so
-    two daemons never crawl it at once, and a lease left by a daemon that died lapses by itself.
+    time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked
+    against the database's `now()`, so two daemons never crawl it at once whatever their
+    clocks say, and a lease left by a daemon that died lapses by itself.
     The taker's URL and kind go into the row: validators that another configuration left
     there for another URL under the same name are dropped, never sent to this one.
 
@@ -310,8 +331,7 @@ def take_source(
     params = {
         "p_name": configured.name,
         "p_owner": owner,
-        "p_now": now,
-        "p_until": now + timedelta(seconds=seconds),
+        "p_seconds": max(0.0, seconds),
         "p_url": configured.url,
         "p_kind": configured.kind,
     }
@@ -351,7 +371,7 @@ _FREE = (
         sources.c.name == sa.bindparam("p_name"),
         sa.or_(
             sources.c.leased_until.is_(None),
-            sources.c.leased_until < sa.bindparam("p_now"),
+            sources.c.leased_until < sa.func.now(),
             sources.c.leased_by == sa.bindparam("p_owner"),
         ),
     )
@@ -359,7 +379,7 @@ _FREE = (
 )
 _HOLDER = sa.select(
     sa.and_(
-        sources.c.leased_until >= sa.bindparam("p_now"),
+        sources.c.leased_until >= sa.func.now(),
         sources.c.leased_by != sa.bindparam("p_owner"),
     ).label("held")
 ).where(sources.c.name == sa.bindparam("p_name"))
@@ -373,7 +393,8 @@ def _lease_statement(free: sa.Select[Any]) -> sa.Update:
         sa.update(sources)
         .where(sources.c.id.in_(free.scalar_subquery()))
         .values(
-            leased_until=sa.bindparam("p_until"),
+            leased_until=sa.func.now()
+            + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("p_seconds", type_=sa.Float)),
             leased_by=sa.bindparam("p_owner"),
             url=sa.bindparam("p_url"),
             kind=sa.bindparam("p_kind"),
@@ -391,15 +412,12 @@ _LEASE_WAITING = _lease_statement(_FREE.with_for_update())
 
 @functools.cache
 def _record_statement(
-    *, ok: bool, release: bool, new_items: bool, items: bool, validators: bool, note: bool
+    *, ok: bool, new_items: bool, items: bool, validators: bool, note: bool
 ) -> sa.Update:
-    """The UPDATE storing a poll's outcome, for one shape of outcome (a few shapes exist)."""
+    """The UPDATE storing a poll's outcome and freeing its lease, for one shape of outcome
+    (a few shapes exist); it matches no row once the poller's lease is lost."""
     now: Any = sa.bindparam("p_now")
-    values: dict[str, Any] = {"last_poll_at": now}
-    if release:
-        mine = sources.c.leased_by == sa.bindparam("p_owner")
-        values["leased_until"] = sa.case((mine, None), else_=sources.c.leased_until)
-        values["leased_by"] = sa.case((mine, None), else_=sources.c.leased_by)
+    values: dict[str, Any] = {"last_poll_at": now, "leased_until": None, "leased_by": None}
     if ok:
         values.update(last_ok_at=now, consecutive_failures=0, last_error=None)
         if new_items:
@@ -422,7 +440,10 @@ def _record_statement(
         )
     return (
         sa.update(sources)
-        .where(sources.c.name == sa.bindparam("p_name"))
+        .where(
+            sources.c.name == sa.bindparam("p_name"),
+            sources.c.leased_by == sa.bindparam("p_owner"),
+        )
         .values(**values)
         .returning(sources.c.consecutive_failures, sources.c.last_new_at, sources.c.last_ok_at)
     )

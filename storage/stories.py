@@ -25,6 +25,12 @@ def get_story(conn: Connection, story_id: int) -> Story:
         .where(articles.c.story_id == story_id)
         .order_by(articles.c.id)
     ).all()
+    return story_of(row, copies)
+
+
+def story_of(row: Any, copies: Sequence[Any]) -> Story:
+    """The `Story` of a `stories` row and its copies (rows with `url`, `outlet`,
+    `text_source` and `text_reason`), first stored first."""
     source, reason = text_source([(c.text_source, c.text_reason) for c in copies])
     return Story(
         id=row["id"],

@@ -3,15 +3,19 @@
 sources   one row per source some configuration names: validators for conditional GET, its
           health, and until when a running configuration claims it (`configured_until`)
 stories   one row per real-world story; `content_hash` of its first copy
-articles  every stored copy of a story (unique canonical URL, unique GUID per source)
+articles  every stored copy of a story (unique canonical URL, unique GUID per source),
+          (indexed for search: English and Russian full text, trigrams for Japanese)
 article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
 article_anchors  winnowed shingle hashes of recent articles, to find texts one contains
 entries   every entry an index yielded: its own text, and the work of reading its page
           (status, attempts, next attempt, lease on the database's clock, verdict)
-alerts    the outbox: one row per story, channel and revision, with delivery state; rows of
-          one event's "also reported" notification share its `batch_id`
+alerts    the outbox: one row per story, channel and revision, with delivery state (lease
+          and its holder on the database's clock); rows of one event's "also reported"
+          notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
+source_checks  the latest verdict of `kurilwatch sources check` per source name (its URL
+          as shown: secrets redacted)
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ metadata = MetaData(
 )
 
 TIMESTAMP = DateTime(timezone=True)
+SEARCH_DOCUMENT = "(COALESCE(title, ''::text) || ' '::text) || COALESCE(text, ''::text)"
+"""The searched text of a copy (`articles`), as the search indexes are built on it."""
 
 sources = Table(
     "sources",
@@ -86,6 +92,14 @@ stories = Table(
     Column("content_hash", String(64), nullable=False),
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("key_terms", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Index(
+        "ix_stories_timeline",
+        text("COALESCE(published_at, first_seen_at) DESC"),
+        text("id DESC"),
+        postgresql_where=text("events <> '{}'::text[]"),
+    ),
+    Index("ix_stories_events", "events", postgresql_where=text("events <> '{}'::text[]")),
+    Index("ix_stories_language", "language", postgresql_where=text("events <> '{}'::text[]")),
 )
 
 articles = Table(
@@ -112,6 +126,22 @@ articles = Table(
     UniqueConstraint("source", "guid"),
     Index(None, "content_hash"),
     Index(None, "story_id"),
+    # search (storage.timeline): full text in English and Russian, trigrams for Japanese
+    Index(
+        "ix_articles_search_en",
+        text(f"to_tsvector('english'::regconfig, {SEARCH_DOCUMENT})"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_articles_search_ru",
+        text(f"to_tsvector('russian'::regconfig, {SEARCH_DOCUMENT})"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_articles_search_trgm",
+        text(f"({SEARCH_DOCUMENT}) gin_trgm_ops"),
+        postgresql_using="gin",
+    ),
 )
 
 article_bands = Table(
@@ -209,6 +239,7 @@ alerts = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", TIMESTAMP, nullable=False),
     Column("leased_until", TIMESTAMP),
+    Column("leased_by", String(64)),
     Column("last_error", Text),
     Column("created_at", TIMESTAMP, nullable=False),
     Column("delivered_at", TIMESTAMP),
@@ -226,6 +257,12 @@ alerts = Table(
         postgresql_where=text("status = 'pending' AND kind = 'also_reported' AND batch_id IS NULL"),
     ),
     Index(None, "batch_id"),
+    Index(
+        "ix_alerts_grouped",
+        "group_story_id",
+        "story_id",
+        postgresql_where=text("group_story_id IS NOT NULL"),
+    ),
 )
 
 labels = Table(
@@ -245,4 +282,19 @@ labels = Table(
     Column("updated_at", TIMESTAMP, nullable=False, server_default=text("now()")),
     UniqueConstraint("story_id", "event"),
     CheckConstraint("verdict IN ('missed', 'wrong')", name="verdict"),
+)
+
+source_checks = Table(
+    "source_checks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("verdict", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("robots", Text, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("newest_at", TIMESTAMP),
+    Column("checked_at", TIMESTAMP, nullable=False),
 )

@@ -27,7 +27,6 @@ EVENTFUL = [s for s in STORIES if s.expect_events]
 FAST = {
     "interval": "200ms",
     "timeout": "1s",
-    "lease": "3s",
     "retry_initial": "100ms",
     "retry_max": "300ms",
 }
@@ -174,7 +173,7 @@ def test_sigkill_during_a_post_then_restart_delivers_under_the_same_id(kw: Kuril
     with NewsSite() as site, WebhookReceiver() as rx:
         site.add_story(story_by_key("nemuro-rally"))
         rx.delay(20)
-        kw.write_config(_config(site, ("ops", rx), timeout="10s", lease="11s"))
+        kw.write_config(_config(site, ("ops", rx), timeout="10s"))
         proc = kw.popen("run")
         [in_flight] = rx.wait_for(1, timeout=30)
         proc.kill()  # SIGKILL: no cleanup, the row stays leased

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 from pathlib import Path
 
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
+from tests.support.ports import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 ORIGINS = ("http://news.example.test", "https://news.example.test")
@@ -56,12 +56,6 @@ def served_text(body: bytes, origin: str, codec: str) -> bytes:
     return text.encode(codec)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_real_world_slips_poll_ok_and_failures_are_warnings(kw: Kurilwatch) -> None:
     with NewsSite(name="Slips") as site:
         sources = []
@@ -69,7 +63,7 @@ def test_real_world_slips_poll_ok_and_failures_are_warnings(kw: Kurilwatch) -> N
             path = f"/slips/{file}"
             site.serve_raw(path, served(file, site.url), content_type)
             sources.append({"name": name, "kind": kind, "url": site.url + path})
-        refused = f"127.0.0.1:{closed_port()}"
+        refused = f"127.0.0.1:{free_port()}"
         sources += [
             {"name": "refused", "url": f"http://{refused}/rss.xml"},
             {"name": "no-dns", "url": "http://no-such-host.invalid/rss.xml"},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,14 +16,9 @@ import httpx
 from scheduler.demo import DEMO_STORIES
 from tests.e2e.conftest import Kurilwatch, fast_delivery
 from tests.support.newssite import NewsSite
+from tests.support.ports import free_port
 from tests.support.receiver import WebhookReceiver
 from tests.support.stories import story_by_key
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stop(proc: subprocess.Popen[str], log: Path) -> list[dict[str, Any]]:
@@ -51,7 +45,7 @@ def _sources(kw: Kurilwatch) -> dict[str, dict[str, Any]]:
 def test_a_daemon_keeps_alerting_through_another_file_and_the_demo(
     kw: Kurilwatch, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "daemon.log"
     other = Kurilwatch(config=tmp_path / "other.yaml", env=dict(kw.env))  # same database
     with (

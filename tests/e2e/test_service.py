@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,16 +13,11 @@ import httpx
 
 from tests.e2e.conftest import Kurilwatch, fast_delivery, until
 from tests.support.newssite import NewsSite
+from tests.support.ports import free_port
 from tests.support.receiver import WebhookReceiver
 from tests.support.stories import STORIES, story_by_key
 
 EVENTFUL = [s for s in STORIES if s.expect_events]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -63,7 +57,7 @@ def _get(url: str, timeout: float = 30) -> httpx.Response:
 
 
 def test_healthz_and_metrics(kw: Kurilwatch) -> None:
-    port = _free_port()
+    port = free_port()
     with NewsSite() as site, WebhookReceiver() as rx:
         site.add_story(story_by_key("nemuro-rally"))
         kw.write_config(

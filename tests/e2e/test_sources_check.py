@@ -1,20 +1,28 @@
-"""`kurilwatch sources check` against local stand-ins of what real sources do, no database."""
+"""`kurilwatch sources check` against local stand-ins of what real sources do: the verdicts,
+kept in the real PostgreSQL and shown on the sources page and `/api/sources`, and the same
+verdicts with no database to keep them in."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+from sqlalchemy.engine import Engine
 
+from kurilwatch.model import Source
+from storage.sources import sync_sources
 from tests.e2e.conftest import Kurilwatch
 from tests.support.newssite import NewsSite
+from tests.support.ports import free_port
 from tests.support.stories import story_by_key
+from tests.support.timeline import ServedUi
 
 JS_SHELL = (
     b"<!DOCTYPE html><html><head><title>Kuril News</title>"
@@ -28,15 +36,8 @@ JS_SHELL = (
 def kw_without_database(tmp_path: Path) -> Kurilwatch:
     """`kurilwatch` whose database cannot be reached: a command that opens it fails."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KURILWATCH_")}
-    env["KURILWATCH_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{_closed_port()}/none"
+    env["KURILWATCH_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     return Kurilwatch(config=tmp_path / "kurilwatch.yaml", env=env)
-
-
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -73,7 +74,7 @@ def test_each_kind_of_trouble_gets_its_verdict(kw_without_database: Kurilwatch) 
                     {"name": "paywalled", "url": paywalled.feed_url},
                     {"name": "quiet", "url": quiet.feed_url},
                     {"name": "hourly", "url": quiet.atom_url, "expect_every": "1h"},
-                    {"name": "refused", "url": f"http://127.0.0.1:{_closed_port()}/rss.xml"},
+                    {"name": "refused", "url": f"http://127.0.0.1:{free_port()}/rss.xml"},
                     {"name": "script", "kind": "listing", "url": script.url + "/news/"},
                     {"name": "script-feed", "url": script.feed_url},
                 ],
@@ -220,3 +221,113 @@ def test_a_telegram_channel_is_read_one_page_and_judged_on_its_posts(
     assert datetime.fromisoformat(fleet["newest"]) > now - timedelta(hours=6)
     assert rows["closed"]["verdict"] == "error"
     assert "not public" in rows["closed"]["reason"]
+
+
+SECRET = "k3y-Kuril-0123456789"
+
+
+def test_verdicts_are_stored_and_the_sources_page_and_api_show_them(
+    kw: Kurilwatch, engine: Engine
+) -> None:
+    with NewsSite(name="Healthy Wire") as healthy, NewsSite(name="Gone Wire") as gone:
+        healthy.add_story(story_by_key("nemuro-rally"))
+        gone.add_story(story_by_key("kunashir-bastion"))
+        gone.fail("/rss.xml", 404)
+        keyed = f"{healthy.atom_url}?api_key={SECRET}"
+        kw.write_config(
+            {
+                "sources": [
+                    {"name": "healthy", "url": healthy.feed_url},
+                    {"name": "gone", "url": gone.feed_url},
+                    {"name": "keyed", "url": keyed},
+                ]
+            }
+        )
+        before = datetime.now(UTC)
+        done = kw.run("sources", "check")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1] == "verdicts stored in the database (3 sources)"
+        assert "gone: gone: the index answered HTTP 404" in done.stdout
+        # again for one source: its verdict is replaced, the others' stay as they were
+        gone.clear("/rss.xml")
+        again = kw.run("sources", "check", "gone", "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)[0]["verdict"] == "ok"
+        assert "verdicts stored in the database (1 source)" in again.stderr
+
+    # no daemon has polled them yet: the checks are listed on their own
+    with ServedUi(engine) as served, httpx.Client(base_url=served.url, timeout=30) as http:
+        unpolled = {c["name"]: c for c in http.get("/api/sources").json()["not_polled"]}
+        html = http.get("/sources").text
+    assert set(unpolled) == {"healthy", "gone", "keyed"}
+    assert unpolled["keyed"]["url"] == f"{healthy.atom_url}?api_key=***"
+    assert "Checked, not polled yet" in html and 'id="checked-gone"' in html
+
+    # once a daemon names them, each source's row carries its latest check
+    configured = [
+        Source(name=name, kind="feed", url=url, every_seconds=600)
+        for name, url in (("healthy", healthy.feed_url), ("gone", gone.feed_url), ("keyed", keyed))
+    ]
+    sync_sources(engine, configured, claim_seconds=600)
+    with ServedUi(engine) as served, httpx.Client(base_url=served.url, timeout=30) as http:
+        body = http.get("/api/sources").json()
+        html = http.get("/sources").text
+    assert body["not_polled"] == []
+    rows = _by_name(body["sources"])
+    checks = {name: row["check"] for name, row in rows.items()}
+    assert {n: c["verdict"] for n, c in checks.items()} == {
+        "healthy": "ok",
+        "gone": "ok",
+        "keyed": "ok",
+    }
+    assert checks["healthy"]["answer"] == "HTTP 200" and checks["healthy"]["items"] == 1
+    assert "the sample page gave" in checks["healthy"]["reason"]
+    assert datetime.fromisoformat(checks["gone"]["checked_at"]) > datetime.fromisoformat(
+        checks["healthy"]["checked_at"]
+    )
+    assert datetime.fromisoformat(checks["healthy"]["checked_at"]) >= before
+    assert rows["keyed"]["url"] == checks["keyed"]["url"] == f"{healthy.atom_url}?api_key=***"
+    # the page: each source's verdict word, when it was checked, and the reason line
+    row = re.search(r'<tr id="source-healthy".*?</tr>', html, re.S)
+    assert row is not None
+    assert 'class="verdict verdict-ok">ok</span>' in row.group(0)
+    assert checks["healthy"]["reason"] in row.group(0)
+    assert re.search(r'class="checked-at">\d{4}-\d\d-\d\d \d\d:\d\d<', row.group(0))
+    assert SECRET not in html and SECRET not in json.dumps(body)
+    assert SECRET not in done.stdout + done.stderr + again.stdout + again.stderr
+
+
+def test_without_a_database_the_check_still_answers_and_says_why_nothing_was_stored(
+    kw_without_database: Kurilwatch, tmp_path: Path
+) -> None:
+    with NewsSite(name="Healthy Wire") as healthy:
+        healthy.add_story(story_by_key("nemuro-rally"))
+        kw_without_database.write_config(
+            {"sources": [{"name": "healthy", "url": healthy.feed_url}]}
+        )
+        unreachable = kw_without_database.run("sources", "check")
+        as_json = kw_without_database.run("sources", "check", "--json")
+        # no database configured at all, and no embedded one holding data
+        env = {k: v for k, v in kw_without_database.env.items() if k != "KURILWATCH_DATABASE_URL"}
+        unconfigured = Kurilwatch(config=kw_without_database.config, env=env)
+        unconfigured.write_config(
+            {
+                "sources": [{"name": "healthy", "url": healthy.feed_url}],
+                "data_dir": str(tmp_path / "data"),
+            }
+        )
+        nothing = unconfigured.run("sources", "check")
+
+    for done in (unreachable, as_json, nothing):
+        assert done.returncode == 0, done.stderr
+    lines = unreachable.stdout.splitlines()
+    assert lines[1].startswith("healthy ") and lines[1].endswith(" ok")
+    assert lines[-1].startswith("verdicts not stored: cannot connect to postgresql")
+    assert "127.0.0.1" in lines[-1]
+    assert [row["verdict"] for row in json.loads(as_json.stdout)] == ["ok"]  # stdout stays JSON
+    assert "verdicts not stored: cannot connect to postgresql" in as_json.stderr
+    assert nothing.stdout.splitlines()[-1] == (
+        "verdicts not stored: no database configured (database_url, KURILWATCH_DATABASE_URL) "
+        f"and no embedded database in {tmp_path / 'data'} yet"
+    )
+    assert not (tmp_path / "data" / "pgdata").exists()  # none was created for the check

@@ -25,6 +25,7 @@ from storage.outbox import (
 )
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
+OWNER = "worker"
 INTERVAL = 1800.0
 GROUPING = Grouping(window_seconds=48 * 3600, interval_seconds=INTERVAL)
 RULES = (
@@ -120,7 +121,9 @@ def _ingest(
 
 
 def _claim(engine: Engine, now: datetime, **kw: int) -> list:  # type: ignore[type-arg]
-    return claim_due(engine, now=now, lease_seconds=60, limit=10, channels={"desk"}, **kw)
+    return claim_due(
+        engine, owner=OWNER, now=now, lease_seconds=60, limit=10, channels={"desk"}, **kw
+    )
 
 
 def _kinds(engine: Engine) -> dict[int, tuple[str, str]]:
@@ -133,7 +136,7 @@ def test_stories_of_a_told_event_wait_for_the_interval_then_go_in_one_batch(
     first = _ingest(engine, _article(0))
     [alert] = _claim(engine, NOW)
     assert alert.members == () and alert.story.id == first.story_id
-    mark_delivered(engine, alert.alert.id, now=NOW)
+    mark_delivered(engine, owner=OWNER, alert_id=alert.alert.id, now=NOW)
     grouped = [
         _ingest(engine, _article(n), now=NOW + timedelta(minutes=n)).story_id for n in range(1, 13)
     ]
@@ -146,7 +149,13 @@ def test_stories_of_a_told_event_wait_for_the_interval_then_go_in_one_batch(
     assert batch.is_update and batch.alert.id == batch.members[0].alert.id
     assert batch.members[3].story.outlet == "Outlet 4"
     assert batch.members[3].alert.evidence == (EXERCISE,)
-    mark_delivered(engine, batch.alert.id, now=NOW + timedelta(seconds=INTERVAL), payload={"x": 1})
+    mark_delivered(
+        engine,
+        owner=OWNER,
+        alert_id=batch.alert.id,
+        now=NOW + timedelta(seconds=INTERVAL),
+        payload={"x": 1},
+    )
     rows = [a for a in list_alerts(engine) if a["story_id"] in grouped]
     assert {(a["status"], a["batch_id"], a["attempts"]) for a in rows} == {
         ("delivered", batch.alert.id, 1)
@@ -163,7 +172,7 @@ def test_stories_of_a_told_event_wait_for_the_interval_then_go_in_one_batch(
 
 def test_a_batch_is_capped_and_the_rest_go_into_the_next(engine: Engine) -> None:
     _ingest(engine, _article(0))
-    mark_delivered(engine, _claim(engine, NOW)[0].alert.id, now=NOW)
+    mark_delivered(engine, owner=OWNER, alert_id=_claim(engine, NOW)[0].alert.id, now=NOW)
     stories = [_ingest(engine, _article(n)).story_id for n in range(1, 6)]
     due = NOW + timedelta(seconds=INTERVAL)
     got = []
@@ -171,23 +180,23 @@ def test_a_batch_is_capped_and_the_rest_go_into_the_next(engine: Engine) -> None
         [batch] = _claim(engine, due, batch_limit=2)
         assert len(batch.members) == expected
         got += [m.story.id for m in batch.members]
-        mark_delivered(engine, batch.alert.id, now=due)
+        mark_delivered(engine, owner=OWNER, alert_id=batch.alert.id, now=due)
     assert got == stories
 
 
 def test_a_batch_is_retried_together_and_later_stories_go_into_the_next(engine: Engine) -> None:
     first = _ingest(engine, _article(0))
-    mark_delivered(engine, _claim(engine, NOW)[0].alert.id, now=NOW)
+    mark_delivered(engine, owner=OWNER, alert_id=_claim(engine, NOW)[0].alert.id, now=NOW)
     members = {_ingest(engine, _article(n)).story_id for n in (1, 2, 3)}
     due = NOW + timedelta(seconds=INTERVAL)
     [batch] = _claim(engine, due)
     retry_at = due + timedelta(minutes=1)
-    mark_failed(engine, batch.alert.id, error="HTTP 503", retry_at=retry_at, now=due)
+    mark_failed(engine, batch.alert.id, owner=OWNER, error="HTTP 503", retry_at=retry_at)
     late = _ingest(engine, _article(4), now=due + timedelta(seconds=10)).story_id
     [again] = _claim(engine, retry_at)  # the same batch, under the same id; not the late story
     assert again.alert.id == batch.alert.id and again.alert.attempts == 1
     assert {m.story.id for m in again.members} == members
-    mark_failed(engine, again.alert.id, error="HTTP 404", retry_at=None, now=retry_at)
+    mark_failed(engine, again.alert.id, owner=OWNER, error="HTTP 404", retry_at=None)
     kinds = _kinds(engine)
     assert {kinds[s] for s in members} == {("also_reported", "dead")}
     assert kinds[late] == ("also_reported", "pending")
@@ -200,7 +209,7 @@ def test_a_batch_is_retried_together_and_later_stories_go_into_the_next(engine: 
 
 def test_a_protest_after_drill_reports_of_the_event_is_alerted_at_once(engine: Engine) -> None:
     first = _ingest(engine, _article(0))
-    mark_delivered(engine, _claim(engine, NOW)[0].alert.id, now=NOW)
+    mark_delivered(engine, owner=OWNER, alert_id=_claim(engine, NOW)[0].alert.id, now=NOW)
     second = _ingest(engine, _article(1), now=NOW + timedelta(minutes=1))
     protest = _ingest(
         engine,
@@ -213,7 +222,7 @@ def test_a_protest_after_drill_reports_of_the_event_is_alerted_at_once(engine: E
     assert alert.alert.events == ("protest", "exercise") and not alert.is_update
     assert alert.group is not None and alert.group.id == first.story_id
     assert _kinds(engine)[second.story_id] == ("also_reported", "pending")
-    mark_delivered(engine, alert.alert.id, now=NOW + timedelta(minutes=2))
+    mark_delivered(engine, owner=OWNER, alert_id=alert.alert.id, now=NOW + timedelta(minutes=2))
     # the group has now told the protest: another report of both is listed, not alerted
     third = _ingest(
         engine, _article(3, extra="Japan protested."), BOTH, now=NOW + timedelta(minutes=3)
@@ -225,7 +234,7 @@ def test_a_protest_after_drill_reports_of_the_event_is_alerted_at_once(engine: E
 
 def test_one_claimer_at_a_time_batches_a_group(engine: Engine) -> None:
     _ingest(engine, _article(0))
-    mark_delivered(engine, _claim(engine, NOW)[0].alert.id, now=NOW)
+    mark_delivered(engine, owner=OWNER, alert_id=_claim(engine, NOW)[0].alert.id, now=NOW)
     stories = {_ingest(engine, _article(n)).story_id for n in range(1, 9)}
     due = NOW + timedelta(seconds=INTERVAL)
     barrier = threading.Barrier(4)
@@ -265,8 +274,11 @@ def test_every_flagged_story_is_named_by_a_notification_on_each_routed_channel(
     later = NOW + timedelta(hours=1)
     assert unnotified(engine, now=later, max_age_seconds=72 * 3600, routes=routes) == []
     # delivered or dead still counts as named
-    for notice in claim_due(engine, now=later, lease_seconds=60, limit=100, channels=set(channels)):
-        mark_failed(engine, notice.alert.id, error="HTTP 404", retry_at=None, now=later)
+    claimed = claim_due(
+        engine, owner=OWNER, now=later, lease_seconds=60, limit=100, channels=set(channels)
+    )
+    for notice in claimed:
+        mark_failed(engine, notice.alert.id, owner=OWNER, error="HTTP 404", retry_at=None)
     assert unnotified(engine, now=later, max_age_seconds=72 * 3600, routes=routes) == []
     # a flagged story that no notification names is found (what dropping used to leave)
     dropped = ingest_article(
@@ -292,7 +304,7 @@ def test_rows_written_before_the_migration_get_their_kind(engine: Engine) -> Non
     from storage.engine import MIGRATIONS
 
     _ingest(engine, _article(0))
-    mark_delivered(engine, _claim(engine, NOW)[0].alert.id, now=NOW)
+    mark_delivered(engine, owner=OWNER, alert_id=_claim(engine, NOW)[0].alert.id, now=NOW)
     member = _ingest(engine, _article(1)).story_id
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

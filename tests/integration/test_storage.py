@@ -136,40 +136,50 @@ def test_concurrent_copies_end_in_one_story(engine: Engine) -> None:
     assert len(list_alerts(engine)) == 1
 
 
+def _record(engine: Engine, source: Source, record: PollRecord, *, now: datetime = NOW) -> None:
+    """Take `source` and record one poll of it, as a daemon does."""
+    assert take_source(engine, source, owner="daemon", seconds=60) is not None
+    assert record_poll(engine, source.name, record, owner="daemon", now=now) is not None
+
+
+def _claim(engine: Engine, owner: str, now: datetime = NOW, limit: int = 10) -> list:  # type: ignore[type-arg]
+    return claim_due(engine, owner=owner, now=now, lease_seconds=60, limit=limit, channels={"desk"})
+
+
+def _lapse(engine: Engine, table: str) -> None:
+    """Every lease in `table` ran out a second ago, on the database's clock."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {table} SET leased_until = now() - interval '1 second'"))
+
+
 def test_outbox_claims_under_lease_and_records_outcomes(engine: Engine) -> None:
     _ingest(engine, _article("https://a.test/1"))
     _ingest(engine, _article("https://a.test/2", TEXT + " Second story."))
-    claimed = claim_due(engine, now=NOW, lease_seconds=60, limit=10, channels={"desk"})
+    claimed = _claim(engine, "a")
     assert len(claimed) == 2
     assert claimed[0].story.urls == ("https://a.test/1",)
-    # leased: a second worker gets nothing until the lease lapses
-    assert claim_due(engine, now=NOW, lease_seconds=60, limit=10, channels={"desk"}) == []
-    assert (
-        len(
-            claim_due(
-                engine,
-                now=NOW + timedelta(seconds=61),
-                lease_seconds=60,
-                limit=10,
-                channels={"desk"},
-            )
-        )
-        == 2
-    )
-    mark_delivered(engine, claimed[0].alert.id, now=NOW)
-    mark_failed(
-        engine, claimed[1].alert.id, error="HTTP 503", retry_at=NOW + timedelta(minutes=5), now=NOW
+    # leased: a second worker gets nothing until the lease lapses on the database's clock
+    assert _claim(engine, "b") == []
+    _lapse(engine, "alerts")
+    assert len(_claim(engine, "a")) == 2  # "a" again: its own write-backs below still count
+    assert mark_delivered(engine, claimed[0].alert.id, owner="a", now=NOW)
+    assert mark_failed(
+        engine,
+        claimed[1].alert.id,
+        owner="a",
+        error="HTTP 503",
+        retry_at=NOW + timedelta(minutes=5),
     )
     later = NOW + timedelta(minutes=2)
-    assert claim_due(engine, now=later, lease_seconds=60, limit=10, channels={"desk"}) == []
-    due = claim_due(
-        engine, now=NOW + timedelta(minutes=6), lease_seconds=60, limit=10, channels={"desk"}
-    )
+    assert _claim(engine, "a", later) == []
+    due = _claim(engine, "a", NOW + timedelta(minutes=6))
     assert [c.alert.id for c in due] == [claimed[1].alert.id]
-    mark_failed(engine, due[0].alert.id, error="HTTP 404", retry_at=None, now=NOW)
+    assert mark_failed(engine, due[0].alert.id, owner="a", error="HTTP 404", retry_at=None)
     states = {a["id"]: (a["status"], a["attempts"], a["last_error"]) for a in list_alerts(engine)}
     assert states[claimed[0].alert.id] == ("delivered", 1, None)
     assert states[claimed[1].alert.id] == ("dead", 2, "HTTP 404")
+    # recorded: a second write-back of either changes nothing
+    assert not mark_delivered(engine, claimed[1].alert.id, owner="a", now=NOW)
 
 
 def test_skip_locked_keeps_two_workers_apart(engine: Engine) -> None:
@@ -178,7 +188,7 @@ def test_skip_locked_keeps_two_workers_apart(engine: Engine) -> None:
     got: list[list[str]] = [[], []]
 
     def worker(i: int) -> None:
-        for item in claim_due(engine, now=NOW, lease_seconds=60, limit=15, channels={"desk"}):
+        for item in _claim(engine, f"w{i}", limit=15):
             got[i].append(item.alert.id)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
@@ -194,27 +204,31 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
     engine: Engine,
 ) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
-    sync_sources(engine, [configured], now=NOW, claim_seconds=300)
-    record_poll(engine, "wire", PollRecord(ok=True, etag='"v1"', last_modified="M"), now=NOW)
-    taken = take_source(engine, configured, owner="a", now=NOW, seconds=60)
+    sync_sources(engine, [configured], claim_seconds=300)
+    _record(engine, configured, PollRecord(ok=True, etag='"v1"', last_modified="M"))
+    taken = take_source(engine, configured, owner="a", seconds=60)
     assert taken is not None and (taken.etag, taken.last_modified) == ('"v1"', "M")
     assert taken.name == "wire" and taken.url == configured.url
-    # held: another daemon does not get it, until the lease lapses
-    assert take_source(engine, configured, owner="b", now=NOW, seconds=60) is None
-    later = NOW + timedelta(seconds=61)
-    assert take_source(engine, configured, owner="b", now=later, seconds=60) is not None
-    # b holds it now; a's record does not free b's lease, b's own record does
-    record_poll(engine, "wire", PollRecord(ok=True, keep_validators=True), now=later, release="a")
-    assert take_source(engine, configured, owner="c", now=later, seconds=60) is None
-    record_poll(engine, "wire", PollRecord(ok=True, keep_validators=True), now=later, release="b")
-    again = take_source(engine, configured, owner="c", now=later, seconds=60)
+    # held: another daemon does not get it, until the lease lapses on the database's clock
+    assert take_source(engine, configured, owner="b", seconds=60) is None
+    _lapse(engine, "sources")
+    assert take_source(engine, configured, owner="b", seconds=60) is not None
+    # b holds it now; a's record changes nothing (b's poll is the one that counts)
+    assert (
+        record_poll(engine, "wire", PollRecord(ok=False, error="late"), owner="a", now=NOW) is None
+    )
+    assert take_source(engine, configured, owner="c", seconds=60) is None
+    assert list_sources(engine, now=NOW)[0]["last_error"] is None
+    record = PollRecord(ok=True, keep_validators=True)
+    assert record_poll(engine, "wire", record, owner="b", now=NOW) is not None
+    again = take_source(engine, configured, owner="c", seconds=60)
     assert again is not None and again.etag == '"v1"'
     # many sources in one batched statement: each keeps its own row
     many = [
         Source(name=f"s{i}", kind="feed", url=f"https://a.test/{i}", every_seconds=60)
         for i in range(50)
     ]
-    sync_sources(engine, [configured, *many], now=NOW, claim_seconds=300)
+    sync_sources(engine, [configured, *many], claim_seconds=300)
     assert [r["url"] for r in list_sources(engine, now=NOW, names=["s7", "wire"])] == [
         "https://a.test/7",
         "https://a.test/rss",
@@ -224,18 +238,16 @@ def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
 
 def test_source_health_and_validators(engine: Engine) -> None:
     configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
-    sync_sources(engine, [configured], now=NOW, claim_seconds=300)
-    record_poll(
-        engine, "wire", PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"), now=NOW
-    )
+    sync_sources(engine, [configured], claim_seconds=300)
+    _record(engine, configured, PollRecord(ok=True, items=5, etag='"v1"', body_sha256="ab"))
     assert load_source(engine, configured).etag == '"v1"'
-    record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 500"), now=NOW)
-    record_poll(engine, "wire", PollRecord(ok=False, error="HTTP 502"), now=NOW)
+    _record(engine, configured, PollRecord(ok=False, error="HTTP 500"))
+    _record(engine, configured, PollRecord(ok=False, error="HTTP 502"))
     [row] = list_sources(engine, now=NOW)
     assert row["last_error"] == "HTTP 502" and row["consecutive_failures"] == 2
     assert row["last_ok_at"] == NOW.isoformat()
     moved = Source(name="wire", kind="feed", url="https://a.test/feed", every_seconds=60)
-    sync_sources(engine, [moved], now=NOW, claim_seconds=300)
+    sync_sources(engine, [moved], claim_seconds=300)
     assert load_source(engine, moved).etag is None  # a new URL starts without validators
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1

@@ -152,10 +152,61 @@ def test_query_fills_search_feed_url(tmp_path: Path) -> None:
 
 def test_listen_off_unquoted_and_bad_values(tmp_path: Path) -> None:
     assert load_config(_write(tmp_path, "listen: off\n"), {}).listen is None
-    assert load_config(_write(tmp_path, "listen: 0.0.0.0:9464\n"), {}).listen == "0.0.0.0:9464"
+    open_ = "listen: 0.0.0.0:9464\nui:\n  auth:\n    token: ${TOKEN}\n"
+    token = {"TOKEN": "a-long-enough-token-123"}
+    assert load_config(_write(tmp_path, open_), token).listen == "0.0.0.0:9464"
     assert (
         load_config(_write(tmp_path, "listen: x\n"), {"KURILWATCH_LISTEN": "127.0.0.1:1"}).listen
         == "127.0.0.1:1"
     )
     with pytest.raises(ConfigError, match="listen: expected host:port"):
         load_config(_write(tmp_path, "listen: 9464\n"), {})
+
+
+def test_pages_on_a_non_loopback_address_need_ui_auth(tmp_path: Path) -> None:
+    path = _write(tmp_path, "listen: 0.0.0.0:9464\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, {})
+    assert str(refused.value).startswith(f"{path}: ui.auth: required when listen (0.0.0.0:9464)")
+    # the environment's listen address is held to the same rule
+    with pytest.raises(ConfigError, match=r"ui\.auth: required"):
+        load_config(_write(tmp_path, ""), {"KURILWATCH_LISTEN": "192.0.2.7:9464"})
+    # loopback needs nothing; pages off need nothing; a token from the environment will do
+    for listen in ("127.0.0.1:9464", "[::1]:9464", "localhost:9464", "127.8.0.1:1"):
+        assert load_config(_write(tmp_path, f"listen: '{listen}'\n"), {}).ui.auth is None
+    off = load_config(_write(tmp_path, "listen: 0.0.0.0:9464\nui:\n  enabled: false\n"), {})
+    assert off.ui.enabled is False
+    env = {"KURILWATCH_LISTEN": "0.0.0.0:9464", "KURILWATCH_UI_TOKEN": "t" * 20}
+    auth = load_config(_write(tmp_path, ""), env).ui.auth
+    assert auth is not None and auth.token is not None
+    assert auth.token.get_secret_value() == "t" * 20
+
+
+def test_ui_settings_are_checked_and_secrets_stay_out_of_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"ui\.timezone: expected an IANA time zone"):
+        load_config(_write(tmp_path, "ui:\n  timezone: Mars/Olympus\n"), {})
+    assert load_config(_write(tmp_path, "ui:\n  timezone: Asia/Tokyo\n"), {}).ui.timezone == (
+        "Asia/Tokyo"
+    )
+    with pytest.raises(ConfigError) as short:
+        load_config(_write(tmp_path, "ui:\n  auth:\n    token: hunter2\n"), {})
+    assert "ui.auth: expected a token of at least 16 characters" in str(short.value)
+    assert "hunter2" not in str(short.value)
+    with pytest.raises(ConfigError, match=r"ui\.auth: expected token, or username and password"):
+        load_config(_write(tmp_path, "ui:\n  auth:\n    username: desk\n"), {})
+    both = "ui:\n  auth:\n    username: desk\n    password: pw-secret\n"
+    assert load_config(_write(tmp_path, both), {}).ui.auth is not None
+
+
+def test_delivery_lease_of_earlier_releases_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A configuration written for an earlier release keeps loading: the lease is now the
+    # longest attempt, worked out from delivery.timeout.
+    text = "sources: []\ndelivery:\n  timeout: 20s\n  lease: 60s\n"
+    with caplog.at_level("WARNING"):
+        settings = load_config(_write(tmp_path, text), {})
+    assert settings.delivery.timeout == 20
+    assert not hasattr(settings.delivery, "lease")
+    ignored = [r for r in caplog.records if r.getMessage() == "config.ignored"]
+    assert [getattr(r, "key", None) for r in ignored] == ["delivery.lease"]

@@ -275,5 +275,6 @@ def test_or_of_many_words_reports_the_terms_that_hold_in_written_order() -> None
     # A word inside an OR still counts for a NEAR around it, and only where it is near.
     assert hits("(alpha OR protest OR beta) NEAR/2 kuril", "A protest on the Kuril chain.")
     assert not hits(
-        "(alpha OR protest OR beta) NEAR/2 kuril", "A protest, far from here, about the Kuril chain."
+        "(alpha OR protest OR beta) NEAR/2 kuril",
+        "A protest, far from here, about the Kuril chain.",
     )

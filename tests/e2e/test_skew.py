@@ -1,0 +1,87 @@
+"""Replicas whose clocks disagree share one database without sending an alert twice.
+
+Two real `kurilwatch run` daemons on one database, one of them under libfaketime with its
+clock 90 s ahead, and a webhook receiver that answers each post after 4 s: every alert is
+claimed by one daemon at a time, because leases are granted and judged on the database's
+clock. (Judged on each daemon's own clock, the one ahead took every alert the other was
+still sending, and each arrived twice.)
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import Kurilwatch, until
+from tests.support.newssite import NewsSite
+from tests.support.receiver import WebhookReceiver
+from tests.support.stories import STORIES
+
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+"""Debian's `libfaketime` package (.ci/run installs it)."""
+AHEAD = 90.0
+
+
+def _ahead(env: dict[str, str]) -> dict[str, str]:
+    return {
+        **env,
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME": f"+{AHEAD:g}s",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # timers keep their pace; the date is ahead
+    }
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 0, stderr[-3000:]
+    return stderr
+
+
+def test_a_replica_whose_clock_runs_ahead_takes_no_alert_another_is_sending(
+    kw: Kurilwatch, tmp_path: Path
+) -> None:
+    assert LIBFAKETIME.exists(), "needs libfaketime: apt-get install faketime libfaketime"
+    probe = "import time; print(time.time())"
+    skewed = subprocess.run(
+        [sys.executable, "-c", probe], env=_ahead(kw.env), capture_output=True, text=True
+    )
+    assert float(skewed.stdout) - time.time() > AHEAD - 30  # the skew is real
+    eventful = [s for s in STORIES if s.expect_events][:4]
+    with NewsSite() as site, WebhookReceiver() as rx:
+        for story in eventful:
+            site.add_story(story)
+        rx.delay(4)  # each post is answered after 4 s: the other daemon has time to look
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url, "every": "1s"}],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                "delivery": {"interval": "200ms", "timeout": "10s", "retry_initial": "100ms"},
+                "listen": "off",
+                "group_events": False,  # one alert per story, none waiting for a batch
+            }
+        )
+        other = Kurilwatch(config=kw.config, env=_ahead(kw.env))
+        straight = kw.popen("run")
+        ahead = other.popen("run")
+        try:
+
+            def all_delivered() -> bool:
+                alerts = kw.json("alerts", "list")
+                return len(alerts) >= len(eventful) and all(
+                    a["status"] == "delivered" for a in alerts
+                )
+
+            until(all_delivered, timeout=180)
+        finally:
+            logs = _stop(straight) + _stop(ahead)
+        ids = [r.headers["webhook-id"] for r in rx.received]
+    alerts = kw.json("alerts", "list")
+    assert sorted(ids) == sorted(a["id"] for a in alerts)  # each alert arrived once
+    assert all(a["attempts"] == 1 for a in alerts)
+    events = [json.loads(x)["event"] for x in logs.splitlines() if x.startswith("{")]
+    assert "alert.lease_lost" not in events  # nobody stole a lease it then lost
