@@ -72,6 +72,7 @@ from bench.codepath import (  # noqa: E402
     stop_cleanly_on_signals,
     use_code,
 )
+from bench.time_to_alert import nearest_rank  # noqa: E402
 
 JITTER = 0.05  # APScheduler adds uniform(0, 10 % of every) to each interval: 5 % on average
 SLACK = 2.0
@@ -167,14 +168,6 @@ class Story:
     title: str
     published: float
     alerts: list[float] = field(default_factory=list)
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100) by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def set_key(config: dict[str, Any], assignment: str) -> None:
@@ -444,7 +437,8 @@ def report(
         problems.append(f"{len(doubled)} stories alerted more than once")
     if overlaps:
         problems.append(f"{overlaps} requests of one source overlapped from two daemons")
-    p95 = nearest_rank(latencies, 95)
+    p95 = nearest_rank(latencies, 95) if latencies else 0.0
+    gap95 = nearest_rank(gaps, 95) if gaps else 0.0
     cores = [(b.cpu - a.cpu) / max(1e-9, b.at - a.at) for a, b in zip(first, last, strict=False)]
     print(
         f"poll_scale: {args.sources} sources every {args.every:g} s on {args.hosts} loopback hosts"
@@ -461,7 +455,7 @@ def report(
         ("sources polled on time", f"{on_time / args.sources:.1%} (gap ≤ {allowed:.0f} s)"),
         (
             "gap between polls of a source",
-            f"p50 {statistics.median(gaps) if gaps else 0:.1f} s, p95 {nearest_rank(gaps, 95):.1f}"
+            f"p50 {statistics.median(gaps) if gaps else 0:.1f} s, p95 {gap95:.1f}"
             f" s, max {max(gaps, default=0):.1f} s",
         ),
         (
@@ -491,7 +485,7 @@ def report(
                 f" {cores[n] if n < len(cores) else 0:.2f} cores, peak RSS"
                 f" {peaks[n] / 1024:.0f} MiB with workers, poll p50"
                 f" {statistics.median(seconds) if seconds else 0:.3f} s p95"
-                f" {nearest_rank(seconds, 95):.3f} s",
+                f" {nearest_rank(seconds, 95) if seconds else 0:.3f} s",
             )
         )
         if errors:
@@ -515,7 +509,7 @@ def report(
         "polls_per_s": round(rate, 2),
         "scheduled_per_s": round(scheduled, 2),
         "on_time": round(on_time / args.sources, 4),
-        "gap_p95_s": round(nearest_rank(gaps, 95), 2),
+        "gap_p95_s": round(gap95, 2),
         "alert_p50_s": round(statistics.median(latencies), 2) if latencies else None,
         "alert_p95_s": round(p95, 2) if latencies else None,
         "stories": len(stories),
