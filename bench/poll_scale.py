@@ -26,7 +26,7 @@ RSS (its extraction workers included); time to alert p50 / p95 / max (target: p9
 daemons: requests for one source that overlapped in time from two daemons (must be 0: a
 source is polled by one daemon at a time) and how many sources more than one daemon polled.
 
-`--profile FILE` records the first daemon with py-spy for the window (`pip install py-spy`;
+`--profile FILE` records the first daemon with py-spy for the window (a test tool here;
 collapsed stacks, `--profile-rate` samples a second) and prints the functions that hold the
 most samples, own and inclusive. `--set KEY=VALUE` (repeatable) sets a configuration key
 (`crawl.max_polls=64`). `--code DIR` runs another checkout's code with this venv.
