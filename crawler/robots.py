@@ -8,7 +8,9 @@ were one, allows everything. RFC 9309 §2.3.1 says otherwise, and this middlewar
 A verdict is cached per scheme and host for `ROBOTS_TTL` seconds (an hour; RFC 9309 allows up
 to a day), an error verdict for `ROBOTS_ERROR_TTL` (five minutes), so a feed polled every few
 minutes does not cost a robots.txt fetch each time. The cache (`RobotsCache`) is handed to
-the spider by the poller, so it outlives a crawl (a test or a restarted crawl reuses it).
+the spider by the poller, so it outlives a crawl (a test or a restarted crawl reuses it); it
+holds at most `ROBOTS_MAX_HOSTS` hosts (an aggregator's items name thousands), dropping
+expired verdicts first, then the least recently used.
 
 A source configured with `robots: ignore` (`Source.obey_robots` false) is not held to
 robots.txt for its own requests to its own host: its index, child sitemaps and the pages of
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from cachetools import TLRUCache
 from protego import Protego
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 ROBOTS_TTL = 3600.0
 ROBOTS_ERROR_TTL = 300.0
 MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 §2.5: parse at least 500 KiB
+ROBOTS_MAX_HOSTS = 4096
 
 
 class RobotsForbidden(IgnoreRequest):
@@ -98,25 +102,32 @@ def verdict_for(status: int, body: bytes) -> Verdict:
     return DisallowAll(f"robots.txt answered {status}")
 
 
+def _expires(_key: str, verdict: Verdict, now: float) -> float:
+    return now + (ROBOTS_ERROR_TTL if isinstance(verdict, DisallowAll) else ROBOTS_TTL)
+
+
 @dataclass(slots=True)
 class RobotsCache:
-    """Verdicts per `scheme://host`, each with the time it expires."""
+    """Verdicts per `scheme://host`, each until it expires, `max_hosts` at most."""
 
     clock: Any = time.monotonic
-    _entries: dict[str, tuple[Verdict, float]] = field(default_factory=dict)
+    max_hosts: int = ROBOTS_MAX_HOSTS
+    _entries: TLRUCache[str, Verdict] = field(init=False)
     _pending: dict[str, asyncio.Future[Verdict]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._entries = TLRUCache(maxsize=self.max_hosts, ttu=_expires, timer=self.clock)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: str) -> Verdict | None:
         """The cached verdict for `key`, if it has not expired."""
-        entry = self._entries.get(key)
-        if entry is None or entry[1] <= self.clock():
-            return None
-        return entry[0]
+        return self._entries.get(key)
 
     def put(self, key: str, verdict: Verdict) -> None:
-        """Remember `verdict` for its time to live."""
-        ttl = ROBOTS_ERROR_TTL if isinstance(verdict, DisallowAll) else ROBOTS_TTL
-        self._entries[key] = (verdict, self.clock() + ttl)
+        """Remember `verdict` for its time to live (forgetting the stalest host when full)."""
+        self._entries[key] = verdict
 
 
 class RobotsMiddleware:

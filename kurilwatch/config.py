@@ -285,7 +285,7 @@ class CrawlConfig(_Strict):
     concurrency_per_domain: int = Field(default=2, ge=1, le=16)
     obey_robots: bool = True
     seen_retention: Duration = 90 * 86400.0
-    """How long a judged entry is kept (its URL is not fetched again meanwhile)."""
+    """The older name of `retention.entries` (read when that is not given)."""
     entry_retry_initial: Duration = 5.0
     """An entry's page that failed transiently is tried again within this, then backs off."""
     entry_retry_max: Duration = 3600.0
@@ -301,6 +301,39 @@ class CrawlConfig(_Strict):
     source_claim: Duration = Field(default=300.0, gt=0)
     """How long a run's claim on the sources it names lasts; renewed every fifth of it while
     the run goes on. A source no run has claimed since shows as not configured."""
+
+
+DAY = 86400.0
+
+
+class RetentionConfig(_Strict):
+    """How long each kind of stored row is kept; the retention job prunes the rest in
+    batches of `batch` rows, each its own transaction, every `every`.
+
+    `article_text`: a copy's text is dropped (its row, URL, GUID, title and content hash
+    stay, so it is still known as a duplicate). `stories`: a story none of whose copies was
+    fetched within it is removed with its copies and alerts, unless an alert of it (or of
+    its group) is still pending or the desk labelled it. `alerts`: delivered and dead alerts
+    created before it are removed (pending ones never are). `payloads`: the JSON a receiver
+    was sent is dropped from delivered alerts. `entries`: judged entries are forgotten (their
+    URL may be read again).
+    """
+
+    article_text: Duration = 90 * DAY
+    stories: Duration = 365 * DAY
+    alerts: Duration = 365 * DAY
+    payloads: Duration = 90 * DAY
+    entries: Duration = 90 * DAY
+    batch: int = Field(default=1000, ge=10, le=100_000)
+    every: Duration = 3600.0
+
+
+def span(seconds: float) -> str:
+    """`seconds` as the largest whole unit a configuration would say: 90d, 48h, 30m, 45s."""
+    for unit, size in (("d", DAY), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 class UiAuthConfig(_Strict):
@@ -390,7 +423,57 @@ class Settings(_Strict):
     rules: tuple[RuleConfig, ...] | None = None
     delivery: DeliveryConfig = DeliveryConfig()
     crawl: CrawlConfig = CrawlConfig()
+    retention: RetentionConfig = RetentionConfig()
     ui: UiConfig = UiConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entries_by_older_name(cls, data: Any) -> Any:
+        """`crawl.seen_retention` stands for `retention.entries` when that is not given."""
+        if not isinstance(data, dict):
+            return data
+        crawl, retention = data.get("crawl"), data.get("retention")
+        if not isinstance(crawl, dict) or "seen_retention" not in crawl:
+            return data
+        if retention is None:
+            retention = {}
+        if isinstance(retention, dict) and "entries" not in retention:
+            return {**data, "retention": {**retention, "entries": crawl["seen_retention"]}}
+        return data
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_outlasts_what_reads_it(
+        cls, value: RetentionConfig, info: ValidationInfo
+    ) -> RetentionConfig:
+        window = info.data.get("dedup_window", 30 * DAY)
+        max_age = info.data.get("alert_max_age", 72 * 3600.0)
+        group = info.data.get("group_window", 48 * 3600.0)
+        floors = {
+            "article_text": (window, "dedup_window", "near-duplicate checks read texts within it"),
+            "stories": (
+                max(window, max_age, group),
+                "dedup_window, alert_max_age and group_window",
+                "copies join stories, and alerts are decided, within them",
+            ),
+            "alerts": (
+                max(max_age, group),
+                "alert_max_age and group_window",
+                "what was alerted is read within them, so nothing is alerted twice",
+            ),
+        }
+        for key, (floor, names, why) in floors.items():
+            got = getattr(value, key)
+            if got < floor:
+                raise ValueError(
+                    f"{key}: expected at least {span(floor)} ({names}: {why}); got {span(got)}"
+                )
+        if value.alerts > value.stories:
+            raise ValueError(
+                f"alerts: expected at most stories ({span(value.stories)}): an alert goes with"
+                f" its story; got {span(value.alerts)}"
+            )
+        return value
 
     @field_validator("listen", mode="before")
     @classmethod
@@ -571,6 +654,8 @@ def _describe(exc: ValidationError, path: Path) -> str:
         elif error["type"] == "literal_error":
             message = message.replace("Input should be", "expected")
         got = error.get("input")
+        if loc == ("retention",) and (key := re.match(r"^([a-z_]+): ", message)):
+            loc, message = (*loc, key.group(1)), message[key.end() :]
         secret = bool(loc) and (
             loc[0] == "database_url"
             or (loc[0] == "ui" and any(p in ("token", "password") for p in loc[1:]))

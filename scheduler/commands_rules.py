@@ -102,9 +102,10 @@ def rules_backtest(obj: CliContext, since: str) -> None:
     One JSON line per changed story: {"story_id", "title", "before", "now", "change"}, where
     change is "would alert" (no events before, some now) or "would not alert" (the reverse),
     or "events differ"; then a summary line {"stories", "changed", "since", "labelled",
-    "scores", "scores_by_language"}: precision and recall of each event of the current rules
-    against the desk's labels (`kurilwatch label`) of the stories in the period, also printed
-    as a table on stderr.
+    "scores", "scores_by_language", "texts_pruned"}: precision and recall of each event of the
+    current rules against the desk's labels (`kurilwatch label`) of the stories in the period,
+    also printed as a table on stderr. Copies whose text retention dropped are not judged
+    (`texts_pruned` counts them); a story none of whose copies kept its text is left out.
     """
     from alerts.rules import match_article, rules_in_force
     from alerts.score import Scored, language_table, score, score_table, scores_json
@@ -120,8 +121,12 @@ def rules_backtest(obj: CliContext, since: str) -> None:
     rules, ruleset = rules_in_force(settings)
     start = datetime.now(UTC) - timedelta(seconds=seconds)
     stories: dict[int, dict[str, Any]] = {}
+    pruned = 0
     with database(settings, upgrade=False) as engine:
         for row in stored_articles(engine, since=start):
+            if row["text"] == "":  # dropped by retention.article_text: nothing to judge
+                pruned += 1
+                continue
             match = match_article(
                 ruleset, title=row["title"], text=row["text"], language=row["language"]
             )
@@ -182,9 +187,16 @@ def rules_backtest(obj: CliContext, since: str) -> None:
                 "labelled": len(labelled),
                 "scores": figures["labels"] if labelled else {},
                 "scores_by_language": figures["by_language"],
+                "texts_pruned": pruned,
             }
         )
     )
+    if pruned:
+        click.echo(
+            f"{pruned} cop{'y' if pruned == 1 else 'ies'} since {start.isoformat()[:16]} not"
+            " judged: their text is past retention.article_text",
+            err=True,
+        )
     if not labelled:
         click.echo(
             f"no labelled story since {start.isoformat()[:16]}: no precision or recall to "

@@ -260,9 +260,11 @@ def _source_state(row: dict[str, Any]) -> str:
 @guarded
 def status(obj: CliContext, as_json: bool) -> None:
     """A summary for a person at a terminal: sources, outbox, entries by status, dead alerts,
-    channels, and how many flagged stories no notification names (0 normally)."""
+    channels, what retention pruned, and how many flagged stories no notification names (0
+    normally)."""
     from storage.entries import count_entries
     from storage.outbox import channel_health, list_alerts, unnotified
+    from storage.retention import pruned_counts
     from storage.sources import list_sources
 
     routes, max_age, why_not = _routes(obj)
@@ -273,6 +275,7 @@ def status(obj: CliContext, as_json: bool) -> None:
         dead = list_alerts(engine, status="dead", limit=20)
         last = _last_per_channel(list_alerts(engine, status="delivered", limit=500))
         entries = count_entries(engine)
+        pruned = [_pruned_row(p) for p in pruned_counts(engine)]
         missing = (
             unnotified(engine, now=now, max_age_seconds=max_age, routes=routes)
             if why_not is None
@@ -288,6 +291,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             "dead": dead,
             "last_alerts": last,
             "entries": entries,
+            "pruned": pruned,
             "unnotified": len(missing) if missing is not None else None,
             "unnotified_stories": [asdict(m) for m in (missing or [])[:20]],
         }
@@ -316,6 +320,7 @@ def status(obj: CliContext, as_json: bool) -> None:
     click.echo(f"Dead alerts: {len(dead)}" + (" (kurilwatch alerts retry --dead)" if dead else ""))
     for a in dead[:5]:
         click.echo(f"  {a['id'][:8]} {a['channel']:12} story {a['story_id']}: {a['last_error']}")
+    click.echo(_pruned_line(pruned))
     if missing is None:
         click.echo(f"Flagged stories no notification names: unknown ({why_not})")
         return
@@ -323,6 +328,22 @@ def status(obj: CliContext, as_json: bool) -> None:
     for m in missing[:5]:
         where = f"({', '.join(m.events)}) on {', '.join(m.channels)}"
         click.echo(f"  story {m.story_id} {where}: {m.title[:60]}")
+
+
+def _pruned_row(record: Any) -> dict[str, Any]:
+    row = asdict(record)
+    for key in ("last_run_at", "last_cutoff"):
+        row[key] = row[key].isoformat() if row[key] is not None else None
+    return row
+
+
+def _pruned_line(pruned: list[dict[str, Any]]) -> str:
+    """`Pruned (last run …): kind N (M in all), …`, or that retention has not run yet."""
+    if not pruned:
+        return "Pruned: nothing yet (the retention job has not run)"
+    last = max(p["last_run_at"] or "" for p in pruned)
+    kinds = ", ".join(f"{p['kind']} {p['last_count']:,} ({p['total']:,} in all)" for p in pruned)
+    return f"Pruned (last run {last[:16]}): {kinds}"
 
 
 def _routes(obj: CliContext) -> tuple[dict[str, frozenset[str]], float, str | None]:

@@ -385,8 +385,8 @@ async def _run_forever(
         "interval",
         args=[rt],
         id="prune",
-        name="forget old entries and bands",
-        hours=6,
+        name="prune what retention: no longer keeps",
+        seconds=rt.settings.retention.every,
         next_run_time=now,
         misfire_grace_time=3600,
     )

@@ -46,8 +46,9 @@ from kurilwatch.redact import Redactor
 from kurilwatch.worker import worker_id
 from scheduler.metrics import Metrics
 from storage.assign import prune_bands
-from storage.entries import add_entries, claim_entries, prune_entries
+from storage.entries import add_entries, claim_entries
 from storage.outbox import claim_due, mark_delivered, mark_failed, record_channel
+from storage.retention import KINDS, prune_kind, record_pruned
 from storage.sources import (
     PollRecord,
     is_stale,
@@ -389,16 +390,34 @@ async def _record(rt: Runtime, source: Source, report: PollReport) -> None:
         )
 
 
-async def prune(rt: Runtime) -> int:
-    """Forget entries judged before `crawl.seen_retention`, bands older than the window."""
+async def prune(rt: Runtime) -> dict[str, int]:
+    """Prune every kind `retention:` names past its window (`storage.retention`), and bands
+    and anchors older than the dedup window; log and count what went, by kind.
+
+    Each kind is pruned in batches of `retention.batch` rows, each its own transaction run
+    in a worker thread, so ingest and delivery go on between them.
+    """
     now = rt.clock()
-    cutoff = now - timedelta(seconds=rt.settings.crawl.seen_retention)
-    removed = await asyncio.to_thread(prune_entries, rt.engine, older_than=cutoff)
+    keep = rt.settings.retention
+    counts: Counter[str] = Counter()
+    for kind in KINDS:
+        cutoff = now - timedelta(seconds=getattr(keep, kind))
+        counts.update(
+            await asyncio.to_thread(
+                prune_kind, rt.engine, kind, cutoff=cutoff, batch=keep.batch, now=now
+            )
+        )
     window = now - timedelta(seconds=rt.settings.dedup_window)
-    bands = await asyncio.to_thread(prune_bands, rt.engine, older_than=window)
-    if removed or bands:
-        log.info("storage.pruned", extra={"entries": removed, "bands": bands})
-    return removed + bands
+    counts["bands"] = await asyncio.to_thread(prune_bands, rt.engine, older_than=window)
+    if counts["bands"]:
+        await asyncio.to_thread(
+            record_pruned, rt.engine, "bands", counts["bands"], now=now, cutoff=window
+        )
+    if rt.metrics is not None:
+        for name, count in counts.items():
+            rt.metrics.pruned.labels(name).inc(count)
+    log.info("storage.pruned", extra={"counts": dict(counts), "batch": keep.batch})
+    return dict(counts)
 
 
 async def deliver_due(rt: Runtime) -> DeliveryStats:

@@ -3,11 +3,14 @@ pages of `web.app` beside them when `ui.enabled`).
 
 `Metrics` holds its own `CollectorRegistry` (no process-wide singleton): counters and
 histograms the jobs update as they work, and a collector that reads outbox depth and source
-staleness from the database at scrape time. `serve(...)` starts `GET /metrics` (text format)
-and `GET /healthz` (200 with a JSON summary while the scheduler runs and the database answers,
-503 otherwise). Both count only the sources a running configuration claims; `/healthz` gives
-the others as `unconfigured_sources`. Database reads run in a worker thread, never on the
-event loop.
+staleness from the database at scrape time. A scrape reads no table whole: pending and dead
+alerts and open entries are counted through partial indexes (bounded by the work not done),
+and the counts that grow with the archive (delivered alerts, judged entries) come from a tally
+taken at most every `TALLY_SECONDS`, whatever the number of scrapes. `serve(...)` starts
+`GET /metrics` (text format) and `GET /healthz` (200 with a JSON summary while the scheduler
+runs and the database answers, 503 otherwise). Both count only the sources a running
+configuration claims; `/healthz` gives the others as `unconfigured_sources`. Database reads
+run in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from storage.tables import alerts, entries, sources
 
 if TYPE_CHECKING:
     from web.app import WebUi
+
+TALLY_SECONDS = 60.0
+"""The longest a scrape serves the counts that need a whole table read (delivered, judged)."""
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +86,60 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.pruned = Counter(
+            "kurilwatch_pruned",
+            "Rows the retention job removed (texts and payloads: emptied), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.registry.register(_DatabaseCollector(engine, clock))
 
     def render(self) -> bytes:
         """The text exposition of every series (reads the database: call off the loop)."""
         return generate_latest(self.registry)
+
+
+def open_counts(conn: sa.Connection) -> dict[str, int]:
+    """Pending and dead alerts, pending and retrying entries: each read through its partial
+    index, so the cost follows the work waiting, not the archive."""
+    found: dict[str, int] = {}
+    for name, table, status in (
+        ("pending", alerts, "pending"),
+        ("dead", alerts, "dead"),
+        ("entries_pending", entries, "pending"),
+        ("entries_retrying", entries, "retrying"),
+    ):
+        found[name] = conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(table.c.status == status)
+        ).scalar_one()
+    return found
+
+
+class _Tally:
+    """Delivered alerts and judged entries, counted at most every `TALLY_SECONDS`."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.at: datetime | None = None
+        self.counts: dict[str, int] = {}
+
+    def read(self, conn: sa.Connection) -> dict[str, int]:
+        now = self.clock()
+        if self.at is None or (now - self.at).total_seconds() >= TALLY_SECONDS:
+            delivered = conn.execute(
+                sa.select(sa.func.count()).where(alerts.c.status == "delivered")
+            ).scalar_one()
+            judged: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(entries.c.status, sa.func.count())
+                    .where(entries.c.status.in_(("done", "feed")))
+                    .group_by(entries.c.status)
+                ).all()
+            )
+            self.counts = {"delivered": delivered, "done": judged.get("done", 0)}
+            self.counts["feed"] = judged.get("feed", 0)
+            self.at = now
+        return self.counts
 
 
 class _DatabaseCollector(Collector):
@@ -93,6 +148,7 @@ class _DatabaseCollector(Collector):
     def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.clock = clock
+        self.tally = _Tally(clock)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
@@ -110,49 +166,43 @@ class _DatabaseCollector(Collector):
         )
         try:
             with self.engine.connect() as conn:
-                counts: dict[str, int] = dict(
-                    conn.execute(
-                        sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
-                    ).all()
-                )
+                live = open_counts(conn)
+                tally = self.tally.read(conn)
                 now = self.clock()
                 rows = conn.execute(
                     sa.select(sources.c.name, sources.c.last_new_at, sources.c.last_ok_at).where(
                         sources.c.configured_until >= now
                     )
                 ).all()
-                kept: dict[str, int] = dict(
-                    conn.execute(
-                        sa.select(entries.c.status, sa.func.count()).group_by(entries.c.status)
-                    ).all()
-                )
         except sa.exc.SQLAlchemyError:
             log.warning("metrics.database_unavailable")
             return
-        for status in ("pending", "delivered", "dead"):
-            depth.add_metric([status], counts.get(status, 0))
+        depth.add_metric(["pending"], live["pending"])
+        depth.add_metric(["delivered"], tally["delivered"])
+        depth.add_metric(["dead"], live["dead"])
         for name, last_new, last_ok in rows:
             since = last_new or last_ok
             if since is not None:
                 stale.add_metric([name], (now - since).total_seconds())
-        for status in ("pending", "retrying", "done", "feed"):
-            backlog.add_metric([status], kept.get(status, 0))
+        backlog.add_metric(["pending"], live["entries_pending"])
+        backlog.add_metric(["retrying"], live["entries_retrying"])
+        backlog.add_metric(["done"], tally["done"])
+        backlog.add_metric(["feed"], tally["feed"])
         yield depth
         yield backlog
         yield stale
 
 
 def health(engine: Engine, *, scheduler_running: bool) -> tuple[int, dict[str, Any]]:
-    """The `/healthz` status code and body (reads the database: call off the loop)."""
+    """The `/healthz` status code and body (reads the database: call off the loop).
+
+    `outbox` gives the pending and dead alerts (read through their partial indexes)."""
     now = datetime.now(UTC)
     body: dict[str, Any] = {"scheduler": scheduler_running, "time": now.isoformat()}
     try:
         with engine.connect() as conn:
-            counts: dict[str, int] = dict(
-                conn.execute(
-                    sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
-                ).all()
-            )
+            live = open_counts(conn)
+            counts = {"pending": live["pending"], "dead": live["dead"]}
             configured = sources.c.configured_until >= now
             total, failing, unconfigured = conn.execute(
                 sa.select(

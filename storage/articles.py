@@ -57,27 +57,35 @@ def ingest_article(
     digest = content_hash(article.text)
     near = near_print(article.text)
     contain = contain_print(article.title, article.text)
-    try:
-        with engine.begin() as conn:
-            return _ingest(
-                conn,
-                article,
-                digest,
-                near,
-                contain,
-                events=events,
-                plan=plan,
-                now=now,
-                window_seconds=window_seconds,
-                key_terms=key_terms,
-                group_window_seconds=group_window_seconds,
-            )
-    except _RaceLost:
-        return IngestResult(outcome="duplicate")
+    for _attempt in range(2):  # once more if the story it joined was pruned meanwhile
+        try:
+            with engine.begin() as conn:
+                return _ingest(
+                    conn,
+                    article,
+                    digest,
+                    near,
+                    contain,
+                    events=events,
+                    plan=plan,
+                    now=now,
+                    window_seconds=window_seconds,
+                    key_terms=key_terms,
+                    group_window_seconds=group_window_seconds,
+                )
+        except _RaceLost:
+            return IngestResult(outcome="duplicate")
+        except _StoryGone:
+            continue
+    raise RuntimeError("the story this article joins was pruned twice while it was stored")
 
 
 class _RaceLost(Exception):
     """A concurrent crawl stored the same URL or GUID first: roll back, report a duplicate."""
+
+
+class _StoryGone(Exception):
+    """The story this copy joins was pruned meanwhile (`storage.retention`): start again."""
 
 
 def _ingest(
@@ -119,7 +127,9 @@ def _ingest(
     else:
         known = conn.execute(
             sa.select(stories.c.events).where(stories.c.id == story_id).with_for_update()
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if known is None:
+            raise _StoryGone
         if not set(events) <= set(known):
             conn.execute(
                 sa.update(stories)
@@ -174,14 +184,20 @@ def _ingest(
     )
 
 
-def _is_duplicate(conn: Connection, article: Article) -> bool:
+def duplicate_query(article: Article) -> sa.Select[tuple[bool]]:
+    """Whether a stored copy has `article`'s URL or canonical URL as its URL or canonical
+    URL, or its GUID within its source: each arm is answered by an index."""
     urls = {article.url, article.canonical_url} - {None}
     same = sa.or_(articles.c.url.in_(urls), articles.c.canonical_url.in_(urls))
     if article.guid:
         same = sa.or_(
             same, sa.and_(articles.c.source == article.source, articles.c.guid == article.guid)
         )
-    return conn.execute(sa.select(sa.exists().where(same))).scalar_one()
+    return sa.select(sa.exists().where(same))
+
+
+def _is_duplicate(conn: Connection, article: Article) -> bool:
+    return bool(conn.execute(duplicate_query(article)).scalar_one())
 
 
 def _story_state(conn: Connection, story_id: int, *, is_new: bool, since: datetime) -> StoryState:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from storage.containment import (
@@ -191,6 +190,19 @@ def candidate_query(
     )
 
 
+RECORD_ANCHORS = sa.text(
+    "INSERT INTO article_anchors (anchor, article_id, story_id, anchor_count, seen_at)"
+    " SELECT DISTINCT a, :article, :story, :count, :now FROM unnest(CAST(:keys AS bigint[])) AS a"
+    " ON CONFLICT DO NOTHING"
+)
+RECORD_BANDS = sa.text(
+    "INSERT INTO article_bands (band, article_id, story_id, seen_at)"
+    " SELECT DISTINCT b, :article, :story, :now FROM unnest(CAST(:keys AS bigint[])) AS b"
+    " ON CONFLICT DO NOTHING"
+)
+"""One statement each, the same text whatever the number of keys (prepared once)."""
+
+
 def record_anchors(
     conn: Connection, article_id: int, story_id: int, anchors: Sequence[int], *, now: datetime
 ) -> None:
@@ -198,20 +210,14 @@ def record_anchors(
     if not anchors:
         return
     conn.execute(
-        insert(article_anchors)
-        .values(
-            [
-                {
-                    "anchor": anchor,
-                    "article_id": article_id,
-                    "story_id": story_id,
-                    "anchor_count": len(anchors),
-                    "seen_at": now,
-                }
-                for anchor in dict.fromkeys(anchors)
-            ]
-        )
-        .on_conflict_do_nothing()
+        RECORD_ANCHORS,
+        {
+            "keys": list(anchors),
+            "article": article_id,
+            "story": story_id,
+            "count": len(anchors),
+            "now": now,
+        },
     )
 
 
@@ -222,14 +228,7 @@ def record_bands(
     if not bands:
         return
     conn.execute(
-        insert(article_bands)
-        .values(
-            [
-                {"band": band, "article_id": article_id, "story_id": story_id, "seen_at": now}
-                for band in dict.fromkeys(bands)
-            ]
-        )
-        .on_conflict_do_nothing()
+        RECORD_BANDS, {"keys": list(bands), "article": article_id, "story": story_id, "now": now}
     )
 
 

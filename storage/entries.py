@@ -6,13 +6,12 @@ rows with `FOR UPDATE SKIP LOCKED` for a time measured on the database's clock, 
 and restarts share them, and a row whose holder died is taken again once its lease ends.
 The holder then settles each row it holds (`finish_entry`, `retry_entry`); a settle from an
 owner whose lease was lost and taken over changes nothing. Finished rows are forgotten after
-`crawl.seen_retention` (`prune_entries`); until then the URL is never fetched again.
+`retention.entries` (`storage.retention`); until then the URL is never fetched again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -217,17 +216,6 @@ def list_entries(
     with engine.connect() as conn:
         rows = conn.execute(query.limit(limit)).all()
     return [_entry(r) for r in rows]
-
-
-def prune_entries(engine: Engine, *, older_than: datetime) -> int:
-    """Forget judged entries last changed before `older_than`; return how many."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            sa.delete(entries).where(
-                entries.c.status.not_in(OPEN), entries.c.updated_at < older_than
-            )
-        )
-    return int(result.rowcount or 0)
 
 
 def _entry(row: Any) -> Entry:

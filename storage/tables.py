@@ -4,8 +4,10 @@ sources   one row per source some configuration names: validators for conditiona
           health, and until when a running configuration claims it (`configured_until`)
 stories   one row per real-world story; `content_hash` of its first copy
 articles  every stored copy of a story (unique canonical URL, unique GUID per source),
-          (indexed for search: English and Russian full text, trigrams for Japanese)
-article_bands  MinHash band hashes of recent articles, to find near-duplicate copies
+          (indexed for search: English and Russian full text, trigrams for Japanese); its
+          text is dropped (set to '') after `retention.article_text`, the row is kept
+article_bands  MinHash band hashes of recent articles, to find near-duplicate copies (no
+          foreign key: they leave by age, within the window, before any article does)
 article_anchors  winnowed shingle hashes of recent articles, to find texts one contains
 entries   every entry an index yielded: its own text, and the work of reading its page
           (status, attempts, next attempt, lease on the database's clock, verdict)
@@ -14,6 +16,7 @@ alerts    the outbox: one row per story, channel and revision, with delivery sta
           notification share its `batch_id`
 channels  each channel's delivery health (unhealthy after a permanent refusal)
 labels    the desk's corrections: per story and event, 'missed' or 'wrong' (one per pair)
+pruned    per kind of row the retention job removes: how many so far, how many last time, when
 source_checks  the latest verdict of `kurilwatch sources check` per source name (its URL
           as shown: secrets redacted)
 """
@@ -92,6 +95,7 @@ stories = Table(
     Column("content_hash", String(64), nullable=False),
     Column("events", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("key_terms", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Index(None, "first_seen_at"),
     Index(
         "ix_stories_timeline",
         text("COALESCE(published_at, first_seen_at) DESC"),
@@ -126,6 +130,8 @@ articles = Table(
     UniqueConstraint("source", "guid"),
     Index(None, "content_hash"),
     Index(None, "story_id"),
+    Index(None, "canonical_url"),
+    Index("ix_articles_text_kept", "fetched_at", postgresql_where=text("text <> ''")),
     # search (storage.timeline): full text in English and Russian, trigrams for Japanese
     Index(
         "ix_articles_search_en",
@@ -148,12 +154,7 @@ article_bands = Table(
     "article_bands",
     metadata,
     Column("band", BigInteger, primary_key=True),
-    Column(
-        "article_id",
-        BigInteger,
-        ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("article_id", BigInteger, primary_key=True),
     Column("story_id", BigInteger, nullable=False),
     Column("seen_at", TIMESTAMP, nullable=False),
     Index(None, "seen_at"),
@@ -163,12 +164,7 @@ article_anchors = Table(
     "article_anchors",
     metadata,
     Column("anchor", BigInteger, primary_key=True),
-    Column(
-        "article_id",
-        BigInteger,
-        ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("article_id", BigInteger, primary_key=True),
     Column("story_id", BigInteger, nullable=False),
     Column("anchor_count", SmallInteger, nullable=False),
     Column("seen_at", TIMESTAMP, nullable=False),
@@ -257,6 +253,8 @@ alerts = Table(
         postgresql_where=text("status = 'pending' AND kind = 'also_reported' AND batch_id IS NULL"),
     ),
     Index(None, "batch_id"),
+    Index("ix_alerts_dead", "channel", postgresql_where=text("status = 'dead'")),
+    Index("ix_alerts_payload", "delivered_at", postgresql_where=text("payload IS NOT NULL")),
     Index(
         "ix_alerts_grouped",
         "group_story_id",
@@ -282,6 +280,16 @@ labels = Table(
     Column("updated_at", TIMESTAMP, nullable=False, server_default=text("now()")),
     UniqueConstraint("story_id", "event"),
     CheckConstraint("verdict IN ('missed', 'wrong')", name="verdict"),
+)
+
+pruned = Table(
+    "pruned",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("total", BigInteger, nullable=False, server_default="0"),
+    Column("last_count", BigInteger, nullable=False, server_default="0"),
+    Column("last_run_at", TIMESTAMP),
+    Column("last_cutoff", TIMESTAMP),
 )
 
 source_checks = Table(

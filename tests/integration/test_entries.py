@@ -21,7 +21,6 @@ from storage.entries import (
     count_entries,
     finish_entry,
     list_entries,
-    prune_entries,
     retry_entry,
 )
 from storage.outbox import list_alerts
@@ -200,16 +199,6 @@ def test_a_page_read_in_full_is_judged_on_its_page(engine: Engine) -> None:
     assert _ingestor(engine).judge(entry, article) == "stored"
     (done,) = list_entries(engine)
     assert (done.status, done.verdict, done.reason) == ("done", "stored", None)
-
-
-def test_prune_forgets_only_judged_entries_past_retention(engine: Engine) -> None:
-    add_entries(engine, "wire", _entries("https://a.test/old", "https://a.test/open"))
-    claimed = claim_entries(engine, owner="a", lease_seconds=60, limit=1)
-    finish_entry(engine, claimed[0].id, owner="a", judged_on="page", verdict="off_topic")
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE entries SET updated_at = now() - interval '100 days'"))
-    assert prune_entries(engine, older_than=datetime.now(UTC) - timedelta(days=90)) == 1
-    assert [e.status for e in list_entries(engine)] == ["pending"]  # open work is never pruned
 
 
 def test_the_entries_migration_keeps_what_was_decided(engine: Engine) -> None:

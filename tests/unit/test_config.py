@@ -163,6 +163,57 @@ def test_listen_off_unquoted_and_bad_values(tmp_path: Path) -> None:
         load_config(_write(tmp_path, "listen: 9464\n"), {})
 
 
+def test_retention_defaults_are_a_desks(tmp_path: Path) -> None:
+    kept = load_config(_write(tmp_path, ""), {}).retention
+    day = 86400.0
+    assert (kept.stories, kept.alerts) == (365 * day, 365 * day)
+    assert (kept.article_text, kept.payloads, kept.entries) == (90 * day, 90 * day, 90 * day)
+    text = "retention:\n  article_text: 60d\n  stories: 730d\n"
+    kept = load_config(_write(tmp_path, text), {}).retention
+    assert (kept.article_text, kept.stories) == (60 * day, 730 * day)
+
+
+def test_the_older_seen_retention_still_sets_entries(tmp_path: Path) -> None:
+    text = "crawl:\n  seen_retention: 30d\n"
+    assert load_config(_write(tmp_path, text), {}).retention.entries == 30 * 86400.0
+    text += "retention:\n  entries: 10d\n"  # the new name wins
+    assert load_config(_write(tmp_path, text), {}).retention.entries == 10 * 86400.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("retention:\n  stories: forever\n", "retention.stories: expected a duration"),
+        ("retention:\n  texts: 30d\n", "retention.texts: unknown key"),
+        ("retention:\n  batch: 1\n", "retention.batch: Input should be greater than or equal"),
+        (
+            "retention:\n  article_text: 7d\n",
+            "retention.article_text: expected at least 30d (dedup_window",
+        ),
+        (
+            "dedup_window: 60d\nretention:\n  stories: 45d\n  alerts: 45d\n",
+            "retention.stories: expected at least 60d",
+        ),
+        (
+            "alert_max_age: 10d\nretention:\n  alerts: 5d\n",
+            "retention.alerts: expected at least 10d (alert_max_age",
+        ),
+        (
+            "retention:\n  alerts: 400d\n",
+            "retention.alerts: expected at most stories (365d)",
+        ),
+    ],
+)
+def test_retention_errors_name_the_key_and_what_was_expected(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert str(caught.value).startswith(f"{path}: ")
+    assert expected in str(caught.value)
+
+
 def test_pages_on_a_non_loopback_address_need_ui_auth(tmp_path: Path) -> None:
     path = _write(tmp_path, "listen: 0.0.0.0:9464\n")
     with pytest.raises(ConfigError) as refused:

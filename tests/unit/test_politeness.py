@@ -66,6 +66,24 @@ def test_robots_cache_expires_errors_sooner() -> None:
     assert cache.get("http://ok.test") is None
 
 
+def test_robots_cache_holds_a_bounded_number_of_hosts() -> None:
+    now = [0.0]
+    cache = RobotsCache(clock=lambda: now[0], max_hosts=3)
+    for host in ("a", "b", "c"):
+        cache.put(f"http://{host}.test", AllowAll())
+    assert cache.get("http://a.test") is not None  # a is now the most recently used
+    cache.put("http://d.test", AllowAll())
+    assert len(cache) == 3
+    assert cache.get("http://b.test") is None  # the least recently used went
+    assert all(cache.get(f"http://{h}.test") is not None for h in ("a", "c", "d"))
+    for host in range(1000):  # an aggregator naming many hosts never grows it past the bound
+        cache.put(f"http://host{host}.test", DisallowAll("robots.txt answered 503"))
+    assert len(cache) == 3
+    now[0] = 301.0  # expired verdicts go before live ones are pushed out
+    cache.put("http://e.test", AllowAll())
+    assert len(cache) == 1 and cache.get("http://e.test") is not None
+
+
 @pytest.mark.parametrize(
     ("address", "blocked"),
     [
