@@ -23,13 +23,23 @@ fetches the page and runs `trafilatura.extract(html, url=link)`; the wall time o
 subprocess, interpreter start-up and imports included. It prints one JSON line (pages,
 pages with text, its own in-process seconds).
 
-The two alternate (kurilwatch, bare, kurilwatch, bare, …) for `--runs` rounds; the table
-gives the medians and the ratio kurilwatch / bare (target ≤ 1.2), and the CPU seconds (user +
-system, extraction workers included; `bench.codepath.children_cpu`) of both sides, which on a
-machine shared with other work vary far less than wall times.
+Fair bare side (like for like): the same loop given what kurilwatch is given, `python
+bench/ingest.py --bare FEEDURL --workers N --concurrency C`: the pages fetched by one
+`httpx.AsyncClient`, at most C at once (kurilwatch's `crawl.concurrency_per_domain`, 2: the
+pages are on one host), and extracted as they arrive in a pool of N worker processes
+(`ProcessPoolExecutor`, "spawn"; N = kurilwatch's default `crawl.extract_workers`, one per
+core), pool start-up included. The old, sequential single-process loop flatters kurilwatch:
+it is reported beside the fair one, not instead of it.
+
+The three alternate (kurilwatch, bare, fair bare, kurilwatch, …) for `--runs` rounds; the
+table gives the medians and the ratios kurilwatch / bare (the old one, target ≤ 1.2) and
+kurilwatch / fair bare, and the CPU seconds (user + system, extraction workers included;
+`bench.codepath.children_cpu`) of every side, which on a machine shared with other work vary
+far less than wall times.
 
 Usage: .venv/bin/python bench/ingest.py [--runs 3] [--code DIR] [--migrate-in-run] [--json]
-       .venv/bin/python bench/ingest.py --bare FEEDURL     (the baseline; run by the above)
+       .venv/bin/python bench/ingest.py --bare FEEDURL [--workers N --concurrency C]
+           (the baselines; run by the above)
 `--code DIR` runs the kurilwatch commands with PYTHONPATH=DIR in front, so an older checkout
 (a git worktree such as /work/before) is measured with this venv. `--json` adds one final
 line of key figures (for bench/run_all.py). Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL,
@@ -41,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -66,6 +77,10 @@ SHARED = ROOT.parent / "shared"
 CORPORA = ("corpora/trafilatura-eval", "corpora/newspaper4k-testdata")
 MIN_PAGES = 250
 TARGET = 1.2
+FAIR_WORKERS = os.cpu_count() or 1
+"""kurilwatch's default `crawl.extract_workers`: one per core (`crawler.workers`)."""
+FAIR_CONCURRENCY = 2
+"""kurilwatch's default `crawl.concurrency_per_domain` (the pages are on one host)."""
 
 
 def bare(feed_url: str) -> None:
@@ -88,6 +103,52 @@ def bare(feed_url: str) -> None:
                 chars += len(text)
     seconds = time.perf_counter() - started
     print(json.dumps({"pages": len(links), "extracted": extracted, "chars": chars, "s": seconds}))
+
+
+def _extract_one(html: bytes, url: str) -> int:
+    """trafilatura's text length of one page (0: none), in a worker process."""
+    import trafilatura
+
+    text = trafilatura.extract(html, url=url)
+    return len(text) if text else 0
+
+
+def bare_fair(feed_url: str, workers: int, concurrency: int) -> None:
+    """The fair baseline, in its own interpreter: pages fetched `concurrency` at a time and
+    extracted as they arrive in `workers` processes."""
+    started = time.perf_counter()
+    import asyncio
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import feedparser
+    import httpx
+
+    async def main(pool: ProcessPoolExecutor) -> list[int]:
+        loop = asyncio.get_running_loop()
+        gate = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(timeout=60) as client:
+            feed = feedparser.parse((await client.get(feed_url)).content)
+            links = [entry.link for entry in feed.entries]
+
+            async def one(link: str) -> int:
+                async with gate:
+                    response = await client.get(link)
+                response.raise_for_status()
+                return await loop.run_in_executor(pool, _extract_one, response.content, link)
+
+            return await asyncio.gather(*(one(link) for link in links))
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        lengths = asyncio.run(main(pool))
+    seconds = time.perf_counter() - started
+    extracted = sum(1 for n in lengths if n)
+    print(
+        json.dumps(
+            {"pages": len(lengths), "extracted": extracted, "chars": sum(lengths), "s": seconds}
+        )
+    )
 
 
 def find_pages() -> list[Path] | str:
@@ -207,13 +268,14 @@ def _json(line: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def run_bare(site: Any) -> tuple[float, dict[str, Any]]:
-    """`python bench/ingest.py --bare FEED` in a fresh interpreter, timed from outside (its
-    CPU seconds added to its report as "cpu")."""
+def run_bare(site: Any, fair: tuple[int, int] | None = None) -> tuple[float, dict[str, Any]]:
+    """`python bench/ingest.py --bare FEED` in a fresh interpreter (with `fair`, `--workers N
+    --concurrency C`), timed from outside (its CPU seconds added to its report as "cpu")."""
     cpu = children_cpu()
     started = time.perf_counter()
+    extra = [] if fair is None else ["--workers", str(fair[0]), "--concurrency", str(fair[1])]
     done = subprocess.run(
-        [sys.executable, __file__, "--bare", site.url("/ingest/feed.xml")],
+        [sys.executable, __file__, "--bare", site.url("/ingest/feed.xml"), *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -242,6 +304,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bare", metavar="FEEDURL", help="run the baseline on this feed")
     parser.add_argument("--runs", type=int, default=3, help="rounds of (kurilwatch, bare)")
+    parser.add_argument("--workers", type=int, help="with --bare: the fair loop's processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="with --workers: fetches")
     parser.add_argument("--code", type=Path, help="import kurilwatch's code from this checkout")
     parser.add_argument(
         "--migrate-in-run", action="store_true", help="leave the schema to the timed command"
@@ -249,7 +313,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     args = parser.parse_args()
     if args.bare:
-        bare(args.bare)
+        if args.workers:
+            bare_fair(args.bare, args.workers, args.concurrency)
+        else:
+            bare(args.bare)
         return 0
     if args.code is not None and not (args.code / "scheduler" / "cli.py").is_file():
         parser.error(f"--code {args.code}: not a kurilwatch checkout")
@@ -263,7 +330,9 @@ def main() -> int:
     pages = found
     kw_runs: list[KwRun] = []
     bare_runs: list[tuple[float, dict[str, Any]]] = []
+    fair_runs: list[tuple[float, dict[str, Any]]] = []
     problems: list[str] = []
+    fair = (FAIR_WORKERS, FAIR_CONCURRENCY)
     with Site(pages=pages) as site:
         for round_ in range(args.runs):
             kw = run_kurilwatch(site, len(pages), round_, args)
@@ -279,7 +348,12 @@ def main() -> int:
             if report["pages"] != len(pages):
                 problems.append(f"run {round_ + 1}: bare fetched {report['pages']} pages")
             print(f"  run {round_ + 1}: bare {wall:.2f} s", file=sys.stderr, flush=True)
-    figures = report_table(args, pages, kw_runs, bare_runs, problems)
+            wall, report = run_bare(site, fair)
+            fair_runs.append((wall, report))
+            if report["pages"] != len(pages):
+                problems.append(f"run {round_ + 1}: fair bare fetched {report['pages']} pages")
+            print(f"  run {round_ + 1}: fair bare {wall:.2f} s", file=sys.stderr, flush=True)
+    figures = report_table(args, pages, kw_runs, bare_runs, problems, fair_runs)
     if args.json:
         print(json.dumps(figures))
     return 1 if problems else 0
@@ -291,8 +365,12 @@ def report_table(
     kw_runs: list[KwRun],
     bare_runs: list[tuple[float, dict[str, Any]]],
     problems: list[str],
+    fair_runs: list[tuple[float, dict[str, Any]]],
 ) -> dict[str, Any]:
     """Print the human table; return the figures for `--json`."""
+    fair_wall = statistics.median(w for w, _ in fair_runs)
+    fair_inner = statistics.median(float(r["s"]) for _, r in fair_runs)
+    fair_cpu = statistics.median(float(r["cpu"]) for _, r in fair_runs)
     kw_wall = statistics.median(r.wall for r in kw_runs)
     kw_poll = statistics.median(r.poll for r in kw_runs)
     pages_after = [r.pages_after for r in kw_runs if r.pages_after is not None]
@@ -330,19 +408,26 @@ def report_table(
         f" text from {bare_runs[-1][1]['extracted']} of {bare_runs[-1][1]['pages']} pages"
     )
     print(
-        f"{'ratio kurilwatch / bare':34} {ratio:9.2f}  target ≤ {TARGET}: "
+        f"{f'fair bare ({FAIR_WORKERS} processes, {FAIR_CONCURRENCY} fetches)':34}"
+        f" {fair_wall:9.2f}  in-process {fair_inner:.2f} s; text from"
+        f" {fair_runs[-1][1]['extracted']} of {fair_runs[-1][1]['pages']} pages"
+    )
+    print(
+        f"{'ratio kurilwatch / bare (old)':34} {ratio:9.2f}  target ≤ {TARGET}: "
         + ("met" if ratio <= TARGET else "NOT met")
     )
+    print(f"{'ratio kurilwatch / fair bare':34} {kw_wall / fair_wall:9.2f}  like for like")
     print(f"(medians of {n} alternating runs each)")
     per_run = ", ".join(
-        f"{r.wall:.2f}/{w:.2f}" for r, (w, _) in zip(kw_runs, bare_runs, strict=True)
+        f"{r.wall:.2f}/{w:.2f}/{f:.2f}"
+        for r, (w, _), (f, _) in zip(kw_runs, bare_runs, fair_runs, strict=True)
     )
-    print(f"per run kurilwatch/bare (s): {per_run}")
+    print(f"per run kurilwatch/bare/fair bare (s): {per_run}")
     kw_cpu = statistics.median(r.cpu for r in kw_runs)
     bare_cpu = statistics.median(float(r["cpu"]) for _, r in bare_runs)
     print(
         f"CPU seconds (user + system, median): kurilwatch {kw_cpu:.2f}, bare {bare_cpu:.2f}"
-        f" (ratio {kw_cpu / bare_cpu:.2f}); per run "
+        f" (ratio {kw_cpu / bare_cpu:.2f}), fair bare {fair_cpu:.2f}; per run "
         + ", ".join(
             f"{r.cpu:.2f}/{float(b['cpu']):.2f}"
             for r, (_, b) in zip(kw_runs, bare_runs, strict=True)
@@ -380,6 +465,10 @@ def report_table(
         "schema_upgrade_s": round(statistics.median(upgrades), 3) if upgrades else None,
         "baseline_s": round(bare_wall, 3),
         "ratio": round(ratio, 3),
+        "fair_baseline_s": round(fair_wall, 3),
+        "fair_baseline_cpu_s": round(fair_cpu, 3),
+        "fair_ratio": round(kw_wall / fair_wall, 3),
+        "fair": {"workers": FAIR_WORKERS, "concurrency": FAIR_CONCURRENCY},
         "target": TARGET,
         "met": met,
         "outcomes": mean_outcomes,
@@ -387,8 +476,11 @@ def report_table(
         "row": {
             "benchmark": f"ingest {len(pages)} pages, `run --once` incl. start-up",
             "kurilwatch": f"{kw_wall:.2f} s",
-            "baseline": f"{bare_wall:.2f} s (httpx + trafilatura, sequential)",
-            "figure": f"ratio {ratio:.2f}",
+            "baseline": (
+                f"{bare_wall:.2f} s (httpx + trafilatura, sequential); fair"
+                f" {fair_wall:.2f} s ({FAIR_WORKERS} processes, {FAIR_CONCURRENCY} fetches)"
+            ),
+            "figure": f"ratio {ratio:.2f}; fair {kw_wall / fair_wall:.2f}",
             "target": f"≤ {TARGET}",
             "met": met,
         },

@@ -1,4 +1,4 @@
-"""Every speed and scale benchmark of issue 8, and the eval feed of issue 13, in one table.
+"""Every speed and scale benchmark of issues 8 and 18, and the eval feed of issue 13, in one table.
 
 Runs these one after another, each as a subprocess of its own with `--json`, echoing its
 human-readable output to stderr as it goes, and then prints one markdown table to stdout
@@ -14,6 +14,10 @@ line of each:
   (`--cycles 80 --max-minutes 20`); ~88 min (~15 min)
 - eval_feed_ok, eval_feed_blocked (issue 13): `bench/eval_feed.py --pages ok` and
   `--pages blocked` (the same quick); ~0.5 min each
+- poll_scale (issue 18): `bench/poll_scale.py --sources 10000 --every 60 --minutes 30`
+  (`--minutes 3`); ~32 min (~5 min)
+- replicas (issue 18): `bench/replicas.py --minutes 5` (`--minutes 2`), 1, 2 and 3
+  daemons; ~20 min (~9 min)
 
 ingest and poll_many time kurilwatch and a bare baseline on the same input in the same run
 (medians, ratio); time_to_alert, dedup_scale, memory and the eval feed have a target
@@ -70,6 +74,13 @@ BENCHMARKS = (
     ),
     Benchmark("eval_feed_ok", "eval_feed.py", ("--pages", "ok"), ("--pages", "ok")),
     Benchmark("eval_feed_blocked", "eval_feed.py", ("--pages", "blocked"), ("--pages", "blocked")),
+    Benchmark(
+        "poll_scale",
+        "poll_scale.py",
+        ("--sources", "10000", "--every", "60", "--minutes", "30"),
+        ("--sources", "10000", "--every", "60", "--minutes", "3"),
+    ),
+    Benchmark("replicas", "replicas.py", ("--minutes", "5"), ("--minutes", "2")),
 )
 COLUMNS = ("benchmark", "kurilwatch", "baseline", "ratio / figure", "target", "met?")
 

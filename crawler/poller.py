@@ -9,6 +9,7 @@ hosts. `Poller` opens one `PollSpider` crawl and submits each poll to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -45,9 +46,9 @@ class Poller:
     ) -> PollReport:
         """Read `source`'s index once, handing its entries to `keep`; at most `timeout` s."""
         spider = await self._spider()
-        poll = Poll(source=source, keep=keep, since=since, deadline=time.monotonic() + timeout)
+        poll = Poll(source=source, keep=keep, since=since, timeout=timeout)
         spider.submit(poll)
-        await self._wait(spider, poll, timeout, "poll")
+        await self._wait(spider, poll)
         return poll.report
 
     async def fetch_pages(
@@ -63,18 +64,26 @@ class Poller:
         Entries whose outcome was not handed over in time are not in `batch.judged`.
         """
         spider = await self._spider()
-        batch = PageBatch(
-            entries=entries, judge=judge, sources=sources, deadline=time.monotonic() + timeout
-        )
+        batch = PageBatch(entries=entries, judge=judge, sources=sources, timeout=timeout)
         spider.fetch_pages(batch)
-        await self._wait(spider, batch, timeout, "page fetch")
+        await self._wait(spider, batch)
         return batch
 
-    async def _wait(self, spider: PollSpider, work: Work, timeout: float, what: str) -> None:
+    async def _wait(self, spider: PollSpider, work: Work) -> None:
+        """Wait for `work` until it is done or its time runs out (`Work.give_up_at`: its
+        timeout counts from its first request sent, and its turn is awaited for at most
+        `QUEUED_TIMEOUTS` timeouts); then close it, saying which it was."""
         try:
-            await asyncio.wait_for(work.done.wait(), timeout)
-        except TimeoutError:
-            work.close(f"{what} timed out after {timeout:g}s")
+            while True:
+                work.wake.clear()
+                if work.done.is_set():
+                    break
+                left = work.give_up_at - time.monotonic()
+                if left <= 0:
+                    work.close(work.over())
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(work.wake.wait(), left)
         finally:
             spider.forget(work)
 

@@ -73,10 +73,25 @@ def scrapy_settings(
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
             "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
         },
+        # a poll's timeout counts from when its request is sent (crawler.spiders.SentClock)
+        "DOWNLOAD_HANDLERS": {
+            "http": "crawler.spiders.SentClock",
+            "https": "crawler.spiders.SentClock",
+        },
         "SPIDER_MIDDLEWARES": {
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,  # depth stats only
         },
-        "CONCURRENT_REQUESTS": 32,
+        # Scrapy counts a request waiting for its host's slot as in the downloader, and
+        # takes no more from its scheduler once CONCURRENT_REQUESTS are: one host with a
+        # queue (a feed of 46 new pages, concurrency 2) held every other host back. Polls
+        # at once are capped by `crawl.max_polls`, each host by `concurrency_per_domain`;
+        # this only has to stay out of their way. Scrapy's scheduler hands out requests of
+        # the least busy hosts first (DownloaderAwarePriorityQueue, its default), and
+        # within a host first come, first served: the default last-in, first-out order let
+        # later polls overtake one waiting its turn until it timed out.
+        "CONCURRENT_REQUESTS": 1024,
+        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": True,

@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -116,16 +117,54 @@ def parse_index(
 
 @dataclass(eq=False, slots=True, kw_only=True)
 class Work:
-    """Requests of one poll or page batch in flight in the shared spider."""
+    """Requests of one poll or page batch in flight in the shared spider.
+
+    Its `timeout` is its own time: it counts from when its first request is handed to the
+    network (`sent_at`, set by `SentClock`), not while that request waits its turn behind
+    other work in the crawl's queues; no request of it outlives `deadline`.
+    """
 
     pending: int = 0
     """Requests and callbacks not yet finished."""
     closed: bool = False
     """Given up (timed out or crawl stopped): callbacks still running follow nothing more."""
-    deadline: float = math.inf
-    """`time.monotonic()` by which the work must be done; no request of it outlives it."""
+    timeout: float = math.inf
+    """Seconds the work may take from its first request sent."""
+    queued_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the work entered the crawl."""
+    sent_at: float | None = None
+    """`time.monotonic()` when its first request was handed to the network; None before."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the work is sent or done: whoever waits on it looks again."""
     error: str | None = None
+    what: str = "work"
+
+    @property
+    def deadline(self) -> float:
+        """`time.monotonic()` by which the work must be done (none before it is sent)."""
+        return math.inf if self.sent_at is None else self.sent_at + self.timeout
+
+    @property
+    def give_up_at(self) -> float:
+        """`time.monotonic()` when the work is given up: its deadline once sent, else when
+        it has waited `QUEUED_TIMEOUTS` of its timeouts for its turn."""
+        if self.sent_at is None:
+            return self.queued_at + QUEUED_TIMEOUTS * self.timeout
+        return self.deadline
+
+    def over(self) -> str:
+        """Why the work is over when its time has run out, in words for `last_error`."""
+        if self.sent_at is None:
+            waited = QUEUED_TIMEOUTS * self.timeout
+            return f"{self.what} queued {waited:g}s behind other requests, never requested"
+        return f"{self.what} timed out after {self.timeout:g}s"
+
+    def sending(self, now: float) -> None:
+        """A request of this work is being handed to the network now."""
+        if self.sent_at is None:
+            self.sent_at = now
+            self.wake.set()
 
     def begin(self) -> None:
         """One more request in flight."""
@@ -136,6 +175,7 @@ class Work:
         self.pending -= 1
         if self.pending <= 0:
             self.done.set()
+            self.wake.set()
 
     def close(self, reason: str) -> None:
         """Stop following anything for this work, and finish it now."""
@@ -143,6 +183,11 @@ class Work:
             self.error = self.error or reason
         self.closed = True
         self.done.set()
+        self.wake.set()
+
+
+class PollOver(IgnoreRequest):
+    """A request of a poll (or page batch) that is over: given up, or out of time."""
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -153,6 +198,7 @@ class Poll(Work):
     keep: Keep
     since: datetime
     report: PollReport = field(default_factory=PollReport)
+    what: str = "poll"
 
     def close(self, reason: str) -> None:
         """Stop following anything for this poll; the report names the reason."""
@@ -172,8 +218,12 @@ class PageBatch(Work):
     outcomes: Counter[str] = field(default_factory=Counter)
     judged: set[int] = field(default_factory=set)
     """Ids of the entries whose outcome was handed to `judge`."""
+    what: str = "page fetch"
 
 
+QUEUED_TIMEOUTS = 3
+"""A poll (or page batch) whose first request waited this many of its timeouts for its turn
+is given up unsent."""
 POLL = "kurilwatch_poll"
 SOURCE = "kurilwatch_source"
 
@@ -480,34 +530,56 @@ class PollSpider(scrapy.Spider):
 
 
 class PollDeadlineMiddleware:
-    """Downloader middleware: no download of a poll outlives the poll.
+    """Downloader middleware: no request of a poll that is over enters the downloader.
 
-    Every attempt (retries included) gets `download_timeout` cut to what is left of its
-    poll's `crawl.timeout`, and an attempt after the deadline is dropped: a poll that timed
-    out would otherwise leave a hanging download, and its retry, holding one of the host's
-    `concurrency_per_domain` places for the full download timeout, starving the host's
-    other sources.
+    A request of a poll (or page batch) that was given up, or whose deadline has passed, is
+    dropped here; `SentClock` cuts the timeout of the ones that are sent.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PollDeadlineMiddleware:
+        """Scrapy's constructor hook."""
+        return cls()
+
+    async def process_request(self, request: Request) -> None:
+        """Drop the request of a poll that is over."""
+        poll = request.meta.get(POLL)
+        if isinstance(poll, Work) and (poll.closed or poll.deadline <= time.monotonic()):
+            raise PollOver(poll.error or poll.over())
+
+
+class SentClock(HTTP11DownloadHandler):
+    """Scrapy's HTTP download handler, starting each poll's own clock as its request is sent.
+
+    The handler is called when the downloader hands a request to the network, after it
+    waited its turn for the host's slot: the first request of a poll (or page batch) starts
+    the poll's `timeout` then (`Work.sending`), and every attempt (retries included) gets
+    `download_timeout` cut to what is left of it. A request of a poll that is over by then
+    is not sent. Without the cut, a poll that timed out would leave a hanging download, and
+    its retry, holding one of the host's `concurrency_per_domain` places for the full
+    download timeout, starving the host's other sources.
     """
 
     MIN_TIMEOUT = 0.5
 
     def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
         self.download_timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> PollDeadlineMiddleware:
-        """Scrapy's constructor hook."""
-        return cls(crawler)
-
-    async def process_request(self, request: Request) -> None:
-        """Cut the attempt's timeout to the poll's deadline; drop it past the deadline."""
-        poll = request.meta.get(POLL)
-        if not isinstance(poll, Work):
-            return
-        left = poll.deadline - time.monotonic()
-        if left <= 0 or poll.closed:
-            raise IgnoreRequest("the poll is over")
-        request.meta["download_timeout"] = max(self.MIN_TIMEOUT, min(self.download_timeout, left))
+    async def download_request(self, request: Request) -> Response:
+        """Start the poll's clock, cut the attempt's timeout to it, then download."""
+        work = request.meta.get(POLL)
+        if isinstance(work, Work):
+            now = time.monotonic()
+            if work.closed:
+                raise PollOver(work.error or work.over())
+            work.sending(now)
+            left = work.deadline - now
+            if left <= 0:
+                raise PollOver(work.over())
+            timeout = request.meta.get("download_timeout") or self.download_timeout
+            request.meta["download_timeout"] = max(self.MIN_TIMEOUT, min(timeout, left))
+        return await super().download_request(request)
 
 
 def _without_userinfo(url: str) -> tuple[str, str | None]:
@@ -584,7 +656,7 @@ def _describe(failure: Failure) -> str:
     words = network_failure(error, request.url if request is not None else None)
     if words is not None:
         return words
-    if isinstance(error, RobotsForbidden):
+    if isinstance(error, RobotsForbidden | PollOver):
         return str(error)[:300]
     kind = type(error).__name__
     return f"{kind}: {failure.getErrorMessage()}"[:300]

@@ -294,7 +294,7 @@ class CrawlConfig(_Strict):
     """After this long of transient failures, an entry is judged on its feed text."""
     failure_backoff_max: Duration = 6 * 3600.0
     """A failing source is polled less often, its interval doubling up to this."""
-    max_polls: int = Field(default=16, ge=1, le=512)
+    max_polls: int = Field(default=64, ge=1, le=512)
     """Polls running at once in one daemon; more wait their turn (bounds memory at start)."""
     extract_workers: int | None = Field(default=None, ge=0, le=64)
     """Processes extracting articles (default: one per core; 0: a thread of the daemon)."""

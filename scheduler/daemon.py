@@ -3,8 +3,9 @@
 `run(settings, engine, once=…)` installs the asyncio reactor, claims the configured sources
 (renewed while it runs; see `storage.sources`), builds the shared resources in an
 `AsyncExitStack` (closed in reverse order), and either polls every source once and
-delivers what is due (`--once`), or schedules one interval job per source (polled at start,
-then every `every:` with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
+delivers what is due (`--once`), or schedules one interval job per source (first polled at
+`first_poll`: at start for a few sources, spread over the interval for many; then every
+`every:` with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
 plus one outbox drain per channel (so a slow receiver holds up only its own channel), until
 SIGTERM or SIGINT. On a signal it stops scheduling, lets
 in-flight work finish within `SHUTDOWN_GRACE` seconds, stops what is left, and exits 0.
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import logging
 import random
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -58,6 +61,25 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 15.0
 CONFIG_POLL_SECONDS = 2.0
+SPREAD_RATE = 20.0
+"""First polls a second at start: the sources of a larger configuration are spread out."""
+DATABASE_THREADS = 16
+"""Threads the jobs' database statements (and index parsing) run in; at most the engine's
+pool (`storage.engine.POOL_SIZE`), so no thread waits for a connection."""
+
+
+def first_poll(name: str, every: float, count: int, now: datetime) -> datetime:
+    """When source `name` (of `count` sources polled every `every` s) is first polled.
+
+    Each source gets a fixed point, drawn from a hash of its name, within the first
+    `count / SPREAD_RATE` seconds, or within its interval if that is shorter: a few sources
+    are all polled at start, and ten thousand every minute are spread over the minute rather
+    than all asked for at once (and again at once every interval after). The same name
+    gets the same point at every start.
+    """
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    fraction = int.from_bytes(digest, "big") / 2.0**64
+    return now + timedelta(seconds=fraction * min(every, count / SPREAD_RATE))
 
 
 def utcnow() -> datetime:
@@ -120,6 +142,9 @@ async def _main(
 
     rules, ruleset = rules_in_force(settings)
 
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="kurilwatch")
+    )
     sources = [s.to_source() for s in settings.sources]
     claim = settings.crawl.source_claim
     await asyncio.to_thread(sync_sources, engine, sources, claim_seconds=claim)
@@ -329,7 +354,7 @@ async def _run_forever(
             name=f"poll {source.name}",
             seconds=source.every_seconds,
             jitter=min(source.every_seconds * 0.1, 30.0),
-            next_run_time=now,
+            next_run_time=first_poll(source.name, source.every_seconds, len(sources), now),
             misfire_grace_time=max(30, int(source.every_seconds)),
         )
     drains = [
@@ -418,6 +443,7 @@ async def _run_forever(
     # Pause first: APScheduler's asyncio executor cancels running jobs on shutdown, and a
     # drain cancelled between a receiver's 200 and its record would send the alert twice.
     scheduler.pause()
+    rt.stopping = True  # polls waiting for a place end without a poll (and without an error)
     if inflight:
         _done, pending = await asyncio.wait(set(inflight), timeout=SHUTDOWN_GRACE)
         if pending:

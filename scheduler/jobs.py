@@ -133,6 +133,8 @@ class Runtime:
     metrics: Metrics | None = None
     polls: asyncio.Semaphore | None = None
     """At most `crawl.max_polls` crawls at once (made on first use, inside the loop)."""
+    stopping: bool = False
+    """The daemon is stopping: polls still waiting for a place are not started (nor failed)."""
     instance: str = field(default_factory=worker_id)
     """Who holds the leases this run takes (sources, entries, outbox rows)."""
     _sources: dict[str, Source] = field(default_factory=dict)
@@ -178,6 +180,9 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         log.info("source.poll_skipped", extra={"source": configured.name, "reason": "running"})
         return None
     async with lock, rt.polls:
+        if rt.stopping:  # waited for a place while the daemon began to stop: not started
+            log.info("source.poll_skipped", extra={"source": configured.name, "reason": "stopping"})
+            return None
         try:
             source = await _take(rt, configured)
         except SourceNotFound:  # pruned while this run names it: it is ours again

@@ -27,6 +27,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0018_retention"
 """The newest migration; a test holds it equal to Alembic's head of `MIGRATIONS`."""
 _ADVISORY_MIGRATE_KEY = 0x6B7572696C  # "kuril": one schema upgrade at a time
+POOL_SIZE = 16
+"""Connections an engine keeps: one per thread of the daemon's statements
+(`scheduler.daemon.DATABASE_THREADS`); made as they are first needed."""
 
 
 def database_url(raw: str) -> URL:
@@ -76,8 +79,8 @@ def open_database(
     engine = sa.create_engine(
         database_url(url),
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=POOL_SIZE,
+        max_overflow=4,
         connect_args={} if connect_timeout is None else {"connect_timeout": connect_timeout},
     )
     try:

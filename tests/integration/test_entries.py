@@ -74,6 +74,23 @@ def test_an_entry_is_kept_once_whatever_lists_it(engine: Engine) -> None:
     assert count_entries(engine)["pending"] == 3
 
 
+def test_a_claim_takes_only_the_entries_of_the_sources_named(engine: Engine) -> None:
+    add_entries(engine, "wire", _entries("https://a.test/w1", "https://a.test/w2"))
+    add_entries(engine, "other", _entries("https://b.test/o1"))
+    add_entries(engine, "third", _entries("https://c.test/t1"))
+    # a daemon of many sources names them all: one array parameter, however many
+    names = ["wire", *(f"unused-{i}" for i in range(10_000)), "third"]
+    claimed = claim_entries(engine, owner="a", lease_seconds=60, limit=50, sources=names)
+    assert sorted(e.url for e in claimed) == [
+        "https://a.test/w1",
+        "https://a.test/w2",
+        "https://c.test/t1",
+    ]
+    assert claim_entries(engine, owner="a", lease_seconds=60, limit=50, sources=[]) == []
+    [other] = claim_entries(engine, owner="a", lease_seconds=60, limit=50, sources=["other"])
+    assert other.url == "https://b.test/o1"
+
+
 def test_claims_never_overlap_and_a_dead_holders_lease_runs_out(engine: Engine) -> None:
     add_entries(engine, "wire", _entries(*(f"https://a.test/{i}" for i in range(40))))
     got: dict[str, list[int]] = {}
