@@ -22,7 +22,7 @@ from tests.support.receiver import WebhookReceiver
 from tests.support.stories import STORIES
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-"""Debian's `libfaketime` package (.ci/run installs it)."""
+"""Debian's `libfaketime` package (scripts/test installs it as root)."""
 AHEAD = 90.0
 
 
