@@ -349,7 +349,7 @@ async def _run_forever(
         scheduler.add_job(
             tracked(poll_source),
             "interval",
-            args=[rt, source],
+            args=[rt, source, True],
             id=f"source:{source.name}",
             name=f"poll {source.name}",
             seconds=source.every_seconds,

@@ -20,6 +20,7 @@ channel side by side.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -171,8 +172,16 @@ def poll_delay(every: float, failures: int, *, cap: float) -> float:
     return min(max(cap, every), every * 2.0 ** min(failures, 30))
 
 
-async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
-    """Crawl `configured` once and record the outcome; None if a poll of it is running."""
+FRESH_SHARE = 0.5
+"""A scheduled poll counts as fresh for the other replicas for this share of its interval."""
+
+
+async def poll_source(
+    rt: Runtime, configured: Source, scheduled: bool = False
+) -> PollReport | None:
+    """Crawl `configured` once and record the outcome; None if a poll of it is running, or,
+    for a `scheduled` poll, if another daemon on the database has polled it within
+    `FRESH_SHARE` of its interval (replicas share the polls; see `take_source`)."""
     lock = rt.locks.setdefault(configured.name, asyncio.Lock())
     if rt.polls is None:
         rt.polls = asyncio.Semaphore(rt.settings.crawl.max_polls)
@@ -184,10 +193,10 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
             log.info("source.poll_skipped", extra={"source": configured.name, "reason": "stopping"})
             return None
         try:
-            source = await _take(rt, configured)
+            source = await _take(rt, configured, scheduled)
         except SourceNotFound:  # pruned while this run names it: it is ours again
             await renew_claims(rt, [configured])
-            source = await _take(rt, configured)
+            source = await _take(rt, configured, scheduled)
         if source is None:
             log.info(
                 "source.poll_skipped",
@@ -204,10 +213,18 @@ async def poll_source(rt: Runtime, configured: Source) -> PollReport | None:
         return report
 
 
-async def _take(rt: Runtime, configured: Source) -> Source | None:
+async def _take(rt: Runtime, configured: Source, scheduled: bool) -> Source | None:
     lease = rt.settings.crawl.timeout + 60  # a poll is ended at crawl.timeout
     return await asyncio.to_thread(
-        take_source, rt.engine, configured, owner=rt.instance, seconds=lease
+        functools.partial(
+            take_source,
+            rt.engine,
+            configured,
+            owner=rt.instance,
+            seconds=lease,
+            fresh_seconds=configured.every_seconds * FRESH_SHARE,
+            scheduled=scheduled,
+        )
     )
 
 

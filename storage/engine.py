@@ -24,7 +24,7 @@ from storage.embedded import EmbeddedPostgres, start_embedded
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0018_retention"
+HEAD = "0020_source_freshness_share"
 """The newest migration; a test holds it equal to Alembic's head of `MIGRATIONS`."""
 _ADVISORY_MIGRATE_KEY = 0x6B7572696C  # "kuril": one schema upgrade at a time
 POOL_SIZE = 16

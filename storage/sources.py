@@ -314,7 +314,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def take_source(engine: Engine, configured: Source, *, owner: str, seconds: float) -> Source | None:
+def take_source(
+    engine: Engine,
+    configured: Source,
+    *,
+    owner: str,
+    seconds: float,
+    fresh_seconds: float = 0.0,
+    scheduled: bool = False,
+) -> Source | None:
     """Take source `configured` for `seconds` (on the database's clock) and load its
     validators, in one statement.
 
@@ -322,6 +330,9 @@ def take_source(engine: Engine, configured: Source, *, owner: str, seconds: floa
     time this way: the row is locked with `FOR UPDATE SKIP LOCKED` and its lease checked
     against the database's `now()`, so two daemons never crawl it at once whatever their
     clocks say, and a lease left by a daemon that died lapses by itself.
+    Replicas also share the polls: taking marks the source fresh for `fresh_seconds` (by
+    `owner`), and a `scheduled` take by another owner is refused (None) while it is fresh:
+    another daemon has just polled it. An unscheduled take (`run --once`) always polls.
     The taker's URL and kind go into the row: validators that another configuration left
     there for another URL under the same name are dropped, never sent to this one.
 
@@ -334,6 +345,8 @@ def take_source(engine: Engine, configured: Source, *, owner: str, seconds: floa
         "p_seconds": max(0.0, seconds),
         "p_url": configured.url,
         "p_kind": configured.kind,
+        "p_fresh": max(0.0, fresh_seconds),
+        "p_scheduled": scheduled,
     }
     with _autocommit(engine) as conn:
         row = conn.execute(_LEASE, params).first()
@@ -365,6 +378,12 @@ def _autocommit(engine: Engine) -> sa.Connection:
 # The per-poll statements are built once, with bound parameters: SQLAlchemy then finds the
 # compiled form by the statement object rather than building a new one and hashing it each
 # time (0.4 ms of CPU per statement down to 0.2 ms, twice per poll, measured by bench/poll_many).
+_FRESH_ELSEWHERE = sa.and_(
+    sa.bindparam("p_scheduled", type_=sa.Boolean),
+    sources.c.fresh_until > sa.func.now(),
+    sources.c.fresh_by != sa.bindparam("p_owner"),
+)
+"""A scheduled take, and another daemon polled the source less than its fresh time ago."""
 _FREE = (
     sa.select(sources.c.id)
     .where(
@@ -374,13 +393,17 @@ _FREE = (
             sources.c.leased_until < sa.func.now(),
             sources.c.leased_by == sa.bindparam("p_owner"),
         ),
+        sa.not_(sa.func.coalesce(_FRESH_ELSEWHERE, False)),
     )
     .with_for_update(skip_locked=True)
 )
 _HOLDER = sa.select(
-    sa.and_(
-        sources.c.leased_until >= sa.func.now(),
-        sources.c.leased_by != sa.bindparam("p_owner"),
+    sa.or_(
+        sa.and_(
+            sources.c.leased_until >= sa.func.now(),
+            sources.c.leased_by != sa.bindparam("p_owner"),
+        ),
+        _FRESH_ELSEWHERE,
     ).label("held")
 ).where(sources.c.name == sa.bindparam("p_name"))
 _SAME_TARGET = sa.and_(
@@ -396,6 +419,9 @@ def _lease_statement(free: sa.Select[Any]) -> sa.Update:
             leased_until=sa.func.now()
             + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("p_seconds", type_=sa.Float)),
             leased_by=sa.bindparam("p_owner"),
+            fresh_until=sa.func.now()
+            + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("p_fresh", type_=sa.Float)),
+            fresh_by=sa.bindparam("p_owner"),
             url=sa.bindparam("p_url"),
             kind=sa.bindparam("p_kind"),
             etag=sa.case((_SAME_TARGET, sources.c.etag), else_=None),

@@ -57,6 +57,12 @@ metadata = MetaData(
 TIMESTAMP = DateTime(timezone=True)
 SEARCH_DOCUMENT = "(COALESCE(title, ''::text) || ' '::text) || COALESCE(text, ''::text)"
 """The searched text of a copy (`articles`), as the search indexes are built on it."""
+SEARCH_EN = "COALESCE(language, '') <> 'ru'"
+"""The copies searched with the English configuration (all but Russian ones)."""
+SEARCH_RU = "language = 'ru'"
+"""The copies searched with the Russian configuration."""
+SEARCH_TRGM = "COALESCE(language, '') NOT IN ('en', 'ru')"
+"""The copies searched by substring (trigrams): neither English nor Russian (Japanese)."""
 
 sources = Table(
     "sources",
@@ -80,6 +86,8 @@ sources = Table(
     Column("expect_every_seconds", Float),
     Column("leased_until", TIMESTAMP),
     Column("leased_by", String(64)),
+    Column("fresh_until", TIMESTAMP),
+    Column("fresh_by", String(64)),
     Column("configured_until", TIMESTAMP, nullable=False, server_default=text("now()")),
 )
 
@@ -132,21 +140,24 @@ articles = Table(
     Index(None, "story_id"),
     Index(None, "canonical_url"),
     Index("ix_articles_text_kept", "fetched_at", postgresql_where=text("text <> ''")),
-    # search (storage.timeline): full text in English and Russian, trigrams for Japanese
+    # search (storage.timeline): each copy in the index of its own language only
     Index(
         "ix_articles_search_en",
         text(f"to_tsvector('english'::regconfig, {SEARCH_DOCUMENT})"),
         postgresql_using="gin",
+        postgresql_where=text(SEARCH_EN),
     ),
     Index(
         "ix_articles_search_ru",
         text(f"to_tsvector('russian'::regconfig, {SEARCH_DOCUMENT})"),
         postgresql_using="gin",
+        postgresql_where=text(SEARCH_RU),
     ),
     Index(
         "ix_articles_search_trgm",
         text(f"({SEARCH_DOCUMENT}) gin_trgm_ops"),
         postgresql_using="gin",
+        postgresql_where=text(SEARCH_TRGM),
     ),
 )
 

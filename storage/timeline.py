@@ -7,12 +7,14 @@ story, `members`), ordered by when the group's first story was published (else f
 newest first, with a keyset cursor for the next page. `story_detail` gives one story with
 every copy, every alert row and the desk's labels.
 
-Search (`TimelineView.query`) runs over every copy's title and text: PostgreSQL full-text
-search with the English and the Russian configurations (`websearch_to_tsquery`: words,
-"phrases", `-not`, `or`), and for a query holding CJK characters, which has no spaces to
-split words at, each term as a substring (`ILIKE`, served by a `pg_trgm` index where the
-term is three characters or more). The expressions match the indexes of migration
-0014_timeline_search, so the planner can use them.
+Search (`TimelineView.query`) runs over every copy's title and text, each copy in its own
+language: PostgreSQL full-text search (`websearch_to_tsquery`: words, "phrases", `-not`,
+`or`) with the Russian configuration in Russian copies and the English one in the others
+(Japanese copies' words in Latin letters included); a query holding CJK characters, which
+has no spaces to split words at, matches each term as a substring (`ILIKE`, served by a
+`pg_trgm` index where the term is three characters or more) in the copies neither English
+nor Russian. The expressions and their conditions match the indexes of migration
+0019_search_by_language, so the planner can use them.
 
 `timeline_choices` gives the values the filters offer.
 
@@ -36,7 +38,7 @@ from kurilwatch.model import Evidence, Story
 from storage.labels import Label, list_labels
 from storage.stories import story_of
 from storage.tables import SEARCH_DOCUMENT as DOCUMENT
-from storage.tables import alerts, articles, sources, stories
+from storage.tables import SEARCH_EN, SEARCH_RU, SEARCH_TRGM, alerts, articles, sources, stories
 
 AlertState = Literal["pending", "delivered", "dead"]
 ALERT_STATES: tuple[AlertState, ...] = ("pending", "delivered", "dead")
@@ -168,18 +170,25 @@ class StoryDetail:
 
 
 def search_clause(query: str) -> sa.ColumnElement[bool]:
-    """Whether an article (a row of `articles`) matches the search `query`."""
+    """Whether an article (a row of `articles`) matches the search `query`.
+
+    Each copy is searched in its own language's index (`storage.tables.SEARCH_EN`,
+    `SEARCH_RU`, `SEARCH_TRGM`): words with the English configuration in every copy not in
+    Russian, with the Russian one in Russian copies; a query holding CJK characters by
+    substring in the copies neither English nor Russian.
+    """
     document = sa.text(DOCUMENT)
     if _CJK.search(query):
         terms = [t.strip('"') for t in query.split() if t.strip('"')]
-        return sa.and_(*(_contains(sa.literal_column(f"({DOCUMENT})"), t) for t in terms))
+        found = [_contains(sa.literal_column(f"({DOCUMENT})"), t) for t in terms]
+        return sa.and_(sa.text(SEARCH_TRGM), *found)
     clauses = []
-    for config in ("english", "russian"):
+    for config, where in (("english", SEARCH_EN), ("russian", SEARCH_RU)):
         vector = sa.func.to_tsvector(sa.literal_column(f"'{config}'::regconfig"), document)
         parsed = sa.func.websearch_to_tsquery(
             sa.literal_column(f"'{config}'::regconfig"), sa.bindparam(None, query)
         )
-        clauses.append(vector.op("@@")(parsed))
+        clauses.append(sa.and_(sa.text(where), vector.op("@@")(parsed)))
     return sa.or_(*clauses)
 
 

@@ -27,6 +27,16 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return stderr
 
 
+def _stop_all(replicas: list[subprocess.Popen[str]], files: list[Path]) -> list[str]:
+    """Stop the daemons (each must exit 0) and return their logs."""
+    for proc in replicas:
+        proc.send_signal(signal.SIGTERM)
+    for proc, file in zip(replicas, files, strict=False):
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, file.read_text(encoding="utf-8")[-2000:]
+    return [f.read_text(encoding="utf-8") if f.exists() else "" for f in files]
+
+
 def _metrics_when(port: int, line: str) -> str:
     """`/metrics` once it shows `line`."""
     seen = [""]
@@ -119,18 +129,47 @@ def test_three_replicas_fetch_each_page_once_and_alert_once(kw: Kurilwatch, tmp_
             # several more polls, by more than one replica
             until(lambda: sum(polls()) >= after + 6 and sum(map(bool, polls())) >= 2, timeout=90)
         finally:
-            for proc in replicas:
-                proc.send_signal(signal.SIGTERM)
-            for proc, file in zip(replicas, files, strict=True):
-                proc.wait(timeout=60)
-                assert proc.returncode == 0, file.read_text(encoding="utf-8")[-2000:]
-            logs = [f.read_text(encoding="utf-8") for f in files]
+            logs = _stop_all(replicas, files)
         pages = [r.path for r in site.requests if r.path.startswith("/news/")]
         assert len(pages) == len(set(pages)) == len(STORIES)  # each page fetched once
         ids = [r.headers["webhook-id"] for r in rx.received]
         assert len(ids) == len(set(ids)) == len(EVENTFUL)  # each alert delivered once
         polled_by = [sum('"source.polled"' in line for line in log.splitlines()) for log in logs]
         assert sum(1 for n in polled_by if n) >= 2  # the work was shared
+
+
+def test_replicas_share_the_polls_a_source_just_polled_is_skipped(
+    kw: Kurilwatch, tmp_path: Path
+) -> None:
+    """Three daemons started one after another: the first polls the source, the other two
+    find it polled less than half its interval ago and skip it (one feed request, not
+    three)."""
+    with NewsSite() as site:
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url, "every": "10m"}],
+                "channels": [{"name": "ops", "kind": "console"}],
+                "listen": "off",
+            }
+        )
+        files = [tmp_path / f"replica-{i}.log" for i in range(3)]
+        replicas: list[subprocess.Popen[str]] = []
+
+        def logged(i: int, event: str) -> bool:
+            return f'"{event}"' in files[i].read_text(encoding="utf-8")
+
+        try:
+            replicas.append(kw.popen_logged("run", log=files[0]))
+            until(lambda: logged(0, "source.polled"), timeout=120)
+            for i in (1, 2):
+                replicas.append(kw.popen_logged("run", log=files[i]))
+                until(lambda i=i: logged(i, "source.poll_skipped"), timeout=120)
+        finally:
+            logs = _stop_all(replicas, files)
+        assert site.hits("/rss.xml") == 1
+        skipped = logs[1:]
+        assert all("polled by another daemon" in log for log in skipped)
+        assert not any('"source.polled"' in log for log in skipped)
 
 
 def test_a_missing_database_at_start_is_waited_for(kw: Kurilwatch) -> None:

@@ -200,6 +200,27 @@ def test_skip_locked_keeps_two_workers_apart(engine: Engine) -> None:
     assert len(got[0]) + len(got[1]) == 20
 
 
+def test_replicas_share_polls_a_scheduled_take_skips_a_source_another_just_polled(
+    engine: Engine,
+) -> None:
+    configured = Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)
+    sync_sources(engine, [configured], claim_seconds=300)
+    assert take_source(engine, configured, owner="a", seconds=60, fresh_seconds=30, scheduled=True)
+    assert record_poll(engine, "wire", PollRecord(ok=True), owner="a", now=NOW) is not None
+    # b's turn comes before a's poll has aged: skipped; a's own next turn is not
+    assert take_source(engine, configured, owner="b", seconds=60, scheduled=True) is None
+    assert take_source(engine, configured, owner="a", seconds=60, fresh_seconds=30, scheduled=True)
+    assert record_poll(engine, "wire", PollRecord(ok=True), owner="a", now=NOW) is not None
+    # an unscheduled poll (run --once) always polls, and marks the source fresh for b
+    assert take_source(engine, configured, owner="c", seconds=60, fresh_seconds=30)
+    assert record_poll(engine, "wire", PollRecord(ok=True), owner="c", now=NOW) is not None
+    assert take_source(engine, configured, owner="a", seconds=60, scheduled=True) is None
+    # once fresh time has passed on the database's clock, any replica's turn polls it
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sources SET fresh_until = now() - interval '1 second'"))
+    assert take_source(engine, configured, owner="b", seconds=60, scheduled=True) is not None
+
+
 def test_a_source_is_taken_with_its_validators_and_given_back_with_its_record(
     engine: Engine,
 ) -> None:

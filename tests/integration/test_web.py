@@ -17,12 +17,15 @@ from collections.abc import Iterator
 import feedparser
 import httpx
 import pytest
+import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from crawler.feeds import parse_feed
 from kurilwatch.config import UiAuthConfig
 from storage.labels import list_labels
+from storage.tables import articles
+from storage.timeline import search_clause
 from tests.support.timeline import HOSTILE_TITLE, Seeded, ServedUi, seed_timeline
 
 
@@ -99,6 +102,7 @@ def test_filters_live_in_the_url(client: httpx.Client, seeded: Seeded) -> None:
         ("抗議", "english"),  # a Japanese member's match shows its event's row
         ("択捉島", "english"),
         ("ロシア側 官房長官", "english"),  # every term, each a substring
+        ("nhk", "english"),  # a word in Latin letters of a Japanese copy
     ],
 )
 def test_search_in_three_languages(
@@ -113,6 +117,26 @@ def test_search_finds_nothing_for_absent_words(client: httpx.Client) -> None:
     assert _story_ids(html) == []
     assert "No stories with an event match these filters." in html
     assert _story_ids(client.get("/", params={"q": "竹島"}).text) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "indexes"),
+    [
+        ("protests", {"ix_articles_search_en", "ix_articles_search_ru"}),
+        ("択捉島", {"ix_articles_search_trgm"}),
+    ],
+)
+def test_search_conditions_match_the_partial_indexes(
+    engine: Engine, seeded: Seeded, query: str, indexes: set[str]
+) -> None:
+    """Each copy is indexed in its own language only (partial indexes); the search states the
+    same conditions, so PostgreSQL can answer it from those indexes."""
+    select = sa.select(articles.c.id).where(search_clause(query))
+    sql = select.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {sql}")).scalars())
+    assert set(re.findall(r"ix_articles_search_\w+", plan)) == indexes, plan
 
 
 def test_story_page_shows_copies_evidence_alerts_and_records_a_label(

@@ -156,7 +156,7 @@ def seed_timeline(engine: Engine, now: datetime = NOW) -> Seeded:
             "https://nippon.example/ja/hoppo",
             "北方領土の択捉島での演習に日本政府が抗議",
             "日本政府は、択捉島でロシア軍が行った軍事演習について、ロシア側に抗議した。"
-            "官房長官が記者会見で明らかにした。",
+            "官房長官が記者会見で明らかにした。(NHK)",
             "ja",
             now - timedelta(hours=1),
         ),
