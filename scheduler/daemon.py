@@ -9,6 +9,8 @@ delivers what is due (`--once`), or schedules one interval job per source (first
 plus one outbox drain per channel (so a slow receiver holds up only its own channel), until
 SIGTERM or SIGINT. On a signal it stops scheduling, lets
 in-flight work finish within `SHUTDOWN_GRACE` seconds, stops what is left, and exits 0.
+Every time the run writes (first seen, due, delivered) is read from the database's clock
+(`storage.clock`), measured at start and every minute; its schedule runs on the local one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import logging
 import random
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -52,6 +55,7 @@ from scheduler.jobs import (
 )
 from scheduler.logs import worker_logging
 from scheduler.metrics import Metrics, serve
+from storage.clock import DatabaseClock
 from storage.sources import sync_sources
 
 if TYPE_CHECKING:
@@ -60,6 +64,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 15.0
+CLOCK_SYNC_SECONDS = 60.0
+"""How often a run measures the database's clock again (`storage.clock`)."""
 CONFIG_POLL_SECONDS = 2.0
 SPREAD_RATE = 20.0
 """First polls a second at start: the sources of a larger configuration are spread out."""
@@ -159,6 +165,8 @@ async def _main(
         stack.push_async_callback(poller.stop)
         instance = worker_id()
         crawl = settings.crawl
+        clock = DatabaseClock(engine)
+        await asyncio.to_thread(_sync_clock, clock)
         rt = Runtime(
             settings=settings,
             engine=engine,
@@ -170,7 +178,7 @@ async def _main(
                 rules=rules,
                 channels=[c.name for c in settings.channels],
                 max_age_seconds=settings.alert_max_age,
-                clock=utcnow,
+                clock=clock,
                 window_seconds=settings.dedup_window,
                 grouping=Grouping(
                     window_seconds=settings.group_window,
@@ -186,11 +194,11 @@ async def _main(
                 ),
             ),
             instance=instance,
-            clock=utcnow,
+            clock=clock,
             rng=random.Random(),
             out=out,
-            started_at=utcnow(),
-            metrics=Metrics(engine, utcnow),
+            started_at=clock(),
+            metrics=Metrics(engine, clock),
         )
         claims = asyncio.ensure_future(_keep_claims(rt, sources))
         stack.push_async_callback(_cancel, claims)  # first to go: the run is over
@@ -201,18 +209,42 @@ async def _main(
 
 
 async def _keep_claims(rt: Runtime, sources: list[Any]) -> None:
-    """Renew the run's claim on its sources every fifth of `crawl.source_claim`, until cancelled.
+    """Renew the run's claim on its sources every fifth of `crawl.source_claim`, and measure
+    the database's clock again every `CLOCK_SYNC_SECONDS`, until cancelled.
 
     A failed renewal (the database away) is logged and tried again next time; the claim
-    outlives four of them.
+    outlives four of them. A failed clock reading keeps the last offset.
     """
     every = rt.settings.crawl.source_claim / 5
+    renewed = time.monotonic()
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(min(every, CLOCK_SYNC_SECONDS))
+        if isinstance(rt.clock, DatabaseClock):
+            try:
+                await asyncio.to_thread(_sync_clock, rt.clock)
+            except Exception:
+                log.exception("job.failed", extra={"job": "sync_clock"})
+        if time.monotonic() - renewed < every:
+            continue
+        renewed = time.monotonic()
         try:
             await renew_claims(rt, sources)
         except Exception:
             log.exception("job.failed", extra={"job": "renew_claims"})
+
+
+def _sync_clock(clock: DatabaseClock) -> None:
+    """Measure the database's clock; warn when this host's differs by more than a second."""
+    before = clock.offset
+    offset = clock.sync().total_seconds()
+    if abs(offset) > 1.0 and abs(offset - before.total_seconds()) > 1.0:
+        log.warning(
+            "clock.skewed",
+            extra={
+                "database_minus_local_seconds": round(offset, 3),
+                "reason": "timestamps are written on the database's clock",
+            },
+        )
 
 
 async def _cancel(task: asyncio.Future[Any]) -> None:
@@ -344,7 +376,7 @@ async def _run_forever(
         timezone=UTC,
         job_defaults={"max_instances": 1, "coalesce": True},
     )
-    now = rt.clock()
+    now = utcnow()  # APScheduler's times are on the local clock
     for source in sources:
         scheduler.add_job(
             tracked(poll_source),
@@ -394,14 +426,14 @@ async def _run_forever(
     def deliver_now() -> None:
         for job in drains:
             if job.id not in busy:  # a running drain picks the new alerts up itself
-                job.modify(next_run_time=rt.clock())
+                job.modify(next_run_time=utcnow())
 
     rt.on_alerts = deliver_now
 
     def reschedule(name: str, delay: float) -> None:
         job = scheduler.get_job(f"source:{name}")
         if job is not None:
-            job.modify(next_run_time=rt.clock() + timedelta(seconds=delay))
+            job.modify(next_run_time=utcnow() + timedelta(seconds=delay))
 
     rt.reschedule = reschedule
     if reload is not None:

@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from storage.engine import database_url
 from tests.e2e.conftest import Kurilwatch, until
 from tests.support.newssite import NewsSite
 from tests.support.receiver import WebhookReceiver
@@ -40,6 +43,30 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     _, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 0, stderr[-3000:]
     return stderr
+
+
+CLOCK_PROBE = """
+import os, time
+import sqlalchemy as sa
+from storage.clock import DatabaseClock
+from storage.engine import database_url
+engine = sa.create_engine(database_url(os.environ["KURILWATCH_DATABASE_URL"]))
+clock = DatabaseClock(engine)
+clock.sync()
+print(time.time(), clock().timestamp())
+"""
+
+
+def test_the_database_clock_corrects_a_host_clock_running_ahead(kw: Kurilwatch) -> None:
+    assert LIBFAKETIME.exists(), "needs libfaketime: apt-get install faketime libfaketime"
+    done = subprocess.run(
+        [sys.executable, "-c", CLOCK_PROBE], env=_ahead(kw.env), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    local, database = map(float, done.stdout.split())
+    real = time.time()
+    assert local - real > AHEAD - 30  # the process's own clock is ahead
+    assert abs(database - real) < 30  # what it writes is not
 
 
 def test_a_replica_whose_clock_runs_ahead_takes_no_alert_another_is_sending(
@@ -85,3 +112,18 @@ def test_a_replica_whose_clock_runs_ahead_takes_no_alert_another_is_sending(
     assert all(a["attempts"] == 1 for a in alerts)
     events = [json.loads(x)["event"] for x in logs.splitlines() if x.startswith("{")]
     assert "alert.lease_lost" not in events  # nobody stole a lease it then lost
+    assert "clock.skewed" in events  # the daemon ahead said so, and wrote the database's time
+    # each story was first seen after (within a minute of) its entry, whichever daemon read
+    # it: the entry is stamped by PostgreSQL, the story by the daemon's clock
+    with sa.create_engine(database_url(kw.env["KURILWATCH_DATABASE_URL"])).connect() as conn:
+        gaps = (
+            conn.execute(
+                sa.text(
+                    "SELECT extract(epoch FROM s.first_seen_at - e.first_seen_at) FROM entries e "
+                    "JOIN stories s ON s.id = e.story_id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert gaps and all(-1 < gap < 60 for gap in gaps), gaps

@@ -90,7 +90,9 @@ HOSTILE = FixtureStory(
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (scripts/test installs it as root)"
+    assert CHROMIUM.exists(), (
+        f"{CHROMIUM} is missing: apt-get install chromium (scripts/test installs it as root)"
+    )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
