@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -124,17 +125,26 @@ def _ingest(
             )
             .returning(stories.c.id)
         ).scalar_one()
+        story = _Story(article.published_at, now, tuple(sorted(key_terms)))
     else:
         known = conn.execute(
-            sa.select(stories.c.events).where(stories.c.id == story_id).with_for_update()
-        ).scalar_one_or_none()
+            sa.select(
+                stories.c.events,
+                stories.c.published_at,
+                stories.c.first_seen_at,
+                stories.c.key_terms,
+            )
+            .where(stories.c.id == story_id)
+            .with_for_update()
+        ).one_or_none()
         if known is None:
             raise _StoryGone
-        if not set(events) <= set(known):
+        story = _Story(known.published_at, known.first_seen_at, tuple(known.key_terms))
+        if not set(events) <= set(known.events):
             conn.execute(
                 sa.update(stories)
                 .where(stories.c.id == story_id)
-                .values(events=sorted(set(known) | set(events)))
+                .values(events=sorted(set(known.events) | set(events)))
             )
     inserted = conn.execute(
         insert(articles)
@@ -172,7 +182,7 @@ def _ingest(
         .values(articles_stored=sources.c.articles_stored + 1)
     )
     state = _story_state(
-        conn, story_id, is_new=is_new, since=now - timedelta(seconds=group_window_seconds)
+        conn, story_id, story, is_new=is_new, since=now - timedelta(seconds=group_window_seconds)
     )
     written = _write_alerts(conn, story_id, plan(state), now)
     return IngestResult(
@@ -200,20 +210,30 @@ def _is_duplicate(conn: Connection, article: Article) -> bool:
     return bool(conn.execute(duplicate_query(article)).scalar_one())
 
 
-def _story_state(conn: Connection, story_id: int, *, is_new: bool, since: datetime) -> StoryState:
-    story = conn.execute(
-        sa.select(stories.c.published_at, stories.c.first_seen_at, stories.c.key_terms).where(
-            stories.c.id == story_id
-        )
-    ).one()
+class _Story(NamedTuple):
+    """What the alert planner needs of the story a copy was stored in."""
+
+    published_at: datetime | None
+    first_seen_at: datetime
+    key_terms: tuple[str, ...]
+
+
+def _story_state(
+    conn: Connection, story_id: int, story: _Story, *, is_new: bool, since: datetime
+) -> StoryState:
     alerted: dict[str, set[str]] = {}
     sent: dict[str, int] = {}
     groups: dict[str, int] = {}
-    for channel, events, group in conn.execute(
-        sa.select(alerts.c.channel, alerts.c.events, alerts.c.group_story_id).where(
-            alerts.c.story_id == story_id
+    told = (  # a story made by this very ingest has no alerts yet
+        ()
+        if is_new
+        else conn.execute(
+            sa.select(alerts.c.channel, alerts.c.events, alerts.c.group_story_id).where(
+                alerts.c.story_id == story_id
+            )
         )
-    ):
+    )
+    for channel, events, group in told:
         alerted.setdefault(channel, set()).update(events)
         sent[channel] = sent.get(channel, 0) + 1
         if group is not None:
