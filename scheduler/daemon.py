@@ -5,7 +5,7 @@
 `AsyncExitStack` (closed in reverse order), and either polls every source once and
 delivers what is due (`--once`), or schedules one interval job per source (first polled at
 `first_poll`: at start for a few sources, spread over the interval for many; then every
-`every:` with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
+`every:` on average with jitter, `max_instances=1`, `coalesce=True`, explicit misfire grace)
 plus one outbox drain per channel (so a slow receiver holds up only its own channel), until
 SIGTERM or SIGINT. On a signal it stops scheduling, lets
 in-flight work finish within `SHUTDOWN_GRACE` seconds, stops what is left, and exits 0.
@@ -59,6 +59,8 @@ from storage.clock import DatabaseClock
 from storage.sources import sync_sources
 
 if TYPE_CHECKING:
+    from apscheduler.triggers.interval import IntervalTrigger
+
     from web.app import WebUi
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,17 @@ def first_poll(name: str, every: float, count: int, now: datetime) -> datetime:
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     fraction = int.from_bytes(digest, "big") / 2.0**64
     return now + timedelta(seconds=fraction * min(every, count / SPREAD_RATE))
+
+
+def poll_trigger(every: float) -> IntervalTrigger:
+    """A source's schedule: polls `every` seconds on average, each gap within ± a twentieth
+    of it (at most ± 15 s), so sources that share an interval drift apart."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    jitter = min(every * 0.1, 30.0)
+    # APScheduler adds 0..jitter to each interval and counts the next from there: half of
+    # it comes off the interval, so `every` stays the mean gap
+    return IntervalTrigger(seconds=every - jitter / 2, jitter=jitter, timezone=UTC)
 
 
 def utcnow() -> datetime:
@@ -380,12 +393,10 @@ async def _run_forever(
     for source in sources:
         scheduler.add_job(
             tracked(poll_source),
-            "interval",
+            poll_trigger(source.every_seconds),
             args=[rt, source, True],
             id=f"source:{source.name}",
             name=f"poll {source.name}",
-            seconds=source.every_seconds,
-            jitter=min(source.every_seconds * 0.1, 30.0),
             next_run_time=first_poll(source.name, source.every_seconds, len(sources), now),
             misfire_grace_time=max(30, int(source.every_seconds)),
         )
