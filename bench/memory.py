@@ -93,7 +93,7 @@ ADMIN = os.environ.get(
 )
 MISSED = "was missed by"
 MAX_INSTANCES = "skipped: maximum number of running instances"
-JITTER = 0.05  # the daemon adds uniform(0, 10% of every) to each interval: 5% on average
+JITTER = 0.05  # each poll comes up to 5 % of `every` early or late (daemon.poll_trigger)
 
 
 @dataclass
@@ -391,7 +391,7 @@ def report(
     span = end.seconds - base.seconds
     rate = (end.polls - base.polls) / span if span > 0 else 0.0
     cpu = (end.cpu - base.cpu) / span if span > 0 else 0.0
-    expected = n / (args.every * (1 + JITTER))
+    expected = n / (args.every)
     after = [s for s in samples if warm is not None and s.seconds >= warm.seconds]
     slope = (
         statistics.linear_regression([s.polls for s in after], [s.rss for s in after]).slope

@@ -74,7 +74,7 @@ from bench.codepath import (  # noqa: E402
 )
 from bench.time_to_alert import nearest_rank  # noqa: E402
 
-JITTER = 0.05  # APScheduler adds uniform(0, 10 % of every) to each interval: 5 % on average
+JITTER = 0.05  # each poll comes up to 5 % of `every` early or late (daemon.poll_trigger)
 SLACK = 2.0
 AGENT = "kw-bench-daemon-{}"
 
@@ -407,7 +407,7 @@ def report(
     span = max(1e-9, min(end, max((h.end for h in hits), default=end)) - start)
     inside = [h for h in hits if start <= h.start < end]
     rate = len(inside) / span
-    scheduled = args.sources / (args.every * (1 + JITTER))
+    scheduled = args.sources / (args.every)
     by_source: dict[int, list[Hit]] = defaultdict(list)
     for h in hits:
         by_source[h.source].append(h)
