@@ -7,7 +7,8 @@ fresh database: `--sources` sources (10,000) on `--hosts` loopback hosts answeri
 first, and every daemon shares its CPU with the site and PostgreSQL, which this table cannot
 hide). Every daemon schedules every source every `--every` seconds (10: far more than one
 daemon can poll), so each run measures what the daemons can sustain together, not what a
-schedule asks; a source is polled by one daemon at a time (their leases), which the site's
+schedule asks; a daemon skips a source another polled less than half an interval ago (they
+share the polls), and a source is polled by one daemon at a time (their leases), which the site's
 request log checks (no two requests of one source from two daemons overlapping), and the
 stories published meanwhile must each alert once (none doubled).
 
