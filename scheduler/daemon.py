@@ -21,7 +21,6 @@ import hashlib
 import logging
 import random
 import signal
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -213,6 +212,8 @@ async def _main(
             started_at=clock(),
             metrics=Metrics(engine, clock),
         )
+        synced = asyncio.ensure_future(_keep_clock(clock))
+        stack.push_async_callback(_cancel, synced)
         claims = asyncio.ensure_future(_keep_claims(rt, sources))
         stack.push_async_callback(_cancel, claims)  # first to go: the run is over
         if once:
@@ -222,28 +223,29 @@ async def _main(
 
 
 async def _keep_claims(rt: Runtime, sources: list[Any]) -> None:
-    """Renew the run's claim on its sources every fifth of `crawl.source_claim`, and measure
-    the database's clock again every `CLOCK_SYNC_SECONDS`, until cancelled.
+    """Renew the run's claim on its sources every fifth of `crawl.source_claim`, until cancelled.
 
     A failed renewal (the database away) is logged and tried again next time; the claim
-    outlives four of them. A failed clock reading keeps the last offset.
+    outlives four of them.
     """
     every = rt.settings.crawl.source_claim / 5
-    renewed = time.monotonic()
     while True:
-        await asyncio.sleep(min(every, CLOCK_SYNC_SECONDS))
-        if isinstance(rt.clock, DatabaseClock):
-            try:
-                await asyncio.to_thread(_sync_clock, rt.clock)
-            except Exception:
-                log.exception("job.failed", extra={"job": "sync_clock"})
-        if time.monotonic() - renewed < every:
-            continue
-        renewed = time.monotonic()
+        await asyncio.sleep(every)
         try:
             await renew_claims(rt, sources)
         except Exception:
             log.exception("job.failed", extra={"job": "renew_claims"})
+
+
+async def _keep_clock(clock: DatabaseClock) -> None:
+    """Measure the database's clock every `CLOCK_SYNC_SECONDS`, until cancelled; a failed
+    reading is logged and the last offset kept."""
+    while True:
+        await asyncio.sleep(CLOCK_SYNC_SECONDS)
+        try:
+            await asyncio.to_thread(_sync_clock, clock)
+        except Exception:
+            log.exception("job.failed", extra={"job": "sync_clock"})
 
 
 def _sync_clock(clock: DatabaseClock) -> None:
