@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.model import AlertPlan, Article, IngestResult, RecentAlert, StoryState
-from storage.assign import assign_story, record_anchors, record_bands
+from storage.assign import assign_story, record_keys
 from storage.containment import ContainPrint, contain_print
 from storage.fingerprint import NearPrint, content_hash, near_print
 from storage.tables import alerts, articles, sources, stories
@@ -146,7 +146,7 @@ def _ingest(
                 .where(stories.c.id == story_id)
                 .values(events=sorted(set(known.events) | set(events)))
             )
-    inserted = conn.execute(
+    stored = (
         insert(articles)
         .values(
             story_id=story_id,
@@ -169,18 +169,22 @@ def _ingest(
         )
         .on_conflict_do_nothing()
         .returning(articles.c.id)
+        .cte("stored")
+    )
+    counted = (
+        sa.update(sources)
+        .where(sources.c.name == article.source, sa.exists(sa.select(stored.c.id)))
+        .values(articles_stored=sources.c.articles_stored + 1)
+        .cte("counted")
+    )
+    # The copy, its source's count and its bands and anchors: one statement, one round trip.
+    inserted = conn.execute(
+        sa.select(stored.c.id).add_cte(
+            counted, *record_keys(stored, story_id, near, contain, now=now)
+        )
     ).scalar_one_or_none()
     if inserted is None:
         raise _RaceLost
-    if near is not None:
-        record_bands(conn, inserted, story_id, near.bands, now=now)
-    if contain is not None:
-        record_anchors(conn, inserted, story_id, contain.anchors, now=now)
-    conn.execute(
-        sa.update(sources)
-        .where(sources.c.name == article.source)
-        .values(articles_stored=sources.c.articles_stored + 1)
-    )
     state = _story_state(
         conn, story_id, story, is_new=is_new, since=now - timedelta(seconds=group_window_seconds)
     )
@@ -270,33 +274,28 @@ def _recent_events(conn: Connection, since: datetime) -> tuple[RecentAlert, ...]
             alerts.c.batched_at,
             alerts.c.created_at,
             alerts.c.next_attempt_at,
-        ).where(alerts.c.created_at >= since)
+            stories.c.key_terms,
+        )
+        .select_from(alerts.outerjoin(stories, stories.c.id == root))
+        .where(alerts.c.created_at >= since)
     ).all()
     groups: dict[tuple[str, int], _Group] = {}
     for row in rows:
         group = groups.setdefault((row.channel, row.root), _Group())
         group.events.update(row.events)
+        group.key_terms = row.key_terms or ()
         if row.kind != "also_reported":
             group.notified(row.created_at)
         elif row.batched_at is not None:
             group.notified(row.batched_at)
         elif row.status == "pending":
             group.waiting(row.next_attempt_at, row.created_at)
-    if not groups:
-        return ()
-    terms = dict(
-        conn.execute(
-            sa.select(stories.c.id, stories.c.key_terms).where(
-                stories.c.id.in_({story_id for _, story_id in groups})
-            )
-        ).all()
-    )
     return tuple(
         RecentAlert(
             story_id=story_id,
             channel=channel,
             events=frozenset(group.events),
-            key_terms=frozenset(terms.get(story_id) or ()),
+            key_terms=frozenset(group.key_terms),
             sent_at=group.last or group.first_waiting or since,
             waiting_due=group.due,
         )
@@ -309,6 +308,7 @@ class _Group:
     """What the rows of one event group on one channel add up to."""
 
     events: set[str] = field(default_factory=set)
+    key_terms: Sequence[str] = ()  # the key terms of the story the group was first told with
     last: datetime | None = None
     due: datetime | None = None
     first_waiting: datetime | None = None

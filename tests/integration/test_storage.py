@@ -274,6 +274,43 @@ def test_source_health_and_validators(engine: Engine) -> None:
         assert conn.execute(sa.text("select count(*) from sources")).scalar_one() == 1
 
 
+def test_a_stored_copy_counts_for_its_source_and_indexes_its_bands_and_anchors(
+    engine: Engine,
+) -> None:
+    from storage.containment import contain_print
+    from storage.fingerprint import near_print
+    from tests.support.stories import story_by_key
+
+    story = story_by_key("etorofu-drill-protest")
+    sync_sources(
+        engine,
+        [Source(name="wire", kind="feed", url="https://a.test/rss", every_seconds=60)],
+        claim_seconds=300,
+    )
+    copy = Article(
+        url="https://a.test/1", source="wire", title=story.title, text=story.text, language="en"
+    )
+    first = ingest_article(engine, copy, events=("protest",), plan=_alert_once, now=NOW)
+    again = ingest_article(engine, copy, events=("protest",), plan=_alert_once, now=NOW)
+    assert (first.outcome, again.outcome) == ("stored", "duplicate")
+    [row] = list_sources(engine, now=NOW)
+    assert row["articles_stored"] == 1  # the duplicate is not counted
+    near = near_print(story.text)
+    contain = contain_print(story.title, story.text)
+    assert near is not None and contain is not None
+    with engine.connect() as conn:
+        bands = conn.execute(sa.text("SELECT band, story_id, seen_at FROM article_bands")).all()
+        anchors = conn.execute(
+            sa.text("SELECT anchor, story_id, anchor_count, seen_at FROM article_anchors")
+        ).all()
+    assert sorted(b.band for b in bands) == sorted(set(near.bands))
+    assert sorted(a.anchor for a in anchors) == sorted(set(contain.anchors))
+    assert {(b.story_id, b.seen_at) for b in bands} == {(first.story_id, NOW)}
+    assert {(a.story_id, a.anchor_count, a.seen_at) for a in anchors} == {
+        (first.story_id, len(contain.anchors), NOW)
+    }
+
+
 def test_concurrent_near_duplicate_copies_end_in_one_story(engine: Engine) -> None:
     from tests.support.stories import story_by_key
     from tests.support.syndicate import STYLES, syndicate
