@@ -11,7 +11,7 @@ the desk's truth (`storage.labels.desk_truth`), counted by `alerts.score`.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TextIO
 
 import click
@@ -110,6 +110,7 @@ def rules_backtest(obj: CliContext, since: str) -> None:
     from alerts.rules import match_article, rules_in_force
     from alerts.score import Scored, language_table, score, score_table, scores_json
     from scheduler.commands_labels import events_of
+    from storage.clock import database_now
     from storage.labels import Label, desk_truth, list_labels
     from storage.stories import stored_articles
 
@@ -119,10 +120,10 @@ def rules_backtest(obj: CliContext, since: str) -> None:
         raise ConfigError(f"--since: {exc}") from None
     settings = obj.settings(required=False)
     rules, ruleset = rules_in_force(settings)
-    start = datetime.now(UTC) - timedelta(seconds=seconds)
     stories: dict[int, dict[str, Any]] = {}
     pruned = 0
     with database(settings, upgrade=False) as engine:
+        start = database_now(engine) - timedelta(seconds=seconds)
         for row in stored_articles(engine, since=start):
             if row["text"] == "":  # dropped by retention.article_text: nothing to judge
                 pruned += 1

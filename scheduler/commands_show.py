@@ -94,8 +94,10 @@ def alerts_retry(obj: CliContext, alert_id: str | None, dead: bool) -> None:
 
     if (alert_id is None) == (not dead):
         raise ConfigError("give either ALERT_ID or --dead")
+    from storage.clock import database_now
+
     with database(obj.database_settings(), upgrade=False) as engine:
-        count = requeue(engine, now=datetime.now(UTC), alert_id=alert_id)
+        count = requeue(engine, now=database_now(engine), alert_id=alert_id)
     if alert_id is not None and count == 0:
         raise KurilwatchError(f"no pending or dead alert {alert_id}")
     click.echo(f"re-queued {count} alert{'s' if count != 1 else ''}")
@@ -191,10 +193,11 @@ def sources() -> None:
 @guarded
 def sources_list(obj: CliContext, as_json: bool) -> None:
     """Every source with its last poll, last success and last error."""
+    from storage.clock import database_now
     from storage.sources import list_sources
 
     with database(obj.database_settings(), upgrade=False) as engine:
-        rows = list_sources(engine, now=datetime.now(UTC))
+        rows = list_sources(engine, now=database_now(engine))
     safe = _safe_urls(obj)
     for row in rows:
         row["url"] = shown_url(row["url"], safe)
@@ -262,14 +265,15 @@ def status(obj: CliContext, as_json: bool) -> None:
     """A summary for a person at a terminal: sources, outbox, entries by status, dead alerts,
     channels, what retention pruned, and how many flagged stories no notification names (0
     normally)."""
+    from storage.clock import database_now
     from storage.entries import count_entries
     from storage.outbox import channel_health, list_alerts, unnotified
     from storage.retention import pruned_counts
     from storage.sources import list_sources
 
     routes, max_age, why_not = _routes(obj)
-    now = datetime.now(UTC)
     with database(obj.database_settings(), upgrade=False) as engine:
+        now = database_now(engine)
         source_rows = list_sources(engine, now=now)
         channel_rows = channel_health(engine)
         dead = list_alerts(engine, status="dead", limit=20)

@@ -10,7 +10,8 @@ clock is corrected within a minute. Leases and claims never use it: they are gra
 checked with `now()` inside their statements.
 
 Scheduling (when APScheduler runs a job) stays on the local clock, which is the
-scheduler's own.
+scheduler's own. Commands and the web UI judge "now" (what is due, what is stale) with
+`database_now`.
 """
 
 from __future__ import annotations
@@ -44,3 +45,10 @@ class DatabaseClock:
             after = datetime.now(UTC)
         self.offset = database - (before + (after - before) / 2)
         return self.offset
+
+
+def database_now(engine: Engine) -> datetime:
+    """The database's time of day, read once (for a command or a page: one statement)."""
+    clock = DatabaseClock(engine)
+    clock.sync()
+    return clock()

@@ -28,7 +28,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -386,10 +386,11 @@ def source_rows(engine: Engine, safe_urls: frozenset[str]) -> dict[str, list[dic
     and latest `sources check` verdict (`check`), and `not_polled`, the verdicts on sources
     no daemon has polled yet. URLs are shown redacted unless marked safe."""
     from kurilwatch.redact import shown_url
+    from storage.clock import database_now
     from storage.source_checks import check_json, unpolled_checks
     from storage.sources import list_sources
 
-    rows = list_sources(engine, now=datetime.now(UTC))
+    rows = list_sources(engine, now=database_now(engine))
     for row in rows:
         row["url"] = shown_url(row["url"], safe_urls)
     unpolled = [

@@ -4,7 +4,8 @@ Two real `kurilwatch run` daemons on one database, one of them under libfaketime
 clock 90 s ahead, and a webhook receiver that answers each post after 4 s: every alert is
 claimed by one daemon at a time, because leases are granted and judged on the database's
 clock. (Judged on each daemon's own clock, the one ahead took every alert the other was
-still sending, and each arrived twice.)
+still sending, and each arrived twice.) Commands judge what is due on the database's clock
+too: an alert re-queued from a host whose clock runs ahead is due at once.
 """
 
 from __future__ import annotations
@@ -127,3 +128,34 @@ def test_a_replica_whose_clock_runs_ahead_takes_no_alert_another_is_sending(
             .all()
         )
     assert gaps and all(-1 < gap < 60 for gap in gaps), gaps
+
+
+def test_an_alert_requeued_from_a_host_whose_clock_runs_ahead_is_due_at_once(
+    kw: Kurilwatch,
+) -> None:
+    assert LIBFAKETIME.exists(), "needs libfaketime: apt-get install faketime libfaketime"
+    with NewsSite() as site, WebhookReceiver() as rx:
+        site.add_story(next(s for s in STORIES if s.expect_events))
+        rx.respond(503, b"down", times=1)
+        kw.write_config(
+            {
+                "sources": [{"name": "local", "url": site.feed_url, "every": "1m"}],
+                "channels": [{"name": "ops", "kind": "webhook", "url": rx.url}],
+                # the failed post is not due again before `alerts retry` makes it due
+                "delivery": {"timeout": "10s", "retry_initial": "1h", "retry_max": "2h"},
+                "listen": "off",
+            }
+        )
+        first = kw.run("run", "--once")
+        assert first.returncode == 0, first.stderr[-2000:]
+        [alert] = kw.json("alerts", "list")
+        assert alert["status"] == "pending" and alert["attempts"] == 1
+        ahead = Kurilwatch(config=kw.config, env=_ahead(kw.env))
+        requeued = ahead.run("alerts", "retry", alert["id"])
+        assert requeued.returncode == 0 and "re-queued 1 alert" in requeued.stdout
+        # due at once on the database's clock, not 90 s from now
+        second = kw.run("run", "--once")
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert [r.headers["webhook-id"] for r in rx.received] == [alert["id"]] * 2
+    [alert] = kw.json("alerts", "list")
+    assert alert["status"] == "delivered" and alert["attempts"] == 2
