@@ -213,7 +213,11 @@ def record_keys(
             .table_valued("key")
             .render_derived()
         )
-        rows = sa.select(band.c.key, copy.c.id, story, seen).distinct()
+        rows = (
+            sa.select(band.c.key, copy.c.id, story, seen)
+            .select_from(band.join(copy, sa.true()))  # every key with the one stored copy
+            .distinct()
+        )
         writes.append(
             insert(article_bands)
             .from_select(["band", "article_id", "story_id", "seen_at"], rows)
@@ -227,7 +231,11 @@ def record_keys(
             .render_derived()
         )
         count = sa.literal(len(contain.anchors), sa.SmallInteger)
-        rows = sa.select(anchor.c.key, copy.c.id, story, count, seen).distinct()
+        rows = (
+            sa.select(anchor.c.key, copy.c.id, story, count, seen)
+            .select_from(anchor.join(copy, sa.true()))
+            .distinct()
+        )
         writes.append(
             insert(article_anchors)
             .from_select(["anchor", "article_id", "story_id", "anchor_count", "seen_at"], rows)
