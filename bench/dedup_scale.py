@@ -25,7 +25,7 @@ process pool: ~0.1 ms a text), `articles.near_signature` and its 25 `article_ban
 and, when the measured code has containment, its `article_anchors` rows (~5 an article),
 `seen_at` rising with the article id over the last 29.5 days (the largest size spans it;
 all rows are inside the 30-day window). Rows are bulk-loaded with COPY (band rows in binary
-COPY, in article order as `record_keys` adds them, so the band index grows as it would in
+COPY, in article order as `storage.articles.STORE` adds them, so the band index grows as it would in
 production; anchor rows likewise) into the schema of `upgrade_schema`, indexes in place, FK
 triggers off for the load session, then VACUUM ANALYZE. 1M articles load in ~5 minutes on 2
 cores.
@@ -436,7 +436,7 @@ def load_step(
             ) as copy:
                 for story_id, title, url, seen, digest in story_rows:
                     copy.write_row((story_id, title, url, seen, digest))
-            # in article (time) order like record_keys: random keys into the band index
+            # in article (time) order like storage.articles.STORE: random keys into the band index
             packed = np.empty(n_bands, dtype=_BAND_DTYPE)
             packed["nf"] = 4
             packed["l1"] = packed["l2"] = packed["l3"] = packed["l4"] = 8
@@ -523,7 +523,8 @@ _ANCHOR_TABLE = ("article_anchors",)
 def _copy_anchors(
     cur: Any, rows: list[tuple[tuple[int, ...], int, int]], seen_us: Any, first: int
 ) -> None:
-    """Binary COPY of the anchor rows, in article (time) order as `record_keys` adds them."""
+    """Binary COPY of the anchor rows, in article (time) order as `storage.articles.STORE`
+    adds them."""
     total = sum(len(anchors) for anchors, _, _ in rows)
     packed = np.empty(total, dtype=_ANCHOR_DTYPE)
     packed["nf"] = 5

@@ -30,10 +30,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.model import AlertPlan, Article, IngestResult, RecentAlert, StoryState
-from storage.assign import assign_story, record_keys
+from storage.assign import assign_story
 from storage.containment import ContainPrint, contain_print
 from storage.fingerprint import NearPrint, content_hash, near_print
-from storage.tables import alerts, articles, sources, stories
+from storage.tables import alerts, articles, stories
 
 Planner = Callable[[StoryState], Sequence[AlertPlan]]
 
@@ -112,31 +112,21 @@ def _ingest(
     is_new = story_id is None
     if story_id is None:
         story_id = conn.execute(
-            sa.insert(stories)
-            .values(
-                title=article.title,
-                url=article.url,
-                language=article.language,
-                published_at=article.published_at,
-                first_seen_at=now,
-                content_hash=digest,
-                events=sorted(set(events)),
-                key_terms=sorted(key_terms),
-            )
-            .returning(stories.c.id)
+            NEW_STORY,
+            {
+                "title": article.title,
+                "url": article.url,
+                "language": article.language,
+                "published_at": article.published_at,
+                "first_seen_at": now,
+                "content_hash": digest,
+                "events": sorted(set(events)),
+                "key_terms": sorted(key_terms),
+            },
         ).scalar_one()
         story = _Story(article.published_at, now, tuple(sorted(key_terms)))
     else:
-        known = conn.execute(
-            sa.select(
-                stories.c.events,
-                stories.c.published_at,
-                stories.c.first_seen_at,
-                stories.c.key_terms,
-            )
-            .where(stories.c.id == story_id)
-            .with_for_update()
-        ).one_or_none()
+        known = conn.execute(JOINED_STORY, {"story_id": story_id}).one_or_none()
         if known is None:
             raise _StoryGone
         story = _Story(known.published_at, known.first_seen_at, tuple(known.key_terms))
@@ -146,42 +136,30 @@ def _ingest(
                 .where(stories.c.id == story_id)
                 .values(events=sorted(set(known.events) | set(events)))
             )
-    stored = (
-        insert(articles)
-        .values(
-            story_id=story_id,
-            source=article.source,
-            url=article.url,
-            guid=article.guid,
-            title=article.title,
-            text=article.text,
-            language=article.language,
-            outlet=article.outlet,
-            outlet_url=article.outlet_url,
-            published_at=article.published_at,
-            fetched_at=now,
-            content_hash=digest,
-            near_signature=near.signature if near is not None else None,
-            canonical_url=article.canonical_url,
-            events=list(events),
-            text_source=article.text_source,
-            text_reason=article.text_reason,
-        )
-        .on_conflict_do_nothing()
-        .returning(articles.c.id)
-        .cte("stored")
-    )
-    counted = (
-        sa.update(sources)
-        .where(sources.c.name == article.source, sa.exists(sa.select(stored.c.id)))
-        .values(articles_stored=sources.c.articles_stored + 1)
-        .cte("counted")
-    )
-    # The copy, its source's count and its bands and anchors: one statement, one round trip.
     inserted = conn.execute(
-        sa.select(stored.c.id).add_cte(
-            counted, *record_keys(stored, story_id, near, contain, now=now)
-        )
+        STORE,
+        {
+            "story_id": story_id,
+            "source": article.source,
+            "url": article.url,
+            "guid": article.guid,
+            "title": article.title,
+            "text": article.text,
+            "language": article.language,
+            "outlet": article.outlet,
+            "outlet_url": article.outlet_url,
+            "published_at": article.published_at,
+            "fetched_at": now,
+            "content_hash": digest,
+            "near_signature": near.signature if near is not None else None,
+            "canonical_url": article.canonical_url,
+            "events": list(events),
+            "text_source": article.text_source,
+            "text_reason": article.text_reason,
+            "bands": list(near.bands) if near is not None else [],
+            "anchors": list(contain.anchors) if contain is not None else [],
+            "anchor_count": len(contain.anchors) if contain is not None else 0,
+        },
     ).scalar_one_or_none()
     if inserted is None:
         raise _RaceLost
@@ -196,6 +174,114 @@ def _ingest(
         how=assignment.how,
         score=assignment.score,
     )
+
+
+# The statements of an ingest are built once, with bind parameters: built per call, they
+# cost more in Python than in PostgreSQL.
+NEW_STORY = (
+    sa.insert(stories)
+    .values(
+        {
+            column: sa.bindparam(column)
+            for column in (
+                "title",
+                "url",
+                "language",
+                "published_at",
+                "first_seen_at",
+                "content_hash",
+                "events",
+                "key_terms",
+            )
+        }
+    )
+    .returning(stories.c.id)
+)
+JOINED_STORY = (
+    sa.select(
+        stories.c.events, stories.c.published_at, stories.c.first_seen_at, stories.c.key_terms
+    )
+    .where(stories.c.id == sa.bindparam("story_id"))
+    .with_for_update()
+)
+_ROOT = sa.func.coalesce(alerts.c.group_story_id, alerts.c.story_id)
+RECENT_ALERTS = (
+    sa.select(
+        alerts.c.channel,
+        _ROOT.label("root"),
+        alerts.c.events,
+        alerts.c.kind,
+        alerts.c.status,
+        alerts.c.batch_id,
+        alerts.c.batched_at,
+        alerts.c.created_at,
+        alerts.c.next_attempt_at,
+        stories.c.key_terms,
+    )
+    .select_from(alerts.outerjoin(stories, stories.c.id == _ROOT))
+    .where(alerts.c.created_at >= sa.bindparam("since"))
+)
+"""Alerts written since `since`, each with the key terms of the story its group began with."""
+NEW_ALERT = (
+    insert(alerts)
+    .values(
+        {
+            **{
+                column: sa.bindparam(column)
+                for column in (
+                    "id",
+                    "story_id",
+                    "channel",
+                    "seq",
+                    "events",
+                    "rules",
+                    "evidence",
+                    "is_update",
+                    "group_story_id",
+                    "severity",
+                    "kind",
+                    "next_attempt_at",
+                    "created_at",
+                )
+            },
+            "status": "pending",
+        }
+    )
+    .on_conflict_do_nothing()
+    .returning(alerts.c.id)
+)
+
+# The copy, its source's count and the bands and anchors later copies find it by (see
+# storage.assign): one statement, one round trip, its text built once. Nothing is written
+# but the copy when its URL or GUID is already stored (a concurrent crawl won: no row).
+STORE = sa.text(
+    """
+    WITH stored AS (
+        INSERT INTO articles (story_id, source, url, guid, title, text, language, outlet,
+            outlet_url, published_at, fetched_at, content_hash, near_signature,
+            canonical_url, events, text_source, text_reason)
+        VALUES (:story_id, :source, :url, :guid, :title, :text, :language, :outlet,
+            :outlet_url, :published_at, :fetched_at, :content_hash, :near_signature,
+            :canonical_url, CAST(:events AS text[]), :text_source, :text_reason)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), counted AS (
+        UPDATE sources SET articles_stored = articles_stored + 1
+        WHERE name = :source AND EXISTS (SELECT FROM stored)
+    ), bands AS (
+        INSERT INTO article_bands (band, article_id, story_id, seen_at)
+        SELECT DISTINCT b, stored.id, :story_id, :fetched_at
+        FROM stored, unnest(CAST(:bands AS bigint[])) AS b
+        ON CONFLICT DO NOTHING
+    ), anchors AS (
+        INSERT INTO article_anchors (anchor, article_id, story_id, anchor_count, seen_at)
+        SELECT DISTINCT a, stored.id, :story_id, :anchor_count, :fetched_at
+        FROM stored, unnest(CAST(:anchors AS bigint[])) AS a
+        ON CONFLICT DO NOTHING
+    )
+    SELECT id FROM stored
+    """
+)
 
 
 def duplicate_query(article: Article) -> sa.Select[tuple[bool]]:
@@ -262,23 +348,7 @@ def _recent_events(conn: Connection, since: datetime) -> tuple[RecentAlert, ...]
     its "also reported" batches (when collected); its members still waiting for a batch give
     the time that batch is due.
     """
-    root = sa.func.coalesce(alerts.c.group_story_id, alerts.c.story_id)
-    rows = conn.execute(
-        sa.select(
-            alerts.c.channel,
-            root.label("root"),
-            alerts.c.events,
-            alerts.c.kind,
-            alerts.c.status,
-            alerts.c.batch_id,
-            alerts.c.batched_at,
-            alerts.c.created_at,
-            alerts.c.next_attempt_at,
-            stories.c.key_terms,
-        )
-        .select_from(alerts.outerjoin(stories, stories.c.id == root))
-        .where(alerts.c.created_at >= since)
-    ).all()
+    rows = conn.execute(RECENT_ALERTS, {"since": since}).all()
     groups: dict[tuple[str, int], _Group] = {}
     for row in rows:
         group = groups.setdefault((row.channel, row.root), _Group())
@@ -330,25 +400,22 @@ def _write_alerts(
     for plan in plans:
         alert_id = str(uuid.uuid4())
         row = conn.execute(
-            insert(alerts)
-            .values(
-                id=alert_id,
-                story_id=story_id,
-                channel=plan.channel,
-                seq=plan.seq,
-                events=list(plan.events),
-                rules=list(plan.rules),
-                evidence=json.loads(json.dumps([asdict(e) for e in plan.evidence])),
-                is_update=plan.is_update,
-                group_story_id=plan.group_story_id,
-                severity=plan.severity,
-                kind=plan.kind,
-                status="pending",
-                next_attempt_at=plan.due_at or now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(alerts.c.id)
+            NEW_ALERT,
+            {
+                "id": alert_id,
+                "story_id": story_id,
+                "channel": plan.channel,
+                "seq": plan.seq,
+                "events": list(plan.events),
+                "rules": list(plan.rules),
+                "evidence": json.loads(json.dumps([asdict(e) for e in plan.evidence])),
+                "is_update": plan.is_update,
+                "group_story_id": plan.group_story_id,
+                "severity": plan.severity,
+                "kind": plan.kind,
+                "next_attempt_at": plan.due_at or now,
+                "created_at": now,
+            },
         ).scalar_one_or_none()
         if row is not None:
             written.append(row)

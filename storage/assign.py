@@ -14,8 +14,9 @@ In order, inside the caller's transaction:
    (`storage.containment.best_container`, pure): a feed's summary, an excerpt or a cut copy
    joins the full article's story, whichever arrives first;
 5. otherwise the copy starts a story of its own.
-The locks of step 1 cover the anchors too. `record_keys` indexes the new copy for later
-copies; `prune_bands` forgets bands and anchors that left the window (the articles stay).
+The locks of step 1 cover the anchors too. `storage.articles` indexes the new copy's bands
+and anchors in the statement that stores it; `prune_bands` forgets bands and anchors that
+left the window (the articles stay).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Connection, Engine
 
 from storage.containment import (
@@ -188,61 +188,6 @@ def candidate_query(
         n=max(1, len(anchors)),
         k=MAX_CONTAINERS,
     )
-
-
-def record_keys(
-    copy: sa.CTE,
-    story_id: int,
-    near: NearPrint | None,
-    contain: ContainPrint | None,
-    *,
-    now: datetime,
-) -> list[sa.CTE]:
-    """Index a stored copy's bands and anchors so later copies find it, or are found in it.
-
-    `copy` is the statement's CTE of the stored article's `id` (empty: nothing is indexed);
-    the result is the data-modifying CTEs for the caller to attach to the statement that
-    stores the copy, so the copy and its keys are written in one round trip.
-    """
-    writes: list[sa.CTE] = []
-    story = sa.literal(story_id, sa.BigInteger)
-    seen = sa.literal(now, article_bands.c.seen_at.type)
-    if near is not None and near.bands:
-        band = (
-            sa.func.unnest(sa.literal(list(near.bands), ARRAY(sa.BigInteger)))
-            .table_valued("key")
-            .render_derived()
-        )
-        rows = (
-            sa.select(band.c.key, copy.c.id, story, seen)
-            .select_from(band.join(copy, sa.true()))  # every key with the one stored copy
-            .distinct()
-        )
-        writes.append(
-            insert(article_bands)
-            .from_select(["band", "article_id", "story_id", "seen_at"], rows)
-            .on_conflict_do_nothing()
-            .cte("bands")
-        )
-    if contain is not None and contain.anchors:
-        anchor = (
-            sa.func.unnest(sa.literal(list(contain.anchors), ARRAY(sa.BigInteger)))
-            .table_valued("key")
-            .render_derived()
-        )
-        count = sa.literal(len(contain.anchors), sa.SmallInteger)
-        rows = (
-            sa.select(anchor.c.key, copy.c.id, story, count, seen)
-            .select_from(anchor.join(copy, sa.true()))
-            .distinct()
-        )
-        writes.append(
-            insert(article_anchors)
-            .from_select(["anchor", "article_id", "story_id", "anchor_count", "seen_at"], rows)
-            .on_conflict_do_nothing()
-            .cte("anchors")
-        )
-    return writes
 
 
 def prune_bands(engine: Engine, *, older_than: datetime) -> int:
