@@ -10,7 +10,8 @@ worktree such as /work/before), with this venv. `--json` adds one final line of 
 
 Needs PostgreSQL (KURILWATCH_BENCH_DATABASE_URL, default the local trust-auth server, as a
 superuser: the load sets `session_replication_role`); it creates `kw_bench_scale_<pid>`,
-upgrades it to the current schema and drops it at the end unless `--keep`.
+upgrades it to the current schema and drops it at the end unless `--keep` (a database
+measured again with `--reuse NAME` is always kept).
 
 Data. Synthetic news-like texts (5 to 9 sentences of 6 to 16 words from a 20,000-word
 pseudo-vocabulary drawn with Zipf-like weights). Articles come in stories of 1 + geometric
@@ -1126,7 +1127,7 @@ def main() -> None:
         "--reuse",
         metavar="NAME",
         help="measure a database an earlier run of one size kept (--keep), upgraded to this"
-        " code's schema, instead of loading one",
+        " code's schema, instead of loading one; it is kept again",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="measure the largest size N times (new probes)"
@@ -1206,7 +1207,7 @@ def main() -> None:
             print(json.dumps(figures(results)))
     finally:
         engine.dispose()
-        if args.keep:
+        if args.keep or args.reuse:  # a reused load took minutes: never dropped by a measure
             log(f"kept database {name}")
         else:
 
