@@ -90,12 +90,11 @@ def alerts_list(obj: CliContext, as_json: bool, limit: int, status: str | None) 
 @guarded
 def alerts_retry(obj: CliContext, alert_id: str | None, dead: bool) -> None:
     """Re-queue one alert (ALERT_ID) or every dead one (--dead); a delivered one is not resent."""
+    from storage.clock import database_now
     from storage.outbox import requeue
 
     if (alert_id is None) == (not dead):
         raise ConfigError("give either ALERT_ID or --dead")
-    from storage.clock import database_now
-
     with database(obj.database_settings(), upgrade=False) as engine:
         count = requeue(engine, now=database_now(engine), alert_id=alert_id)
     if alert_id is not None and count == 0:

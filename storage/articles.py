@@ -176,27 +176,9 @@ def _ingest(
     )
 
 
-# The statements of an ingest are built once, with bind parameters: built per call, they
-# cost more in Python than in PostgreSQL.
-NEW_STORY = (
-    sa.insert(stories)
-    .values(
-        {
-            column: sa.bindparam(column)
-            for column in (
-                "title",
-                "url",
-                "language",
-                "published_at",
-                "first_seen_at",
-                "content_hash",
-                "events",
-                "key_terms",
-            )
-        }
-    )
-    .returning(stories.c.id)
-)
+# The statements of an ingest are built once (the inserts take their columns from the
+# parameters): built per call, they cost more in Python than in PostgreSQL.
+NEW_STORY = sa.insert(stories).returning(stories.c.id)
 JOINED_STORY = (
     sa.select(
         stories.c.events, stories.c.published_at, stories.c.first_seen_at, stories.c.key_terms
@@ -222,38 +204,11 @@ RECENT_ALERTS = (
     .where(alerts.c.created_at >= sa.bindparam("since"))
 )
 """Alerts written since `since`, each with the key terms of the story its group began with."""
-NEW_ALERT = (
-    insert(alerts)
-    .values(
-        {
-            **{
-                column: sa.bindparam(column)
-                for column in (
-                    "id",
-                    "story_id",
-                    "channel",
-                    "seq",
-                    "events",
-                    "rules",
-                    "evidence",
-                    "is_update",
-                    "group_story_id",
-                    "severity",
-                    "kind",
-                    "next_attempt_at",
-                    "created_at",
-                )
-            },
-            "status": "pending",
-        }
-    )
-    .on_conflict_do_nothing()
-    .returning(alerts.c.id)
-)
+NEW_ALERT = insert(alerts).on_conflict_do_nothing().returning(alerts.c.id)
 
 # The copy, its source's count and the bands and anchors later copies find it by (see
-# storage.assign): one statement, one round trip, its text built once. Nothing is written
-# but the copy when its URL or GUID is already stored (a concurrent crawl won: no row).
+# storage.assign): one statement, one round trip. When its URL or GUID is already stored
+# (a concurrent crawl won), nothing is written and no row comes back.
 STORE = sa.text(
     """
     WITH stored AS (
@@ -413,6 +368,7 @@ def _write_alerts(
                 "group_story_id": plan.group_story_id,
                 "severity": plan.severity,
                 "kind": plan.kind,
+                "status": "pending",
                 "next_attempt_at": plan.due_at or now,
                 "created_at": now,
             },
