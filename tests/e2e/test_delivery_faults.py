@@ -248,11 +248,13 @@ def test_apprise_channel_is_sent_from_the_outbox_with_our_retries(kw: Kurilwatch
         site.add_story(story_by_key("nemuro-rally"))
         rx.respond(503, b"busy", times=1)
         apprise_url = rx.url.replace("http://", "json://")
+        # The first retry is drawn from [0, 1 h] (full jitter), so it is not due again within
+        # this pass: a pass sends every alert that falls due while it drains the channel.
         kw.write_config(
             {
                 "sources": [{"name": "local", "url": site.feed_url}],
                 "channels": [{"name": "chat", "kind": "apprise", "url": apprise_url}],
-                "delivery": FAST,
+                "delivery": {**FAST, "retry_initial": "1h", "retry_max": "1h"},
             }
         )
         assert kw.run("run", "--once").returncode == 0
@@ -260,13 +262,9 @@ def test_apprise_channel_is_sent_from_the_outbox_with_our_retries(kw: Kurilwatch
         assert (
             pending["status"] == "pending" and pending["last_error"] == "apprise reported a failure"
         )
-        # The retry is due 100-300 ms later (full jitter); a loaded machine may need more
-        # than one pass to reach it. Each pass sends what is due, never ahead of time.
-        for _ in range(20):
-            assert kw.run("run", "--once").returncode == 0
-            if len(rx.received) == 2:
-                break
-            time.sleep(0.3)
+        assert len(rx.received) == 1
+        assert kw.run("alerts", "retry", str(pending["id"])).returncode == 0
+        assert kw.run("run", "--once").returncode == 0
         _failed, sent = rx.received
     body = sent.json()
     assert story_by_key("nemuro-rally").title in body["title"]
