@@ -663,6 +663,19 @@ def _ingest_probe(conn: Connection, probe: Probe, index: int, now: datetime) -> 
     )
 
 
+def _rows(conn: Connection, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
+    """The rows of `query` in either code's shape: a SQLAlchemy statement, or psycopg SQL (a
+    string with `params`, or a `storage.engine.Statement`) run on the same connection."""
+    if isinstance(query, str):
+        query = (query, params or {})
+    if isinstance(query, tuple):
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.execute(query[0], query[1])
+        return cursor.fetchall() if cursor.description else []
+    return list(conn.execute(query, params or {}).all())
+
+
 def _duplicate_query(article: Article) -> Any:
     """The duplicate check `_ingest` runs first (built here for code that has no
     `duplicate_query`)."""
@@ -707,7 +720,7 @@ def _assign_alt(conn: Connection, digest: str, near: NearPrint | None, now: date
         return Assignment(story_id=exact, how="exact", score=1.0)
     if near is None:
         return Assignment(story_id=None, how="new")
-    rows = conn.execute(_candidate_query(near, now))
+    rows = _rows(conn, _candidate_query(near, now))
     return best_candidate(near.signature, _band_candidates(rows))
 
 
@@ -758,6 +771,7 @@ def _time_calls(
             for way in ways[turn:] + ways[:turn]:
                 tx = conn.begin()
                 started = time.perf_counter()
+                got: Any
                 if way == "ingest":
                     got = _ingest_probe(conn, probe, index, now)
                 elif way == "alt":
@@ -781,7 +795,7 @@ def _phases(engine: Engine, probes: Sequence[Probe], now: datetime) -> dict[str,
                 keys = lock_keys(probe.digest, probe.near, probe.contain)
             else:
                 keys = lock_keys(probe.digest, probe.near)
-            conn.execute(LOCK_ALL, {"keys": keys})
+            _rows(conn, LOCK_ALL, {"keys": keys})
             t1 = time.perf_counter()
             conn.execute(
                 sa.select(articles.c.story_id)
@@ -792,12 +806,12 @@ def _phases(engine: Engine, probes: Sequence[Probe], now: datetime) -> dict[str,
             spent["locks"].append((t1 - t0) * 1e3)
             spent["exact"].append((t2 - t1) * 1e3)
             if probe.kind != "exact" and probe.near is not None:
-                rows = conn.execute(_candidate_query(probe.near, now))
+                rows = _rows(conn, _candidate_query(probe.near, now))
                 best_candidate(probe.near.signature, _band_candidates(rows))
                 spent["candidates"].append((time.perf_counter() - t2) * 1e3)
             if probe.kind != "exact" and probe.contain is not None:
                 t3 = time.perf_counter()
-                rows = conn.execute(_container_query(probe.contain, now))
+                rows = _rows(conn, _container_query(probe.contain, now))
                 found = (ContainerRow(r[1], r[2], body_shingles(r[4], r[5])) for r in rows)
                 best_container(probe.contain.shingles, found)
                 spent["containers"].append((time.perf_counter() - t3) * 1e3)
@@ -895,10 +909,10 @@ def measure(
     with engine.connect() as conn:
         for probe in probes[WARMUP:]:
             if probe.near is not None:
-                count = len(conn.execute(_candidate_query(probe.near, now)).all())
+                count = len(_rows(conn, _candidate_query(probe.near, now)))
                 candidates[probe.kind].append(count)
             if probe.contain is not None:
-                count = len(conn.execute(_container_query(probe.contain, now)).all())
+                count = len(_rows(conn, _container_query(probe.contain, now)))
                 containers[probe.kind].append(count)
     return Result(
         size=store.articles,
@@ -921,14 +935,18 @@ def measure(
 
 
 def _explain(conn: Connection, query: Any) -> str:
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    if isinstance(query, tuple):  # psycopg SQL and its parameters
+        sql, params = query[0], query[1]
+    else:
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        sql, params = str(compiled), compiled.params
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + str(compiled), compiled.params)
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = "\n".join(row[0] for row in cur.fetchall())
     conn.rollback()
-    return f"{' '.join(str(compiled).split())}\n{plan}"
+    return f"{' '.join(sql.split())}\n{plan}"
 
 
 def explain(engine: Engine, now: datetime, seed: int, store: Store) -> str:

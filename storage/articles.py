@@ -3,37 +3,37 @@
 `ingest_article` stores one extracted, on-topic article. In a single transaction it
 1. drops it as a duplicate when its URL, or the canonical URL its page declares (an AMP or
    mobile variant of a stored page), or its GUID within its source, is known;
-2. otherwise finds its story with `storage.assign.assign_story` (advisory locks on its content
-   hash, MinHash bands and containment anchors; exact copy, else near-duplicate within the
+2. otherwise finds its story as `storage.assign` does (advisory locks on its content hash,
+   MinHash bands and containment anchors; exact copy, else near-duplicate within the
    window, else a text it contains or that contains it, else a new story) and indexes its
    bands and anchors;
 3. asks the caller's pure `plan` function which alerts are due for the story as it now
    stands, and writes them to the outbox (`alerts`), unique per story, channel and revision,
    each due when the plan says (a story of a told event waits for its group's next
    "also reported" notification).
-So no story is stored without its alerts and no alert without its story. A story keeps its
+So no story is stored without its alerts and no alert without its story. The statements go
+in three round trips (`storage.engine.together`): the checks and lookups, the writes of the
+story and copy with what the plan reads, the outbox rows. A story keeps its
 first copy as its representative (title, URL, publication time). Each copy says which
 text it was judged on: its page, or the feed's own title and summary (`text_source`).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.types.json import Jsonb
 from sqlalchemy.engine import Connection, Engine
 
 from kurilwatch.model import AlertPlan, Article, IngestResult, RecentAlert, StoryState
-from storage.assign import assign_story
+from storage.assign import decide, lookups
 from storage.containment import ContainPrint, contain_print
+from storage.engine import Statement, together
 from storage.fingerprint import NearPrint, content_hash, near_print
-from storage.tables import alerts, articles, stories
 
 Planner = Callable[[StoryState], Sequence[AlertPlan]]
 
@@ -103,68 +103,61 @@ def _ingest(
     key_terms: frozenset[str],
     group_window_seconds: float,
 ) -> IngestResult:
-    if _is_duplicate(conn, article):
+    since = now - timedelta(seconds=window_seconds)
+    found = together(conn, [duplicate_query(article), *lookups(digest, near, contain, since=since)])
+    if found[0][0].known:
         return IngestResult(outcome="duplicate")
-    assignment = assign_story(
-        conn, digest, near, contain=contain, now=now, window_seconds=window_seconds
-    )
+    assignment = decide(found[1:], near, contain)
     story_id = assignment.story_id
     is_new = story_id is None
+    copy = {
+        "source": article.source,
+        "url": article.url,
+        "guid": article.guid,
+        "title": article.title,
+        "text": article.text,
+        "language": article.language,
+        "outlet": article.outlet,
+        "outlet_url": article.outlet_url,
+        "published_at": article.published_at,
+        "fetched_at": now,
+        "content_hash": digest,
+        "near_signature": near.signature if near is not None else None,
+        "canonical_url": article.canonical_url,
+        "events": list(events),
+        "text_source": article.text_source,
+        "text_reason": article.text_reason,
+        "bands": list(near.bands) if near is not None else [],
+        "anchors": list(contain.anchors) if contain is not None else [],
+        "anchor_count": len(contain.anchors) if contain is not None else 0,
+    }
+    group_since = now - timedelta(seconds=group_window_seconds)
+    recent = Statement(RECENT_ALERTS, {"since": group_since})
     if story_id is None:
-        story_id = conn.execute(
-            NEW_STORY,
-            {
-                "title": article.title,
-                "url": article.url,
-                "language": article.language,
-                "published_at": article.published_at,
-                "first_seen_at": now,
-                "content_hash": digest,
-                "events": sorted(set(events)),
-                "key_terms": sorted(key_terms),
-            },
-        ).scalar_one()
+        params = {**copy, "story_events": sorted(set(events)), "key_terms": sorted(key_terms)}
+        stored, alerted = together(conn, [Statement(STORE_NEW, params), recent])
+        told: list[Any] = []  # a story made by this very ingest has no alerts yet
         story = _Story(article.published_at, now, tuple(sorted(key_terms)))
     else:
-        known = conn.execute(JOINED_STORY, {"story_id": story_id}).one_or_none()
-        if known is None:
+        joined = {"story_id": story_id, "events": list(events)}
+        known, _, stored, told, alerted = together(
+            conn,
+            [
+                Statement(JOINED_STORY, joined),
+                Statement(ADD_EVENTS, joined),
+                Statement(STORE_JOINED, {**copy, "story_id": story_id}),
+                Statement(TOLD, joined),
+                recent,
+            ],
+        )
+        if not known:
             raise _StoryGone
-        story = _Story(known.published_at, known.first_seen_at, tuple(known.key_terms))
-        if not set(events) <= set(known.events):
-            conn.execute(
-                sa.update(stories)
-                .where(stories.c.id == story_id)
-                .values(events=sorted(set(known.events) | set(events)))
-            )
-    inserted = conn.execute(
-        STORE,
-        {
-            "story_id": story_id,
-            "source": article.source,
-            "url": article.url,
-            "guid": article.guid,
-            "title": article.title,
-            "text": article.text,
-            "language": article.language,
-            "outlet": article.outlet,
-            "outlet_url": article.outlet_url,
-            "published_at": article.published_at,
-            "fetched_at": now,
-            "content_hash": digest,
-            "near_signature": near.signature if near is not None else None,
-            "canonical_url": article.canonical_url,
-            "events": list(events),
-            "text_source": article.text_source,
-            "text_reason": article.text_reason,
-            "bands": list(near.bands) if near is not None else [],
-            "anchors": list(contain.anchors) if contain is not None else [],
-            "anchor_count": len(contain.anchors) if contain is not None else 0,
-        },
-    ).scalar_one_or_none()
-    if inserted is None:
+        story = _Story(known[0].published_at, known[0].first_seen_at, tuple(known[0].key_terms))
+    if not stored:
         raise _RaceLost
+    story_id = stored[0].story_id
     state = _story_state(
-        conn, story_id, story, is_new=is_new, since=now - timedelta(seconds=group_window_seconds)
+        story_id, story, is_new=is_new, told=told, recent=alerted, since=group_since
     )
     written = _write_alerts(conn, story_id, plan(state), now)
     return IngestResult(
@@ -176,83 +169,101 @@ def _ingest(
     )
 
 
-# The statements of an ingest are built once (the inserts take their columns from the
-# parameters): built per call, they cost more in Python than in PostgreSQL.
-NEW_STORY = sa.insert(stories).returning(stories.c.id)
-JOINED_STORY = (
-    sa.select(
-        stories.c.events, stories.c.published_at, stories.c.first_seen_at, stories.c.key_terms
-    )
-    .where(stories.c.id == sa.bindparam("story_id"))
-    .with_for_update()
-)
-_ROOT = sa.func.coalesce(alerts.c.group_story_id, alerts.c.story_id)
-RECENT_ALERTS = (
-    sa.select(
-        alerts.c.channel,
-        _ROOT.label("root"),
-        alerts.c.events,
-        alerts.c.kind,
-        alerts.c.status,
-        alerts.c.batch_id,
-        alerts.c.batched_at,
-        alerts.c.created_at,
-        alerts.c.next_attempt_at,
-        stories.c.key_terms,
-    )
-    .select_from(alerts.outerjoin(stories, stories.c.id == _ROOT))
-    .where(alerts.c.created_at >= sa.bindparam("since"))
-)
-"""Alerts written since `since`, each with the key terms of the story its group began with."""
-NEW_ALERT = insert(alerts).on_conflict_do_nothing().returning(alerts.c.id)
-
-# The copy, its source's count and the bands and anchors later copies find it by (see
-# storage.assign): one statement, one round trip. When its URL or GUID is already stored
-# (a concurrent crawl won), nothing is written and no row comes back.
-STORE = sa.text(
-    """
-    WITH stored AS (
+# The statements of an ingest, sent in three round trips: the duplicate check with the
+# lookups of storage.assign; the story and the copy with what the alert plan reads; the
+# outbox rows. Plain psycopg SQL: built per call by SQLAlchemy, they cost more in Python than
+# in PostgreSQL.
+_COPY = """
+    stored AS (
         INSERT INTO articles (story_id, source, url, guid, title, text, language, outlet,
             outlet_url, published_at, fetched_at, content_hash, near_signature,
             canonical_url, events, text_source, text_reason)
-        VALUES (:story_id, :source, :url, :guid, :title, :text, :language, :outlet,
-            :outlet_url, :published_at, :fetched_at, :content_hash, :near_signature,
-            :canonical_url, CAST(:events AS text[]), :text_source, :text_reason)
+        SELECT story.id, %(source)s, %(url)s, %(guid)s, %(title)s, %(text)s, %(language)s,
+            %(outlet)s, %(outlet_url)s, %(published_at)s, %(fetched_at)s, %(content_hash)s,
+            %(near_signature)s, %(canonical_url)s, %(events)s::text[], %(text_source)s,
+            %(text_reason)s
+        FROM story
         ON CONFLICT DO NOTHING
-        RETURNING id
+        RETURNING id, story_id
     ), counted AS (
         UPDATE sources SET articles_stored = articles_stored + 1
-        WHERE name = :source AND EXISTS (SELECT FROM stored)
+        WHERE name = %(source)s AND EXISTS (SELECT FROM stored)
     ), bands AS (
         INSERT INTO article_bands (band, article_id, story_id, seen_at)
-        SELECT DISTINCT b, stored.id, :story_id, :fetched_at
-        FROM stored, unnest(CAST(:bands AS bigint[])) AS b
+        SELECT DISTINCT b, stored.id, stored.story_id, %(fetched_at)s
+        FROM stored, unnest(%(bands)s::bigint[]) AS b
         ON CONFLICT DO NOTHING
     ), anchors AS (
         INSERT INTO article_anchors (anchor, article_id, story_id, anchor_count, seen_at)
-        SELECT DISTINCT a, stored.id, :story_id, :anchor_count, :fetched_at
-        FROM stored, unnest(CAST(:anchors AS bigint[])) AS a
+        SELECT DISTINCT a, stored.id, stored.story_id, %(anchor_count)s, %(fetched_at)s
+        FROM stored, unnest(%(anchors)s::bigint[]) AS a
         ON CONFLICT DO NOTHING
     )
-    SELECT id FROM stored
+    SELECT id, story_id FROM stored
+"""
+# The copy, its source's count and the bands and anchors later copies find it by (see
+# storage.assign), with its new story (STORE_NEW) or into the story JOINED_STORY locked
+# (STORE_JOINED, which writes nothing when that story was pruned). When its URL or GUID is
+# already stored (a concurrent crawl won), nothing is kept and no row comes back.
+STORE_NEW = (
     """
+    WITH story AS (
+        INSERT INTO stories (title, url, language, published_at, first_seen_at, content_hash,
+            events, key_terms)
+        VALUES (%(title)s, %(url)s, %(language)s, %(published_at)s, %(fetched_at)s,
+            %(content_hash)s, %(story_events)s::text[], %(key_terms)s::text[])
+        RETURNING id
+    ),"""
+    + _COPY
 )
+STORE_JOINED = "WITH story AS (SELECT id FROM stories WHERE id = %(story_id)s)," + _COPY
+JOINED_STORY = """
+    SELECT events, published_at, first_seen_at, key_terms FROM stories
+    WHERE id = %(story_id)s FOR UPDATE
+"""
+ADD_EVENTS = """
+    UPDATE stories
+    SET events = ARRAY(
+        SELECT e FROM (SELECT DISTINCT unnest(events || %(events)s::text[]) AS e) AS u
+        ORDER BY e COLLATE "C"
+    )
+    WHERE id = %(story_id)s AND NOT events @> %(events)s::text[]
+"""
+"""A joined story takes the copy's events too (kept sorted)."""
+TOLD = "SELECT channel, events, group_story_id FROM alerts WHERE story_id = %(story_id)s"
+RECENT_ALERTS = """
+    SELECT alerts.channel, coalesce(alerts.group_story_id, alerts.story_id) AS root,
+        alerts.events, alerts.kind, alerts.status, alerts.batch_id, alerts.batched_at,
+        alerts.created_at, alerts.next_attempt_at, stories.key_terms
+    FROM alerts
+    LEFT JOIN stories ON stories.id = coalesce(alerts.group_story_id, alerts.story_id)
+    WHERE alerts.created_at >= %(since)s
+"""
+"""Alerts written since `since`, each with the key terms of the story its group began with."""
+NEW_ALERT = """
+    INSERT INTO alerts (id, story_id, channel, seq, events, rules, evidence, is_update,
+        group_story_id, severity, kind, status, next_attempt_at, created_at)
+    VALUES (%(id)s, %(story_id)s, %(channel)s, %(seq)s, %(events)s::text[],
+        %(rules)s::text[], %(evidence)s, %(is_update)s, %(group_story_id)s, %(severity)s,
+        %(kind)s, 'pending', %(next_attempt_at)s, %(created_at)s)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+"""
+DUPLICATE = """
+    SELECT EXISTS (SELECT FROM articles WHERE url = ANY(%(urls)s::text[]))
+        OR EXISTS (SELECT FROM articles WHERE canonical_url = ANY(%(urls)s::text[]))
+        OR EXISTS (SELECT FROM articles WHERE source = %(source)s AND guid = %(guid)s)
+        AS known
+"""
+"""Three lookups, each by its own index, whatever values PostgreSQL plans for: one EXISTS over
+the three conditions ORed is planned as a sequential scan when planned for any values."""
 
 
-def duplicate_query(article: Article) -> sa.Select[tuple[bool]]:
+def duplicate_query(article: Article) -> Statement:
     """Whether a stored copy has `article`'s URL or canonical URL as its URL or canonical
     URL, or its GUID within its source: each arm is answered by an index."""
-    urls = {article.url, article.canonical_url} - {None}
-    same = sa.or_(articles.c.url.in_(urls), articles.c.canonical_url.in_(urls))
-    if article.guid:
-        same = sa.or_(
-            same, sa.and_(articles.c.source == article.source, articles.c.guid == article.guid)
-        )
-    return sa.select(sa.exists().where(same))
-
-
-def _is_duplicate(conn: Connection, article: Article) -> bool:
-    return bool(conn.execute(duplicate_query(article)).scalar_one())
+    urls = sorted({u for u in (article.url, article.canonical_url) if u is not None})
+    return Statement(DUPLICATE, {"urls": urls, "source": article.source, "guid": article.guid})
 
 
 class _Story(NamedTuple):
@@ -264,20 +275,19 @@ class _Story(NamedTuple):
 
 
 def _story_state(
-    conn: Connection, story_id: int, story: _Story, *, is_new: bool, since: datetime
+    story_id: int,
+    story: _Story,
+    *,
+    is_new: bool,
+    told: Sequence[Any],
+    recent: Sequence[Any],
+    since: datetime,
 ) -> StoryState:
+    """The story as the alert plan sees it: its alerts so far (`told`, rows of TOLD) and the
+    event groups of the alerts written since `since` (`recent`, rows of RECENT_ALERTS)."""
     alerted: dict[str, set[str]] = {}
     sent: dict[str, int] = {}
     groups: dict[str, int] = {}
-    told = (  # a story made by this very ingest has no alerts yet
-        ()
-        if is_new
-        else conn.execute(
-            sa.select(alerts.c.channel, alerts.c.events, alerts.c.group_story_id).where(
-                alerts.c.story_id == story_id
-            )
-        )
-    )
     for channel, events, group in told:
         alerted.setdefault(channel, set()).update(events)
         sent[channel] = sent.get(channel, 0) + 1
@@ -291,19 +301,18 @@ def _story_state(
         alerted={k: frozenset(v) for k, v in alerted.items()},
         sent=sent,
         key_terms=frozenset(story.key_terms),
-        recent=_recent_events(conn, since),
+        recent=_recent_events(recent, since),
         groups=groups,
     )
 
 
-def _recent_events(conn: Connection, since: datetime) -> tuple[RecentAlert, ...]:
-    """Per channel and event (the story it was first told with), what was told since.
+def _recent_events(rows: Sequence[Any], since: datetime) -> tuple[RecentAlert, ...]:
+    """Per channel and event (the story it was first told with), what was told since `since`.
 
     A group's last notification is the newest of its alerts and updates (when written) and of
     its "also reported" batches (when collected); its members still waiting for a batch give
     the time that batch is due.
     """
-    rows = conn.execute(RECENT_ALERTS, {"since": since}).all()
     groups: dict[tuple[str, int], _Group] = {}
     for row in rows:
         group = groups.setdefault((row.channel, row.root), _Group())
@@ -351,28 +360,32 @@ class _Group:
 def _write_alerts(
     conn: Connection, story_id: int, plans: Sequence[AlertPlan], now: datetime
 ) -> list[str]:
-    written = []
-    for plan in plans:
-        alert_id = str(uuid.uuid4())
-        row = conn.execute(
-            NEW_ALERT,
-            {
-                "id": alert_id,
-                "story_id": story_id,
-                "channel": plan.channel,
-                "seq": plan.seq,
-                "events": list(plan.events),
-                "rules": list(plan.rules),
-                "evidence": json.loads(json.dumps([asdict(e) for e in plan.evidence])),
-                "is_update": plan.is_update,
-                "group_story_id": plan.group_story_id,
-                "severity": plan.severity,
-                "kind": plan.kind,
-                "status": "pending",
-                "next_attempt_at": plan.due_at or now,
-                "created_at": now,
-            },
-        ).scalar_one_or_none()
-        if row is not None:
-            written.append(row)
-    return written
+    """Write the planned alerts to the outbox, all in one round trip; return the ids of those
+    written (a plan whose story, channel and revision already has one writes nothing)."""
+    if not plans:
+        return []
+    rows = together(
+        conn,
+        [
+            Statement(
+                NEW_ALERT,
+                {
+                    "id": str(uuid.uuid4()),
+                    "story_id": story_id,
+                    "channel": plan.channel,
+                    "seq": plan.seq,
+                    "events": list(plan.events),
+                    "rules": list(plan.rules),
+                    "evidence": Jsonb([asdict(e) for e in plan.evidence]),
+                    "is_update": plan.is_update,
+                    "group_story_id": plan.group_story_id,
+                    "severity": plan.severity,
+                    "kind": plan.kind,
+                    "next_attempt_at": plan.due_at or now,
+                    "created_at": now,
+                },
+            )
+            for plan in plans
+        ],
+    )
+    return [row[0].id for row in rows if row]

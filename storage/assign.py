@@ -14,7 +14,9 @@ In order, inside the caller's transaction:
    (`storage.containment.best_container`, pure): a feed's summary, an excerpt or a cut copy
    joins the full article's story, whichever arrives first;
 5. otherwise the copy starts a story of its own.
-The locks of step 1 cover the anchors too. `storage.articles` indexes the new copy's bands
+The locks of step 1 cover the anchors too. Steps 1-4 are statements sent together in one
+round trip (`lookups`, run by `storage.engine.together`); `decide` reads their rows.
+`storage.articles` indexes the new copy's bands
 and anchors in the statement that stores it; `prune_bands` forgets bands and anchors that
 left the window (the articles stay).
 """
@@ -22,9 +24,10 @@ left the window (the articles stay).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -37,19 +40,18 @@ from storage.containment import (
     best_container,
     body_shingles,
 )
+from storage.engine import Statement, together
 from storage.fingerprint import NEAR_THRESHOLD, NearPrint, similarity
 from storage.tables import article_anchors, article_bands
 
 log = logging.getLogger(__name__)
 
 _MASK = (1 << 63) - 1
-# One round trip for every lock, taken in array order (ascending). It must stay a statement of
+# One statement for every lock, taken in array order (ascending). It must stay a statement of
 # its own before the lookups: a statement sees the data as of its start, so a lookup in the
 # same statement could miss a copy committed while this one waited. One statement instead of
 # 26 took the p95 of an assignment at 1M articles from 5.2 to 1.3 ms (bench/dedup_scale.py).
-LOCK_ALL = sa.text(
-    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
-)
+LOCK_ALL = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%(keys)s::bigint[]) AS k"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,24 +98,29 @@ def best_candidate(
     return Assignment(story_id=best[1], how="near", score=round(best[0], 3))
 
 
-def assign_story(
-    conn: Connection,
-    digest: str,
-    near: NearPrint | None,
-    *,
-    contain: ContainPrint | None = None,
-    now: datetime,
-    window_seconds: float,
+def lookups(
+    digest: str, near: NearPrint | None, contain: ContainPrint | None, *, since: datetime
+) -> list[Statement]:
+    """What finds a copy's story, to be sent together in this order: its locks, the exact
+    lookup and, when it has a band or an anchor, the candidates seen since `since` (none
+    when an exact copy is stored)."""
+    found = [
+        Statement(LOCK_ALL, {"keys": lock_keys(digest, near, contain)}),
+        Statement(EXACT, {"digest": digest}),
+    ]
+    if near is not None or contain is not None:
+        found.append(candidate_query(near, contain, digest=digest, since=since))
+    return found
+
+
+def decide(
+    results: Sequence[Sequence[Any]], near: NearPrint | None, contain: ContainPrint | None
 ) -> Assignment:
-    """Lock the copy's keys, then find the story it belongs to (see the module docstring)."""
-    conn.execute(LOCK_ALL, {"keys": lock_keys(digest, near, contain)})
-    exact = conn.execute(EXACT, {"digest": digest}).scalar_one_or_none()
-    if exact is not None:
-        return Assignment(story_id=exact, how="exact", score=1.0)
-    if near is None and contain is None:
-        return Assignment(story_id=None, how="new")
-    since = now - timedelta(seconds=window_seconds)
-    rows = conn.execute(candidate_query(near, contain, since=since)).all()
+    """The story a copy joins, from the rows of its `lookups` (see the module docstring)."""
+    exact = results[1]
+    if exact:
+        return Assignment(story_id=exact[0].story_id, how="exact", score=1.0)
+    rows = results[2] if len(results) > 2 else []
     if near is not None:
         candidates = (Candidate(r[1], r[2], r[3]) for r in rows if r[0] == "near")
         found = best_candidate(near.signature, candidates)
@@ -132,61 +139,74 @@ def assign_story(
     return Assignment(story_id=decided.story_id, how="contained", score=decided.score)
 
 
-EXACT = sa.text("SELECT story_id FROM articles WHERE content_hash = :digest LIMIT 1")
+def assign_story(
+    conn: Connection,
+    digest: str,
+    near: NearPrint | None,
+    *,
+    contain: ContainPrint | None = None,
+    now: datetime,
+    window_seconds: float,
+) -> Assignment:
+    """Lock the copy's keys, then find the story it belongs to, in one round trip."""
+    since = now - timedelta(seconds=window_seconds)
+    return decide(together(conn, lookups(digest, near, contain, since=since)), near, contain)
 
-# Both candidate lookups in one statement and one round trip, built once (bench/README.md has
-# what each costs). Band candidates come with their signatures; anchor candidates
-# ("containers") with their headline and text, ranked by the share of the smaller anchor set
-# they hold (an article's rows all carry its `anchor_count`, so max() is that count), those
-# under ANCHOR_FLOOR cut, at most MAX_CONTAINERS. An empty key array skips its half.
-CANDIDATES = sa.text(
-    """
+
+EXACT = "SELECT story_id FROM articles WHERE content_hash = %(digest)s LIMIT 1"
+
+# Both candidate lookups in one statement (bench/README.md has what each costs). Band
+# candidates come with their signatures; anchor candidates ("containers") with their headline
+# and text, ranked by the share of the smaller anchor set they hold (an article's rows all
+# carry its `anchor_count`, so max() is that count), those under ANCHOR_FLOOR cut, at most
+# MAX_CONTAINERS. An empty key array skips its half; a stored exact copy skips both (the
+# copy joins its story), as a one-time filter before any index is read.
+CANDIDATES = """
     WITH near AS (
         SELECT DISTINCT article_bands.article_id, article_bands.story_id
         FROM article_bands
-        WHERE article_bands.band = ANY(CAST(:bands AS bigint[]))
-            AND article_bands.seen_at >= :since
+        WHERE article_bands.band = ANY(%(bands)s::bigint[])
+            AND article_bands.seen_at >= %(since)s
     ), containers AS (
         SELECT article_id, story_id
         FROM article_anchors
-        WHERE anchor = ANY(CAST(:anchors AS bigint[])) AND seen_at >= :since
+        WHERE anchor = ANY(%(anchors)s::bigint[]) AND seen_at >= %(since)s
         GROUP BY article_id, story_id
-        HAVING count(*) >= :floor * least(:n, max(anchor_count))
-        ORDER BY count(*)::float8 / least(:n, max(anchor_count)) DESC, article_id DESC
-        LIMIT :k
+        HAVING count(*) >= %(floor)s * least(%(n)s, max(anchor_count))
+        ORDER BY count(*)::float8 / least(%(n)s, max(anchor_count)) DESC, article_id DESC
+        LIMIT %(k)s
     )
     SELECT 'near' AS kind, near.article_id, near.story_id, articles.near_signature,
         NULL AS title, NULL AS text
     FROM near JOIN articles ON articles.id = near.article_id
     WHERE articles.near_signature IS NOT NULL
+        AND NOT EXISTS (SELECT FROM articles WHERE content_hash = %(digest)s)
     UNION ALL
     SELECT 'contained', containers.article_id, containers.story_id, NULL,
         articles.title, articles.text
     FROM containers JOIN articles ON articles.id = containers.article_id
-    """
-).columns(
-    sa.column("kind", sa.Text),
-    sa.column("article_id", sa.BigInteger),
-    sa.column("story_id", sa.BigInteger),
-    sa.column("near_signature", sa.LargeBinary),
-    sa.column("title", sa.Text),
-    sa.column("text", sa.Text),
-)
+    WHERE NOT EXISTS (SELECT FROM articles WHERE content_hash = %(digest)s)
+"""
 
 
 def candidate_query(
-    near: NearPrint | None, contain: ContainPrint | None, *, since: datetime
-) -> sa.Executable:
-    """Stored copies seen since `since` that share a band with `near` ("near" rows, with their
-    signatures) or enough anchors with `contain` ("contained" rows, with headline and text)."""
+    near: NearPrint | None, contain: ContainPrint | None, *, since: datetime, digest: str = ""
+) -> Statement:
+    """Stored copies seen since `since` that share a band with `near` ("near" rows: kind,
+    article, story, signature) or enough anchors with `contain` ("contained" rows: kind,
+    article, story, -, headline, text); none when a copy with text hash `digest` is stored."""
     anchors = list(contain.anchors) if contain is not None else []
-    return CANDIDATES.bindparams(
-        bands=list(near.bands) if near is not None else [],
-        anchors=anchors,
-        since=since,
-        floor=ANCHOR_FLOOR,
-        n=max(1, len(anchors)),
-        k=MAX_CONTAINERS,
+    return Statement(
+        CANDIDATES,
+        {
+            "bands": list(near.bands) if near is not None else [],
+            "anchors": anchors,
+            "since": since,
+            "floor": ANCHOR_FLOOR,
+            "n": max(1, len(anchors)),
+            "k": MAX_CONTAINERS,
+            "digest": digest,
+        },
     )
 
 

@@ -3,20 +3,24 @@
 `database_url(settings_url)` turns what the user wrote (a plain `postgresql://` URL works)
 into a SQLAlchemy URL for psycopg 3. `open_database` picks the configured database, or the
 embedded one when none is configured, and returns an engine with `pool_pre_ping` so a
-restarted PostgreSQL costs one failed unit of work, not the process.
+restarted PostgreSQL costs one failed unit of work, not the process. `together` sends
+statements of one unit of work in a single round trip.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from psycopg.rows import namedtuple_row
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from kurilwatch.errors import DatabaseError
 from storage.embedded import EmbeddedPostgres, start_embedded
@@ -45,6 +49,51 @@ def database_url(raw: str) -> URL:
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         return url.set(drivername="postgresql+psycopg")
     raise DatabaseError(f"the database URL must be postgresql://…, not {url.drivername}://")
+
+
+class Statement(NamedTuple):
+    """One statement for `together`: psycopg SQL (`%(name)s` parameters) and its parameters."""
+
+    sql: str
+    params: Mapping[str, Any]
+
+
+def together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any]]:
+    """Run `statements` on `conn` inside its open transaction, in order, sent in one round
+    trip (psycopg's pipeline mode); return each statement's rows (named tuples; none for a
+    statement that returns no rows).
+
+    The server runs them one after another, each as its own statement: under READ COMMITTED
+    each sees what was committed before it started, so a lock taken by one holds for the
+    ones after it.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: a statement failed (the ones after it did not run, and the
+            transaction must be rolled back), or the connection was lost.
+    """
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    cursors = [raw.cursor(row_factory=namedtuple_row) for _ in statements]
+    try:
+        with raw.pipeline():
+            for cursor, statement in zip(cursors, statements, strict=True):
+                cursor.execute(statement.sql, statement.params)
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+    except psycopg.Error as exc:
+        broken = raw.broken
+        if broken:  # as SQLAlchemy does on a disconnect: the pool makes a new connection
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            "\n".join(s.sql for s in statements),
+            None,
+            exc,
+            psycopg.Error,
+            connection_invalidated=broken,
+            dialect=conn.dialect,
+        ) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 @dataclass(slots=True)

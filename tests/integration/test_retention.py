@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -18,6 +20,7 @@ from kurilwatch.model import AlertPlan, Article, Evidence, FeedEntry, StoryState
 from scheduler.jobs import Runtime, prune
 from scheduler.metrics import TALLY_SECONDS, Metrics, health
 from storage.articles import duplicate_query, ingest_article
+from storage.engine import together
 from storage.entries import add_entries, claim_entries, finish_entry, list_entries
 from storage.retention import prune_batch, prune_kind, pruned_counts
 from storage.tables import alerts, articles, labels, stories
@@ -262,12 +265,26 @@ def test_the_duplicate_check_uses_the_canonical_url_index(engine: Engine) -> Non
         text="x",
     )
     query = duplicate_query(probe)
-    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", query.sql)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", query.sql)
     with engine.connect() as conn:
-        plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
-        assert conn.execute(query).scalar_one() is True
-    assert "ix_articles_canonical_url" in plan, plan
-    assert "Seq Scan" not in plan, plan
+        [[known]] = together(conn, [query])
+        assert known.known is True
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(f"PREPARE duplicate AS {numbered}")
+        values = ", ".join(["%s"] * len(names))
+        # planned for these values, and for any values (psycopg prepares a statement it
+        # runs often, and PostgreSQL may then keep one plan for all)
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            raw.execute(f"SET plan_cache_mode = {mode}")
+            cursor = psycopg.ClientCursor(raw).execute(  # the values written into the SQL
+                f"EXPLAIN EXECUTE duplicate({values})", [query.params[n] for n in names]
+            )
+            plan = "\n".join(row[0] for row in cursor)
+            assert "ix_articles_canonical_url" in plan, (mode, plan)
+            assert "Seq Scan" not in plan, (mode, plan)
+        conn.rollback()
 
 
 def test_metrics_count_open_work_live_and_the_archive_at_most_once_a_tally(

@@ -5,12 +5,20 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kurilwatch.model import AlertPlan, Article, Evidence, Source, StoryState
 from storage.articles import ingest_article
-from storage.engine import HEAD, MIGRATIONS, schema_is_current, upgrade_schema
+from storage.engine import (
+    HEAD,
+    MIGRATIONS,
+    Statement,
+    schema_is_current,
+    together,
+    upgrade_schema,
+)
 from storage.fingerprint import content_hash as content_hash_of
 from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed
 from storage.sources import (
@@ -380,3 +388,36 @@ def test_near_duplicates_are_only_looked_for_within_the_window(engine: Engine) -
         window_seconds=30 * 86400,
     )
     assert first.outcome == "stored" and late.outcome == "stored"
+
+
+def test_statements_sent_together_run_in_order_and_a_failure_fails_the_unit(
+    engine: Engine,
+) -> None:
+    insert = "INSERT INTO together_probe (n) VALUES (%(n)s) RETURNING n"
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE together_probe (n int PRIMARY KEY)"))
+    with engine.begin() as conn:
+        first, count = together(
+            conn,
+            [
+                Statement(insert, {"n": 1}),
+                Statement("SELECT count(*) AS n FROM together_probe", {}),
+            ],
+        )
+        assert [r.n for r in first] == [1] and count[0].n == 1  # the second saw the first
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        together(conn, [Statement(insert, {"n": 2}), Statement(insert, {"n": 1})])
+    with engine.connect() as conn:  # the unit was rolled back whole; the connection is fine
+        assert conn.execute(sa.text("SELECT array_agg(n) FROM together_probe")).scalar() == [1]
+
+
+def test_a_connection_lost_under_statements_sent_together_is_replaced(engine: Engine) -> None:
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(sa.exc.OperationalError) as lost:
+            together(conn, [Statement("SELECT 1 AS one", {})])
+        assert lost.value.connection_invalidated and conn.invalidated
+    with engine.connect() as conn:  # the pool did not hand the dead connection out again
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
