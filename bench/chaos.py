@@ -179,6 +179,9 @@ class PrivatePostgres:
                 raise SystemExit(f"chaos: port {self.port} is taken; choose --pg-port")
         if self._as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")
+            # the server (as postgres) appends to its log in the work folder: let it in
+            workdir = self.logfile.parent
+            workdir.chmod(workdir.stat().st_mode | 0o011)
             self.logfile.touch()
             shutil.chown(self.logfile, "postgres", "postgres")
         done = self._run(
