@@ -390,6 +390,29 @@ def test_near_duplicates_are_only_looked_for_within_the_window(engine: Engine) -
     assert first.outcome == "stored" and late.outcome == "stored"
 
 
+def test_a_joining_copy_adds_its_events_to_the_story_and_the_plan_sees_its_alerts(
+    engine: Engine,
+) -> None:
+    seen: list[StoryState] = []
+
+    def plan(state: StoryState) -> list[AlertPlan]:
+        seen.append(state)
+        return _alert_once(state)
+
+    def ingest(url: str, text: str, events: tuple[str, ...]) -> object:
+        return ingest_article(engine, _article(url, text), events=events, plan=plan, now=NOW)
+
+    ingest("https://a.test/1", TEXT, ("protest",))
+    ingest("https://b.test/1", "TOKYO (Kyodo) -- " + TEXT, ("exercise",))
+    ingest("https://c.test/1", TEXT + "\n© Kyodo", ("protest",))
+    [story] = list_stories(engine)
+    assert story["events"] == ["exercise", "protest"]  # kept sorted, each once
+    assert [s.is_new for s in seen] == [True, False, False]
+    assert [dict(s.alerted) for s in seen] == [{}, {"desk": {"protest"}}, {"desk": {"protest"}}]
+    assert [s.published_at for s in seen] == [NOW] * 3
+    assert len(list_alerts(engine)) == 1
+
+
 def test_statements_sent_together_run_in_order_and_a_failure_fails_the_unit(
     engine: Engine,
 ) -> None:
