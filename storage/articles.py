@@ -103,11 +103,16 @@ def _ingest(
     key_terms: frozenset[str],
     group_window_seconds: float,
 ) -> IngestResult:
+    """`ingest_article`'s work in `conn`'s transaction, in three round trips (the module
+    docstring says which); `plan` runs between the second and the third, while the copy's
+    advisory locks and its story's row lock are held."""
     since = now - timedelta(seconds=window_seconds)
-    found = together(conn, [duplicate_query(article), *lookups(digest, near, contain, since=since)])
-    if found[0][0].known:
+    known, _locked, exact, candidates = together(
+        conn, [duplicate_query(article), *lookups(digest, near, contain, since=since)]
+    )
+    if known[0].known:
         return IngestResult(outcome="duplicate")
-    assignment = decide(found[1:], near, contain)
+    assignment = decide(exact, candidates, near, contain)
     story_id = assignment.story_id
     is_new = story_id is None
     copy = {

@@ -100,36 +100,36 @@ def best_candidate(
 
 def lookups(
     digest: str, near: NearPrint | None, contain: ContainPrint | None, *, since: datetime
-) -> list[Statement]:
+) -> tuple[Statement, Statement, Statement]:
     """What finds a copy's story, to be sent together in this order: its locks, the exact
-    lookup and, when it has a band or an anchor, the candidates seen since `since` (none
-    when an exact copy is stored)."""
-    found = [
+    lookup, and the candidates seen since `since` (none when an exact copy is stored, or
+    when the copy has neither bands nor anchors). Their rows go to `decide`."""
+    return (
         Statement(LOCK_ALL, {"keys": lock_keys(digest, near, contain)}),
         Statement(EXACT, {"digest": digest}),
-    ]
-    if near is not None or contain is not None:
-        found.append(candidate_query(near, contain, digest=digest, since=since))
-    return found
+        candidate_query(near, contain, digest=digest, since=since),
+    )
 
 
 def decide(
-    results: Sequence[Sequence[Any]], near: NearPrint | None, contain: ContainPrint | None
+    exact: Sequence[Any],
+    candidates: Sequence[Any],
+    near: NearPrint | None,
+    contain: ContainPrint | None,
 ) -> Assignment:
-    """The story a copy joins, from the rows of its `lookups` (see the module docstring)."""
-    exact = results[1]
+    """The story a copy joins, from the rows of its exact lookup and of its candidate query
+    (see the module docstring)."""
     if exact:
         return Assignment(story_id=exact[0].story_id, how="exact", score=1.0)
-    rows = results[2] if len(results) > 2 else []
     if near is not None:
-        candidates = (Candidate(r[1], r[2], r[3]) for r in rows if r[0] == "near")
-        found = best_candidate(near.signature, candidates)
+        nearby = (Candidate(r[1], r[2], r[3]) for r in candidates if r[0] == "near")
+        found = best_candidate(near.signature, nearby)
         if found.story_id is not None:
             return found
     if contain is None:
         return Assignment(story_id=None, how="new")
     containers = (
-        Container(r[1], r[2], body_shingles(r[4], r[5])) for r in rows if r[0] == "contained"
+        Container(r[1], r[2], body_shingles(r[4], r[5])) for r in candidates if r[0] == "contained"
     )
     decided = best_container(contain.shingles, containers)
     if decided.reason == "ambiguous":
@@ -148,9 +148,11 @@ def assign_story(
     now: datetime,
     window_seconds: float,
 ) -> Assignment:
-    """Lock the copy's keys, then find the story it belongs to, in one round trip."""
+    """Lock the copy's keys, then find the story it belongs to, in one round trip: what
+    `storage.articles` does after its duplicate check (the benchmark times it alone)."""
     since = now - timedelta(seconds=window_seconds)
-    return decide(together(conn, lookups(digest, near, contain, since=since)), near, contain)
+    _locked, exact, candidates = together(conn, lookups(digest, near, contain, since=since))
+    return decide(exact, candidates, near, contain)
 
 
 EXACT = "SELECT story_id FROM articles WHERE content_hash = %(digest)s LIMIT 1"
@@ -190,11 +192,16 @@ CANDIDATES = """
 
 
 def candidate_query(
-    near: NearPrint | None, contain: ContainPrint | None, *, since: datetime, digest: str = ""
+    near: NearPrint | None,
+    contain: ContainPrint | None,
+    *,
+    since: datetime,
+    digest: str | None = None,
 ) -> Statement:
     """Stored copies seen since `since` that share a band with `near` ("near" rows: kind,
     article, story, signature) or enough anchors with `contain` ("contained" rows: kind,
-    article, story, -, headline, text); none when a copy with text hash `digest` is stored."""
+    article, story, -, headline, text); none when a copy with text hash `digest` is stored
+    (without `digest`, whatever is stored)."""
     anchors = list(contain.anchors) if contain is not None else []
     return Statement(
         CANDIDATES,

@@ -59,9 +59,9 @@ class Statement(NamedTuple):
 
 
 def together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any]]:
-    """Run `statements` on `conn` inside its open transaction, in order, sent in one round
-    trip (psycopg's pipeline mode); return each statement's rows (named tuples; none for a
-    statement that returns no rows).
+    """Run `statements` on `conn` in its transaction (begun now if none is, as
+    `Connection.execute` does), in order, sent in one round trip (psycopg's pipeline mode);
+    return each statement's rows (named tuples; none for a statement that returns no rows).
 
     The server runs them one after another, each as its own statement: under READ COMMITTED
     each sees what was committed before it started, so a lock taken by one holds for the
@@ -71,6 +71,8 @@ def together(conn: Connection, statements: Sequence[Statement]) -> list[list[Any
         sqlalchemy.exc.DBAPIError: a statement failed (the ones after it did not run, and the
             transaction must be rolled back), or the connection was lost.
     """
+    if not conn.in_transaction():
+        conn.begin()
     raw = conn.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     cursors = [raw.cursor(row_factory=namedtuple_row) for _ in statements]
@@ -119,8 +121,14 @@ def open_database(
     unreachable (libpq's `connect_timeout`; without it, the operating system's limit).
 
     Raises:
-        DatabaseError: the database cannot be reached.
+        DatabaseError: the database cannot be reached, or psycopg cannot send statements
+            together (`together`).
     """
+    if not psycopg.Pipeline.is_supported():  # a system libpq older than 14
+        raise DatabaseError(
+            "psycopg's libpq does not support pipeline mode (libpq 14 or later is needed;"
+            " psycopg[binary] ships one)"
+        )
     embedded = None
     if url is None:
         embedded = start_embedded(data_dir)

@@ -267,7 +267,7 @@ def test_the_duplicate_check_uses_the_canonical_url_index(engine: Engine) -> Non
     query = duplicate_query(probe)
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", query.sql)))
     numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", query.sql)
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         [[known]] = together(conn, [query])
         assert known.known is True
         raw = conn.connection.driver_connection
@@ -284,7 +284,8 @@ def test_the_duplicate_check_uses_the_canonical_url_index(engine: Engine) -> Non
             plan = "\n".join(row[0] for row in cursor)
             assert "ix_articles_canonical_url" in plan, (mode, plan)
             assert "Seq Scan" not in plan, (mode, plan)
-        conn.rollback()
+        raw.execute("DEALLOCATE duplicate")
+        raw.execute("RESET plan_cache_mode")
 
 
 def test_metrics_count_open_work_live_and_the_archive_at_most_once_a_tally(

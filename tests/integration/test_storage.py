@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +13,8 @@ from sqlalchemy.engine import Engine
 
 from kurilwatch.model import AlertPlan, Article, Evidence, Source, StoryState
 from storage.articles import ingest_article
+from storage.assign import lock_keys
+from storage.containment import contain_print
 from storage.engine import (
     HEAD,
     MIGRATIONS,
@@ -20,6 +24,7 @@ from storage.engine import (
     upgrade_schema,
 )
 from storage.fingerprint import content_hash as content_hash_of
+from storage.fingerprint import near_print
 from storage.outbox import claim_due, list_alerts, mark_delivered, mark_failed
 from storage.sources import (
     PollRecord,
@@ -33,6 +38,7 @@ from storage.stories import list_stories
 from storage.tables import metadata
 
 NOW = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
+OTHER_TEXT = "Russia held artillery drills on Kunashiri, its Eastern Military District said. " * 3
 TEXT = "Japan lodged a protest with Russia over drills on Etorofu, officials said on Monday. " * 3
 EVIDENCE = Evidence(
     rule="protest", event="protest", sentences=("Japan lodged a protest.",), terms=("protest",)
@@ -411,6 +417,68 @@ def test_a_joining_copy_adds_its_events_to_the_story_and_the_plan_sees_its_alert
     assert [dict(s.alerted) for s in seen] == [{}, {"desk": {"protest"}}, {"desk": {"protest"}}]
     assert [s.published_at for s in seen] == [NOW] * 3
     assert len(list_alerts(engine)) == 1
+
+
+def _until_an_ingest_waits_on_a_lock(engine: Engine, waiting: threading.Thread) -> None:
+    """Return once another backend waits on a lock (the ingest running in `waiting`)."""
+    with engine.connect() as conn:
+        for _ in range(600):
+            assert waiting.is_alive()
+            blocked = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+            if blocked:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the ingest never waited on the lock")
+
+
+def _in_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    got: list[object] = []
+    thread = threading.Thread(target=lambda: got.append(call()))
+    thread.start()
+    return thread, got
+
+
+def test_a_copy_whose_url_is_stored_while_it_waits_for_its_locks_is_a_duplicate(
+    engine: Engine,
+) -> None:
+    copy = _article("https://a.test/1")
+    keys = lock_keys(
+        content_hash_of(copy.text), near_print(copy.text), contain_print(copy.title, copy.text)
+    )
+    with engine.connect() as holder:  # holds one of the copy's advisory locks
+        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": keys[-1]})
+        thread, got = _in_thread(lambda: _ingest(engine, copy))
+        _until_an_ingest_waits_on_a_lock(engine, thread)
+        # meanwhile another crawl stores another text under the same URL
+        assert _ingest(engine, _article("https://a.test/1", OTHER_TEXT)).outcome == "stored"  # type: ignore[attr-defined]
+        holder.rollback()
+    thread.join()
+    assert got[0].outcome == "duplicate"  # type: ignore[attr-defined]
+    assert len(list_stories(engine)) == 1 and len(list_alerts(engine)) == 1  # nothing half kept
+
+
+def test_a_copy_whose_story_is_pruned_while_it_joins_starts_a_story_of_its_own(
+    engine: Engine,
+) -> None:
+    first = _ingest(engine, _article("https://a.test/1"))
+    story = first.story_id  # type: ignore[attr-defined]
+    with engine.connect() as pruner:  # holds the story's row, as a pruning job would
+        pruner.execute(sa.text("SELECT id FROM stories WHERE id = :s FOR UPDATE"), {"s": story})
+        thread, got = _in_thread(lambda: _ingest(engine, _article("https://b.test/1")))
+        _until_an_ingest_waits_on_a_lock(engine, thread)
+        for table in ("alerts", "article_bands", "article_anchors", "articles"):
+            pruner.execute(sa.text(f"DELETE FROM {table} WHERE story_id = :s"), {"s": story})
+        pruner.execute(sa.text("DELETE FROM stories WHERE id = :s"), {"s": story})
+        pruner.commit()
+    thread.join()
+    assert got[0].outcome == "stored" and got[0].story_id != story  # type: ignore[attr-defined]
+    [kept] = list_stories(engine)
+    assert kept["id"] == got[0].story_id and len(list_alerts(engine)) == 1  # type: ignore[attr-defined]
 
 
 def test_statements_sent_together_run_in_order_and_a_failure_fails_the_unit(
