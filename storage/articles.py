@@ -107,12 +107,12 @@ def _ingest(
     docstring says which); `plan` runs between the second and the third, while the copy's
     advisory locks and its story's row lock are held."""
     since = now - timedelta(seconds=window_seconds)
-    known, _locked, exact, candidates = together(
+    known, _locked, found = together(
         conn, [duplicate_query(article), *lookups(digest, near, contain, since=since)]
     )
     if known[0].known:
         return IngestResult(outcome="duplicate")
-    assignment = decide(exact, candidates, near, contain)
+    assignment = decide(found, near, contain)
     story_id = assignment.story_id
     is_new = story_id is None
     copy = {

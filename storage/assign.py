@@ -5,7 +5,8 @@ In order, inside the caller's transaction:
    of the copy), taken in ascending order in one statement so two transactions never wait on
    each other in a cycle; two copies of one story that share a key are thereby serialized,
    so concurrent crawls still end in one story;
-2. exact: a stored article with the same normalized-text SHA-256 gives its story;
+2. exact: a stored article with the same normalized-text SHA-256 gives its story (and the
+   lookups of steps 3 and 4, in the same statement, are skipped);
 3. near: stored articles of the last `window` that share a band are candidates; the one whose
    estimated Jaccard similarity is highest, if at least `NEAR_THRESHOLD`, gives its story
    (`best_candidate`, pure);
@@ -14,8 +15,9 @@ In order, inside the caller's transaction:
    (`storage.containment.best_container`, pure): a feed's summary, an excerpt or a cut copy
    joins the full article's story, whichever arrives first;
 5. otherwise the copy starts a story of its own.
-The locks of step 1 cover the anchors too. Steps 1-4 are statements sent together in one
-round trip (`lookups`, run by `storage.engine.together`); `decide` reads their rows.
+The locks of step 1 cover the anchors too. Steps 1-4 are two statements sent together in
+one round trip (`lookups`, run by `storage.engine.together`); `decide` reads the rows of the
+second.
 `storage.articles` indexes the new copy's bands
 and anchors in the statement that stores it; `prune_bands` forgets bands and anchors that
 left the window (the articles stay).
@@ -100,36 +102,31 @@ def best_candidate(
 
 def lookups(
     digest: str, near: NearPrint | None, contain: ContainPrint | None, *, since: datetime
-) -> tuple[Statement, Statement, Statement]:
-    """What finds a copy's story, to be sent together in this order: its locks, the exact
-    lookup, and the candidates seen since `since` (none when an exact copy is stored, or
-    when the copy has neither bands nor anchors). Their rows go to `decide`."""
+) -> tuple[Statement, Statement]:
+    """What finds a copy's story, to be sent together in this order: its locks, then its
+    exact copy or else its candidates seen since `since` (`candidate_query`). The second
+    one's rows go to `decide`."""
     return (
         Statement(LOCK_ALL, {"keys": lock_keys(digest, near, contain)}),
-        Statement(EXACT, {"digest": digest}),
         candidate_query(near, contain, digest=digest, since=since),
     )
 
 
-def decide(
-    exact: Sequence[Any],
-    candidates: Sequence[Any],
-    near: NearPrint | None,
-    contain: ContainPrint | None,
-) -> Assignment:
-    """The story a copy joins, from the rows of its exact lookup and of its candidate query
-    (see the module docstring)."""
+def decide(rows: Sequence[Any], near: NearPrint | None, contain: ContainPrint | None) -> Assignment:
+    """The story a copy joins, from the rows of its `candidate_query` (see the module
+    docstring)."""
+    exact = [r.story_id for r in rows if r.kind == "exact"]
     if exact:
-        return Assignment(story_id=exact[0].story_id, how="exact", score=1.0)
+        return Assignment(story_id=exact[0], how="exact", score=1.0)
     if near is not None:
-        nearby = (Candidate(r[1], r[2], r[3]) for r in candidates if r[0] == "near")
+        nearby = (Candidate(r[1], r[2], r[3]) for r in rows if r[0] == "near")
         found = best_candidate(near.signature, nearby)
         if found.story_id is not None:
             return found
     if contain is None:
         return Assignment(story_id=None, how="new")
     containers = (
-        Container(r[1], r[2], body_shingles(r[4], r[5])) for r in candidates if r[0] == "contained"
+        Container(r[1], r[2], body_shingles(r[4], r[5])) for r in rows if r[0] == "contained"
     )
     decided = best_container(contain.shingles, containers)
     if decided.reason == "ambiguous":
@@ -151,20 +148,21 @@ def assign_story(
     """Lock the copy's keys, then find the story it belongs to, in one round trip: what
     `storage.articles` does after its duplicate check (the benchmark times it alone)."""
     since = now - timedelta(seconds=window_seconds)
-    _locked, exact, candidates = together(conn, lookups(digest, near, contain, since=since))
-    return decide(exact, candidates, near, contain)
+    _locked, rows = together(conn, lookups(digest, near, contain, since=since))
+    return decide(rows, near, contain)
 
 
-EXACT = "SELECT story_id FROM articles WHERE content_hash = %(digest)s LIMIT 1"
-
-# Both candidate lookups in one statement (bench/README.md has what each costs). Band
-# candidates come with their signatures; anchor candidates ("containers") with their headline
-# and text, ranked by the share of the smaller anchor set they hold (an article's rows all
-# carry its `anchor_count`, so max() is that count), those under ANCHOR_FLOOR cut, at most
-# MAX_CONTAINERS. An empty key array skips its half; a stored exact copy skips both (the
-# copy joins its story), as a one-time filter before any index is read.
+# The exact copy, else both candidate lookups, in one statement (bench/README.md has what
+# each costs). A stored copy with the same text hash gives an "exact" row and skips the rest
+# (a one-time filter before any index is read). Band candidates come with their signatures;
+# anchor candidates ("containers") with their headline and text, ranked by the share of the
+# smaller anchor set they hold (an article's rows all carry its `anchor_count`, so max() is
+# that count), those under ANCHOR_FLOOR cut, at most MAX_CONTAINERS. An empty key array skips
+# its half.
 CANDIDATES = """
-    WITH near AS (
+    WITH exact AS MATERIALIZED (
+        SELECT story_id FROM articles WHERE content_hash = %(digest)s LIMIT 1
+    ), near AS (
         SELECT DISTINCT article_bands.article_id, article_bands.story_id
         FROM article_bands
         WHERE article_bands.band = ANY(%(bands)s::bigint[])
@@ -178,16 +176,18 @@ CANDIDATES = """
         ORDER BY count(*)::float8 / least(%(n)s, max(anchor_count)) DESC, article_id DESC
         LIMIT %(k)s
     )
-    SELECT 'near' AS kind, near.article_id, near.story_id, articles.near_signature,
-        NULL AS title, NULL AS text
+    SELECT 'exact' AS kind, NULL::bigint AS article_id, exact.story_id,
+        NULL::bytea AS near_signature, NULL AS title, NULL AS text
+    FROM exact
+    UNION ALL
+    SELECT 'near', near.article_id, near.story_id, articles.near_signature, NULL, NULL
     FROM near JOIN articles ON articles.id = near.article_id
-    WHERE articles.near_signature IS NOT NULL
-        AND NOT EXISTS (SELECT FROM articles WHERE content_hash = %(digest)s)
+    WHERE articles.near_signature IS NOT NULL AND NOT EXISTS (SELECT FROM exact)
     UNION ALL
     SELECT 'contained', containers.article_id, containers.story_id, NULL,
         articles.title, articles.text
     FROM containers JOIN articles ON articles.id = containers.article_id
-    WHERE NOT EXISTS (SELECT FROM articles WHERE content_hash = %(digest)s)
+    WHERE NOT EXISTS (SELECT FROM exact)
 """
 
 
@@ -198,10 +198,10 @@ def candidate_query(
     since: datetime,
     digest: str | None = None,
 ) -> Statement:
-    """Stored copies seen since `since` that share a band with `near` ("near" rows: kind,
-    article, story, signature) or enough anchors with `contain` ("contained" rows: kind,
-    article, story, -, headline, text); none when a copy with text hash `digest` is stored
-    (without `digest`, whatever is stored)."""
+    """The story of a stored copy with text hash `digest` (one "exact" row: kind, -, story),
+    else the stored copies seen since `since` that share a band with `near` ("near" rows:
+    kind, article, story, signature) or enough anchors with `contain` ("contained" rows:
+    kind, article, story, -, headline, text). Without `digest`, only the candidates."""
     anchors = list(contain.anchors) if contain is not None else []
     return Statement(
         CANDIDATES,
